@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r'''
+options:
+  winrm_host:
+    description:
+      - Address of the WinRM endpoint to reach the cluster through.
+      - The cluster name (or its IP address) or any node of the cluster. Cluster-wide commands run on
+        whichever node answers; modules that take a node out pick a surviving node themselves.
+      - If not set, the value of the E(WSFC_WINRM_HOST) environment variable is used.
+    type: str
+  winrm_port:
+    description:
+      - TCP port of the WinRM listener.
+      - Defaults to V(5986) with O(winrm_scheme=https) and V(5985) with O(winrm_scheme=http).
+      - If not set, the value of the E(WSFC_WINRM_PORT) environment variable is used.
+    type: int
+  winrm_scheme:
+    description:
+      - V(https) (the default) or V(http). Plain HTTP must be chosen explicitly; with O(winrm_transport=ntlm)
+        or V(kerberos) the messages are still encrypted by the authentication protocol.
+      - If not set, the value of the E(WSFC_WINRM_SCHEME) environment variable is used.
+    type: str
+    choices: [https, http]
+    default: https
+  winrm_path:
+    description: URL path of the WS-Management service.
+    type: str
+    default: /wsman
+  winrm_user:
+    description:
+      - User to authenticate as, for example V(CONTOSO\\svc-patch) or V(svc-patch@contoso.com).
+      - Required with O(winrm_transport=basic), V(ntlm) and V(credssp).
+      - If not set, the value of the E(WSFC_WINRM_USER) environment variable is used.
+    type: str
+  winrm_password:
+    description:
+      - Password of O(winrm_user).
+      - If not set, the value of the E(WSFC_WINRM_PASSWORD) environment variable is used.
+    type: str
+  winrm_transport:
+    description:
+      - Authentication protocol.
+      - Adding, evicting, starting or stopping nodes and live-migrating VMs over WinRM needs a credential
+        the node can pass on (the "double hop"); only V(credssp) and V(kerberos) with
+        O(winrm_kerberos_delegation=true) provide one.
+      - If not set, the value of the E(WSFC_WINRM_TRANSPORT) environment variable is used.
+    type: str
+    choices: [basic, ntlm, kerberos, credssp, certificate]
+    default: ntlm
+  winrm_validate_certs:
+    description:
+      - Validate the server certificate over HTTPS. Turn off only for a lab.
+      - If not set, the value of the E(WSFC_WINRM_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  winrm_ca_path:
+    description:
+      - PEM file or directory of the certificate authorities to trust for the server certificate,
+        instead of the system store.
+      - If not set, the value of the E(WSFC_WINRM_CA_PATH) environment variable is used.
+    type: path
+  winrm_message_encryption:
+    description:
+      - Message encryption of the authentication protocol (NTLM, Kerberos, CredSSP). V(auto) encrypts over
+        HTTP and relies on TLS over HTTPS.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+  winrm_kerberos_delegation:
+    description: Forward a delegable Kerberos ticket to the node (needed for the double hop).
+    type: bool
+    default: false
+  winrm_cert_pem:
+    description: Client certificate (PEM) for O(winrm_transport=certificate).
+    type: path
+  winrm_cert_key_pem:
+    description: Private key (PEM) of O(winrm_cert_pem).
+    type: path
+  winrm_connection_timeout:
+    description: Seconds to wait for the TCP/TLS connection.
+    type: int
+    default: 10
+  winrm_read_timeout:
+    description: Seconds to wait for any HTTP answer. Must be greater than O(winrm_operation_timeout).
+    type: int
+    default: 30
+  winrm_operation_timeout:
+    description: Seconds the server may hold one WS-Management request before answering "still running".
+    type: int
+    default: 20
+requirements:
+  - pywinrm >= 0.4.0 on the controller (with requests-ntlm for NTLM, pykerberos for Kerberos,
+    requests-credssp for CredSSP)
+notes:
+  - The modules run on the controller (use C(delegate_to: localhost) or C(connection: local)) and reach the
+    cluster over WinRM. Put the connection options once in C(module_defaults) for the
+    C(group/wsfc.rolling.winrm) action group.
+'''

@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument-spec builders shared by the modules (matching the doc fragments)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import TRANSPORTS
+
+
+def winrm_argument_spec():
+    """Connection options of the ``wsfc.rolling.winrm`` doc fragment."""
+    return dict(
+        winrm_host=dict(type='str', fallback=(env_fallback, ['WSFC_WINRM_HOST'])),
+        winrm_port=dict(type='int', fallback=(env_fallback, ['WSFC_WINRM_PORT'])),
+        winrm_scheme=dict(type='str', default='https', choices=['https', 'http'],
+                          fallback=(env_fallback, ['WSFC_WINRM_SCHEME'])),
+        winrm_path=dict(type='str', default='/wsman'),
+        winrm_user=dict(type='str', fallback=(env_fallback, ['WSFC_WINRM_USER'])),
+        winrm_password=dict(type='str', no_log=True, fallback=(env_fallback, ['WSFC_WINRM_PASSWORD'])),
+        winrm_transport=dict(type='str', default='ntlm', choices=list(TRANSPORTS),
+                             fallback=(env_fallback, ['WSFC_WINRM_TRANSPORT'])),
+        winrm_validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['WSFC_WINRM_VALIDATE_CERTS'])),
+        winrm_ca_path=dict(type='path', fallback=(env_fallback, ['WSFC_WINRM_CA_PATH'])),
+        winrm_message_encryption=dict(type='str', default='auto', choices=['auto', 'always', 'never']),
+        winrm_kerberos_delegation=dict(type='bool', default=False),
+        winrm_cert_pem=dict(type='path'),
+        winrm_cert_key_pem=dict(type='path', no_log=False),
+        winrm_connection_timeout=dict(type='int', default=10),
+        winrm_read_timeout=dict(type='int', default=30),
+        winrm_operation_timeout=dict(type='int', default=20),
+    )

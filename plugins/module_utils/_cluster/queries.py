@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only cluster queries built on the runner; one round trip for a whole snapshot."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import NotFound
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
+
+# (operation, what it reads) in the order of the snapshot request.
+SNAPSHOT_CALLS = (
+    ('cluster.get', 'the cluster'),
+    ('cluster.quorum', 'the quorum configuration'),
+    ('cluster.nodes', 'the cluster nodes'),
+    ('cluster.groups', 'the clustered roles'),
+    ('cluster.csv', 'the cluster shared volumes'),
+    ('storage.pools', 'the storage pools'),
+    ('storage.virtualdisks', 'the virtual disks'),
+    ('storage.jobs', 'the storage jobs'),
+    ('cau.role', 'the Cluster-Aware Updating role'),
+)
+
+
+def read_cluster_state(runner, expected_cluster=None):
+    """Read the whole cluster in one round trip.
+
+    Args:
+        runner: a PowerShellRunner connected to the cluster name or any node.
+        expected_cluster: when given, the cluster name the endpoint must belong to.
+
+    Returns:
+        model.ClusterState
+
+    Raises:
+        NotFound: the endpoint belongs to another cluster than ``expected_cluster``.
+        RemoteCommandError: a cmdlet failed (e.g. the cluster service is not running there).
+    """
+    results = runner.invoke([(op, {}) for op, _what in SNAPSHOT_CALLS])
+    values = {}
+    for (op, what), result in zip(SNAPSHOT_CALLS, results):
+        if not result.ok:
+            raise error_for_record("Failed to read %s from '%s'" % (what, runner.options.host), result.error)
+        values[op] = result.value
+    cluster = model.ClusterProperties.from_ps(values['cluster.get'])
+    if expected_cluster and cluster.name.lower() != expected_cluster.lower():
+        raise NotFound("Cluster '%s' not found: %s belongs to cluster '%s'"
+                       % (expected_cluster, runner.options.host, cluster.name))
+    cau = values['cau.role']
+    return model.ClusterState(
+        cluster=cluster,
+        quorum=model.Quorum.from_ps(values['cluster.quorum']),
+        nodes=[model.Node.from_ps(d) for d in values['cluster.nodes'] or []],
+        groups=[model.Group.from_ps(d) for d in values['cluster.groups'] or []],
+        shared_volumes=[model.SharedVolume.from_ps(d) for d in values['cluster.csv'] or []],
+        storage_pools=[model.StoragePool.from_ps(d) for d in values['storage.pools'] or []],
+        virtual_disks=[model.VirtualDisk.from_ps(d) for d in values['storage.virtualdisks'] or []],
+        storage_jobs=[model.StorageJob.from_ps(d) for d in values['storage.jobs'] or []],
+        cau_role=model.CauRole.from_ps(cau) if cau else None,
+    )

@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Glue used by every module: the one place where collection errors become ``fail_json``."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import CollectionError
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+
+
+def run_module(module, body):
+    """Run ``body(module)``, which returns the result dict, and exit the module with it.
+
+    Any CollectionError fails the task with its message, its class name as ``error_type`` and its
+    structured details; nothing else is caught (a bug should show its traceback).
+    """
+    try:
+        result = body(module)
+    except CollectionError as exc:
+        extra = dict(exc.details)
+        module.fail_json(msg=str(exc), error_type=type(exc).__name__, **extra)
+    module.exit_json(**result)
+
+
+def runner_from_module(module, host=None):
+    """A PowerShellRunner for the module's WinRM options (``host`` overrides winrm_host)."""
+    return PowerShellRunner(WinRMOptions.from_params(module.params, host=host))

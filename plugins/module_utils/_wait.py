@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one bounded wait helper of the collection."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, TimeoutFailure
+
+
+def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=None, done=bool,
+               clock=time.monotonic, sleep=time.sleep):
+    """Call ``predicate`` until ``done`` holds for what it returned, or ``timeout`` seconds pass.
+
+    The interval grows by half after each miss, up to ``max_interval`` (default: ``interval``,
+    i.e. no backoff), and never sleeps past the deadline.
+
+    Args:
+        predicate: callable with no arguments that observes the state (one poll).
+        done: callable judging an observation; default: the observation is truthy.
+        timeout: seconds, > 0.
+        interval: first pause between calls, seconds, > 0.
+        max_interval: largest pause, seconds.
+        describe: callable taking the last observation and giving the text that names the
+            last observed state in the timeout message.
+
+    Returns:
+        The first observation for which ``done`` holds.
+
+    Raises:
+        InvalidOption: timeout or interval not positive.
+        TimeoutFailure: the deadline passed; the message names the last observed state.
+    """
+    if timeout is None or timeout <= 0:
+        raise InvalidOption('wait timeout must be greater than 0, got %r' % (timeout,))
+    if interval is None or interval <= 0:
+        raise InvalidOption('poll interval must be greater than 0, got %r' % (interval,))
+    max_interval = interval if max_interval is None else max(interval, max_interval)
+    start = clock()
+    deadline = start + timeout
+    pause = interval
+    polls = 0
+    while True:
+        last = predicate()
+        polls += 1
+        if done(last):
+            return last
+        now = clock()
+        if now >= deadline:
+            state = describe(last) if describe else repr(last)
+            raise TimeoutFailure('%s after %d s' % (state, int(round(now - start))),
+                                 details={'elapsed': now - start, 'polls': polls})
+        sleep(min(pause, deadline - now))
+        pause = min(pause * 1.5, max_interval)

@@ -1,0 +1,436 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PowerShell as RPC: the fixed shim text and the request/response encoding.
+
+How one round trip works:
+
+1. The runner starts ``powershell.exe ... -EncodedCommand <BOOTSTRAP>``. The bootstrap is tiny and
+   constant, so the command line stays far below the 32767-character CreateProcess limit however
+   large the shim grows.
+2. It writes ``SHIM + REQUEST_SEPARATOR + base64(request JSON)`` to the process's stdin (WS-Man
+   Send). The bootstrap turns the part before the separator into a script block and passes the
+   part after it as a *string argument*. User values only ever live inside that base64 string: no
+   user text is part of PowerShell source, whatever quotes, ``$(...)`` or ``'@`` it holds.
+3. The shim decodes the request, runs each operation, projects the results to plain strings and
+   numbers itself (Windows PowerShell 5.1 ``ConvertTo-Json`` would write enums as integers, dates as
+   ``\\/Date(ms)\\/``, unwrap one-element arrays and cut at depth 2) and prints one line:
+   ``RESULT_MARKER + base64(UTF-8 JSON)``. Base64 keeps the output immune to the console code page.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError
+
+PROTOCOL = 1
+REQUEST_SEPARATOR = '#wsfc-rpc-request#'
+RESULT_MARKER = 'WSFC-RPC-RESULT:'
+
+# Started with -EncodedCommand; reads the shim and the request from stdin ($input).
+BOOTSTRAP = r"""# wsfc.rolling rpc bootstrap 1
+$ErrorActionPreference = 'Stop'
+$wsfcStdin = [string]::Join("`n", @($input))
+$wsfcParts = $wsfcStdin.Split([string[]]@('#wsfc-rpc-request#'), 2, [System.StringSplitOptions]::None)
+if ($wsfcParts.Count -ne 2) {
+    [Console]::Error.WriteLine('wsfc.rolling bootstrap: no request separator on stdin')
+    exit 2
+}
+$wsfcShim = [scriptblock]::Create($wsfcParts[0])
+& $wsfcShim -RequestB64 $wsfcParts[1].Trim()
+exit 0
+"""
+
+# The one PowerShell text that runs cluster operations. ASCII only. Each entry of $WsfcOperations
+# is one operation; it receives the request's params object and returns one value (lists are
+# returned with the unary comma so that the pipeline does not unroll them).
+SHIM = r"""# wsfc.rolling rpc shim 1
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [string]$RequestB64
+)
+
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+# MSFT_VirtualDisk / MSFT_StoragePool HealthStatus and OperationalStatus, MSFT_StorageJob JobState.
+# Raw CIM values are read and mapped here because the formatted properties depend on type data.
+$WsfcHealth = @{ 0 = 'Healthy'; 1 = 'Warning'; 2 = 'Unhealthy'; 5 = 'Unknown' }
+$WsfcOperational = @{
+    0 = 'Unknown'; 1 = 'Other'; 2 = 'OK'; 3 = 'Degraded'; 4 = 'Stressed'; 5 = 'Predictive Failure'
+    6 = 'Error'; 7 = 'Non-Recoverable Error'; 8 = 'Starting'; 9 = 'Stopping'; 10 = 'Stopped'
+    11 = 'In Service'; 12 = 'No Contact'; 13 = 'Lost Communication'; 14 = 'Aborted'; 15 = 'Dormant'
+    16 = 'Supporting Entity in Error'; 17 = 'Completed'; 18 = 'Power Mode'; 19 = 'Relocating'
+    53250 = 'Detached'; 53251 = 'Incomplete'
+}
+$WsfcJobState = @{
+    2 = 'New'; 3 = 'Starting'; 4 = 'Running'; 5 = 'Suspended'; 6 = 'ShuttingDown'; 7 = 'Completed'
+    8 = 'Terminated'; 9 = 'Killed'; 10 = 'Exception'; 11 = 'Service'; 12 = 'QueryPending'
+}
+
+function ConvertTo-WsfcText($Value) {
+    if ($null -eq $Value) {
+        return $null
+    }
+    return $Value.ToString()
+}
+
+function ConvertTo-WsfcDate($Value) {
+    if ($null -eq $Value) {
+        return $null
+    }
+    return ([datetime]$Value).ToUniversalTime().ToString('o')
+}
+
+function Get-WsfcCim($Object, [string]$Name) {
+    $property = $Object.psBase.CimInstanceProperties[$Name]
+    if ($null -eq $property) {
+        return $null
+    }
+    return $property.Value
+}
+
+function ConvertTo-WsfcCode($Table, $Value) {
+    if ($null -eq $Value) {
+        return $null
+    }
+    $key = [int]$Value
+    if ($Table.ContainsKey($key)) {
+        return $Table[$key]
+    }
+    return [string]$key
+}
+
+function Get-WsfcParam($Params, [string]$Name, $Default) {
+    if ($null -ne $Params -and $Params.PSObject.Properties.Name -contains $Name) {
+        return $Params.$Name
+    }
+    return $Default
+}
+
+function Get-WsfcNativeCode($Exception) {
+    $current = $Exception
+    while ($null -ne $current) {
+        if ($current -is [System.ComponentModel.Win32Exception]) {
+            return $current.NativeErrorCode
+        }
+        $current = $current.InnerException
+    }
+    return $null
+}
+
+function ConvertTo-WsfcNode($Node) {
+    [ordered]@{
+        Name = [string]$Node.Name
+        Id = [string]$Node.Id
+        State = ConvertTo-WsfcText $Node.State
+        DrainStatus = ConvertTo-WsfcText $Node.DrainStatus
+        StatusInformation = ConvertTo-WsfcText $Node.StatusInformation
+        NodeWeight = [int]$Node.NodeWeight
+        DynamicWeight = [int]$Node.DynamicWeight
+        MajorVersion = [int]$Node.MajorVersion
+        MinorVersion = [int]$Node.MinorVersion
+        BuildNumber = [int]$Node.BuildNumber
+        NodeHighestVersion = [long]$Node.NodeHighestVersion
+        NodeLowestVersion = [long]$Node.NodeLowestVersion
+        FaultDomain = @($Node.FaultDomain | ForEach-Object { [string]$_ })
+        Model = [string]$Node.Model
+        Manufacturer = [string]$Node.Manufacturer
+        SerialNumber = [string]$Node.SerialNumber
+    }
+}
+
+function ConvertTo-WsfcGroup($Group) {
+    $owners = @()
+    try {
+        $owners = @((Get-ClusterOwnerNode -Group $Group.Name).OwnerNodes | ForEach-Object { [string]$_.Name })
+    }
+    catch {
+        $owners = @()
+    }
+    [ordered]@{
+        Name = [string]$Group.Name
+        Id = [string]$Group.Id
+        GroupType = ConvertTo-WsfcText $Group.GroupType
+        GroupTypeValue = [int]$Group.GroupType
+        OwnerNode = [string]$Group.OwnerNode.Name
+        State = ConvertTo-WsfcText $Group.State
+        Priority = [int]$Group.Priority
+        IsCoreGroup = [bool]$Group.IsCoreGroup
+        AutoFailbackType = [int]$Group.AutoFailbackType
+        PreferredOwners = $owners
+    }
+}
+
+$WsfcOperations = @{
+    'cluster.get' = {
+        param($p)
+        $c = Get-Cluster
+        [ordered]@{
+            Name = [string]$c.Name
+            Id = [string]$c.Id
+            Domain = [string]$c.Domain
+            ClusterFunctionalLevel = [int]$c.ClusterFunctionalLevel
+            ClusterUpgradeVersion = [int]$c.ClusterUpgradeVersion
+            S2DEnabled = [int]$c.S2DEnabled
+            DynamicQuorum = [int]$c.DynamicQuorum
+            WitnessDynamicWeight = [int]$c.WitnessDynamicWeight
+            ComputerName = [string]$env:COMPUTERNAME
+        }
+    }
+    'cluster.quorum' = {
+        param($p)
+        $q = Get-ClusterQuorum
+        $resource = $q.QuorumResource
+        $resourceType = $null
+        $resourceState = $null
+        if ($null -ne $resource) {
+            $resourceType = [string]$resource.ResourceType.Name
+            $resourceState = ConvertTo-WsfcText $resource.State
+        }
+        [ordered]@{
+            QuorumType = ConvertTo-WsfcText $q.QuorumType
+            QuorumResource = [string]$resource.Name
+            QuorumResourceType = $resourceType
+            QuorumResourceState = $resourceState
+        }
+    }
+    'cluster.nodes' = {
+        param($p)
+        $names = @(Get-WsfcParam $p 'names' @())
+        if ($names.Count -gt 0) {
+            $nodes = @(Get-ClusterNode -Name $names)
+        }
+        else {
+            $nodes = @(Get-ClusterNode)
+        }
+        , @($nodes | ForEach-Object { ConvertTo-WsfcNode $_ })
+    }
+    'cluster.groups' = {
+        param($p)
+        , @(Get-ClusterGroup | ForEach-Object { ConvertTo-WsfcGroup $_ })
+    }
+    'cluster.csv' = {
+        param($p)
+        , @(Get-ClusterSharedVolume | ForEach-Object {
+                $info = @($_.SharedVolumeInfo)
+                $path = $null
+                if ($info.Count -gt 0) {
+                    $path = [string]$info[0].FriendlyVolumeName
+                }
+                [ordered]@{
+                    Name = [string]$_.Name
+                    Id = [string]$_.Id
+                    OwnerNode = [string]$_.OwnerNode.Name
+                    State = ConvertTo-WsfcText $_.State
+                    FriendlyVolumeName = $path
+                }
+            })
+    }
+    'storage.pools' = {
+        param($p)
+        , @(Get-StoragePool -IsPrimordial $false | ForEach-Object {
+                [ordered]@{
+                    FriendlyName = [string]$_.FriendlyName
+                    Version = ConvertTo-WsfcText $_.Version
+                    HealthStatus = ConvertTo-WsfcCode $WsfcHealth (Get-WsfcCim $_ 'HealthStatus')
+                    OperationalStatus = @(Get-WsfcCim $_ 'OperationalStatus' | ForEach-Object { ConvertTo-WsfcCode $WsfcOperational $_ })
+                    IsReadOnly = [bool]$_.IsReadOnly
+                    Size = [long]$_.Size
+                    AllocatedSize = [long]$_.AllocatedSize
+                }
+            })
+    }
+    'storage.virtualdisks' = {
+        param($p)
+        , @(Get-VirtualDisk | ForEach-Object {
+                [ordered]@{
+                    FriendlyName = [string]$_.FriendlyName
+                    HealthStatus = ConvertTo-WsfcCode $WsfcHealth (Get-WsfcCim $_ 'HealthStatus')
+                    OperationalStatus = @(Get-WsfcCim $_ 'OperationalStatus' | ForEach-Object { ConvertTo-WsfcCode $WsfcOperational $_ })
+                    ResiliencySettingName = [string]$_.ResiliencySettingName
+                    Size = [long]$_.Size
+                    FootprintOnPool = [long]$_.FootprintOnPool
+                }
+            })
+    }
+    'storage.jobs' = {
+        param($p)
+        , @(Get-StorageJob | ForEach-Object {
+                [ordered]@{
+                    Name = [string]$_.Name
+                    JobState = ConvertTo-WsfcCode $WsfcJobState (Get-WsfcCim $_ 'JobState')
+                    PercentComplete = [int]$_.PercentComplete
+                    BytesProcessed = [long]$_.BytesProcessed
+                    BytesTotal = [long]$_.BytesTotal
+                    IsBackgroundTask = [bool]$_.IsBackgroundTask
+                    ElapsedTime = ConvertTo-WsfcText $_.ElapsedTime
+                }
+            })
+    }
+    'cau.role' = {
+        param($p)
+        # GroupType 117 is CLUSGROUP_TYPE ClusterUpdateAgent (clusapi.h); the numeric value is used
+        # because the PowerShell name of that enum member is not documented.
+        $group = @(Get-ClusterGroup | Where-Object { [int]$_.GroupType -eq 117 }) | Select-Object -First 1
+        if ($null -eq $group) {
+            return $null
+        }
+        $parameters = [ordered]@{}
+        foreach ($item in @(Get-CauClusterRole)) {
+            $parameters[[string]$item.Name] = ConvertTo-WsfcText $item.Value
+        }
+        [ordered]@{
+            GroupName = [string]$group.Name
+            OwnerNode = [string]$group.OwnerNode.Name
+            State = ConvertTo-WsfcText $group.State
+            Parameters = $parameters
+        }
+    }
+}
+
+function Invoke-WsfcCall($Call) {
+    $operation = [string]$Call.op
+    $result = [ordered]@{ id = $Call.id; op = $operation; ok = $true; value = $null; warnings = @() }
+    if (-not $WsfcOperations.ContainsKey($operation)) {
+        $result.ok = $false
+        $result.error = [ordered]@{
+            category = 'InvalidArgument'; fqid = 'WsfcUnknownOperation'; message = "Unknown operation '$operation'."
+            target = $operation; exception = 'System.ArgumentException'; native_code = $null
+        }
+        return $result
+    }
+    try {
+        $output = @(& $WsfcOperations[$operation] $Call.params 3>&1)
+        $values = @($output | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] })
+        $result.warnings = @($output | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { $_.Message })
+        if ($values.Count -eq 1) {
+            $result.value = $values[0]
+        }
+        elseif ($values.Count -gt 1) {
+            $result.value = $values
+        }
+    }
+    catch {
+        $record = $_
+        $result.ok = $false
+        $result.error = [ordered]@{
+            category = $record.CategoryInfo.Category.ToString()
+            fqid = [string]$record.FullyQualifiedErrorId
+            message = [string]$record.Exception.Message
+            target = [string]$record.TargetObject
+            exception = $record.Exception.GetType().FullName
+            native_code = Get-WsfcNativeCode $record.Exception
+        }
+    }
+    return $result
+}
+
+$response = [ordered]@{ protocol = 1; computer = [string]$env:COMPUTERNAME; results = @() }
+try {
+    $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($RequestB64))
+    $request = ConvertFrom-Json -InputObject $json
+    $results = New-Object System.Collections.ArrayList
+    foreach ($call in @($request.calls)) {
+        $one = Invoke-WsfcCall $call
+        [void]$results.Add($one)
+        if ((-not $one.ok) -and [bool]$request.stop_on_error) {
+            break
+        }
+    }
+    $response.results = @($results.ToArray())
+}
+catch {
+    $response.fatal = [string]$_.Exception.Message
+}
+$text = ConvertTo-Json -InputObject $response -Depth 12 -Compress
+Write-Output ('WSFC-RPC-RESULT:' + [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($text)))
+"""
+
+
+def encode_request(calls, stop_on_error=False):
+    """Encode calls as the base64 request the shim decodes.
+
+    Args:
+        calls: list of ``(op, params)``; params is a dict of JSON-serialisable values.
+        stop_on_error: stop at the first failed call (for dependent mutations).
+
+    Returns:
+        ASCII base64 text of the UTF-8 JSON request.
+    """
+    request = {
+        'protocol': PROTOCOL,
+        'stop_on_error': bool(stop_on_error),
+        'calls': [{'id': i, 'op': op, 'params': params or {}} for i, (op, params) in enumerate(calls)],
+    }
+    raw = json.dumps(request, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
+    return base64.b64encode(raw).decode('ascii')
+
+
+def decode_request(request_b64):
+    """Inverse of ``encode_request`` (what the shim does first); used by tests and the lab."""
+    return json.loads(base64.b64decode(request_b64.encode('ascii'), validate=True).decode('utf-8'))
+
+
+def stdin_payload(request_b64):
+    """The bytes written to powershell.exe's stdin: shim, separator, request."""
+    return (SHIM + '\n' + REQUEST_SEPARATOR + '\n' + request_b64 + '\n').encode('ascii')
+
+
+def powershell_command():
+    """The executable and arguments of one round trip (the bootstrap as -EncodedCommand)."""
+    encoded = base64.b64encode(BOOTSTRAP.encode('utf-16-le')).decode('ascii')
+    return 'powershell.exe', ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass',
+                              '-EncodedCommand', encoded]
+
+
+def encode_response(response):
+    """Render a response document the way the shim prints it (used by the lab and tests)."""
+    raw = json.dumps(response, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
+    return RESULT_MARKER + base64.b64encode(raw).decode('ascii')
+
+
+def parse_output(stdout, stderr, rc, endpoint):
+    """Find the shim's result line in the command output and decode it.
+
+    Raises:
+        RemoteCommandError: no result line (PowerShell failed before or around the shim), or the
+            shim reported a fatal decoding error.
+    """
+    text = stdout.decode('utf-8', 'replace') if isinstance(stdout, bytes) else stdout
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith(RESULT_MARKER):
+            try:
+                doc = json.loads(base64.b64decode(line[len(RESULT_MARKER):]).decode('utf-8'))
+            except (ValueError, TypeError) as exc:
+                raise RemoteCommandError('Unreadable result from %s: %s' % (endpoint, exc))
+            if doc.get('fatal'):
+                raise RemoteCommandError('The PowerShell shim on %s could not run the request: %s'
+                                         % (endpoint, doc['fatal']))
+            return doc
+    err = stderr.decode('utf-8', 'replace') if isinstance(stderr, bytes) else (stderr or '')
+    raise RemoteCommandError('PowerShell on %s exited with code %s and no result: %s'
+                             % (endpoint, rc, clixml_to_text(err).strip() or '(no error output)'))
+
+
+def clixml_to_text(text):
+    """Turn PowerShell's ``#< CLIXML`` stderr into plain text (the error-stream strings)."""
+    if not text.startswith('#< CLIXML'):
+        return text
+    import re
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring(text.split('\n', 1)[1] if '\n' in text else text[len('#< CLIXML'):])
+    except ET.ParseError:
+        return text
+    parts = []
+    for node in root.iter():
+        if node.tag.endswith('}S') and node.get('S') == 'Error' and node.text:
+            parts.append(re.sub(r'_x([0-9A-Fa-f]{4})_', lambda m: chr(int(m.group(1), 16)), node.text))
+    return ''.join(parts)

@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way to run PowerShell on a node: pywinrm underneath, the RPC shim on top."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import socket
+import traceback
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
+    AuthenticationFailure,
+    ConnectionFailure,
+    InvalidOption,
+    MissingDependency,
+    NotFound,
+    RemoteCommandError,
+    TimeoutFailure,
+)
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+
+try:
+    import requests
+    import winrm
+    import winrm.exceptions
+    from winrm.protocol import Protocol
+    HAS_WINRM = True
+    WINRM_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised through MissingDependency
+    HAS_WINRM = False
+    WINRM_IMPORT_ERROR = traceback.format_exc()
+
+TRANSPORTS = ('basic', 'ntlm', 'kerberos', 'credssp', 'certificate')
+PASSWORD_TRANSPORTS = ('basic', 'ntlm', 'credssp')
+# Transports able to hand a credential on to the node (the double hop, windows-facts.md 1.1).
+DELEGATING_TRANSPORTS = ('credssp',)
+
+
+class WinRMOptions(object):
+    """Validated connection options of one WinRM endpoint."""
+
+    FIELDS = ('host', 'port', 'scheme', 'path', 'user', 'password', 'transport', 'validate_certs',
+              'ca_path', 'message_encryption', 'kerberos_delegation', 'cert_pem', 'cert_key_pem',
+              'connection_timeout', 'read_timeout', 'operation_timeout')
+
+    def __init__(self, host, user=None, password=None, port=None, scheme='https', path='/wsman',
+                 transport='ntlm', validate_certs=True, ca_path=None, message_encryption='auto',
+                 kerberos_delegation=False, cert_pem=None, cert_key_pem=None, connection_timeout=10,
+                 read_timeout=30, operation_timeout=20):
+        self.host = host
+        self.user = user
+        self.password = password
+        self.scheme = scheme
+        self.port = port if port is not None else (5986 if scheme == 'https' else 5985)
+        self.path = path
+        self.transport = transport
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.message_encryption = message_encryption
+        self.kerberos_delegation = kerberos_delegation
+        self.cert_pem = cert_pem
+        self.cert_key_pem = cert_key_pem
+        self.connection_timeout = connection_timeout
+        self.read_timeout = read_timeout
+        self.operation_timeout = operation_timeout
+        self.validate()
+
+    @classmethod
+    def from_params(cls, params, host=None):
+        """Build from module params named ``winrm_<field>``; ``host`` overrides ``winrm_host``."""
+        kwargs = dict((f, params.get('winrm_' + f)) for f in cls.FIELDS)
+        kwargs = dict((k, v) for k, v in kwargs.items() if v is not None)
+        if host is not None:
+            kwargs['host'] = host
+        if 'host' not in kwargs:
+            raise InvalidOption('winrm_host is required: the cluster name or a node to connect to')
+        return cls(**kwargs)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (e.g. another host of the same cluster)."""
+        kwargs = dict((f, getattr(self, f)) for f in self.FIELDS)
+        kwargs.update(changes)
+        return WinRMOptions(**kwargs)
+
+    @property
+    def endpoint(self):
+        host = '[%s]' % self.host if ':' in self.host else self.host
+        return '%s://%s:%d%s' % (self.scheme, host, self.port, self.path)
+
+    def validate(self):
+        """Raise InvalidOption naming the first bad option; nothing is sent before this passes."""
+        if not self.host or not str(self.host).strip():
+            raise InvalidOption('winrm_host must not be empty')
+        if self.transport not in TRANSPORTS:
+            raise InvalidOption('winrm_transport %r is not one of %s' % (self.transport, ', '.join(TRANSPORTS)))
+        if self.scheme not in ('https', 'http'):
+            raise InvalidOption("winrm_scheme must be 'https' or 'http', got %r" % (self.scheme,))
+        if not isinstance(self.port, int) or isinstance(self.port, bool) or not 1 <= self.port <= 65535:
+            raise InvalidOption('winrm_port must be between 1 and 65535, got %r' % (self.port,))
+        if not str(self.path).startswith('/'):
+            raise InvalidOption("winrm_path must start with '/', got %r" % (self.path,))
+        if self.message_encryption not in ('auto', 'always', 'never'):
+            raise InvalidOption("winrm_message_encryption must be 'auto', 'always' or 'never'")
+        if self.transport in PASSWORD_TRANSPORTS:
+            if not self.user:
+                raise InvalidOption('winrm_user is required with winrm_transport %s' % self.transport)
+            if self.password is None or self.password == '':
+                raise InvalidOption('winrm_password is required with winrm_transport %s' % self.transport)
+        if self.transport == 'basic' and self.scheme == 'http' and self.message_encryption == 'always':
+            raise InvalidOption('basic authentication cannot encrypt messages; use https or ntlm/kerberos/credssp')
+        if self.transport == 'certificate':
+            if self.scheme != 'https':
+                raise InvalidOption('certificate authentication needs winrm_scheme https')
+            for name in ('cert_pem', 'cert_key_pem'):
+                value = getattr(self, name)
+                if not value:
+                    raise InvalidOption('winrm_%s is required with winrm_transport certificate' % name)
+                if not os.path.isfile(value):
+                    raise InvalidOption('winrm_%s file not found: %s' % (name, value))
+        if self.kerberos_delegation and self.transport != 'kerberos':
+            raise InvalidOption('winrm_kerberos_delegation only applies to winrm_transport kerberos')
+        if self.ca_path is not None and not os.path.exists(self.ca_path):
+            raise InvalidOption('winrm_ca_path not found: %s' % self.ca_path)
+        for name in ('connection_timeout', 'read_timeout', 'operation_timeout'):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise InvalidOption('winrm_%s must be a number of seconds greater than 0, got %r' % (name, value))
+        if self.read_timeout <= self.operation_timeout:
+            raise InvalidOption('winrm_read_timeout (%s) must be greater than winrm_operation_timeout (%s)'
+                                % (self.read_timeout, self.operation_timeout))
+
+    @property
+    def can_delegate(self):
+        """True when remote cmdlets that touch other nodes may run (the double hop)."""
+        return self.transport in DELEGATING_TRANSPORTS or (self.transport == 'kerberos' and self.kerberos_delegation)
+
+
+class CallResult(object):
+    """One operation's outcome inside a round trip."""
+
+    def __init__(self, op, ok, value=None, error=None, warnings=None):
+        self.op = op
+        self.ok = ok
+        self.value = value
+        self.error = error or {}
+        self.warnings = list(warnings or [])
+
+    def __repr__(self):
+        return 'CallResult(op=%r, ok=%r)' % (self.op, self.ok)
+
+
+def error_for_record(action, record):
+    """Map one PowerShell error record to the collection's error class.
+
+    Args:
+        action: what was being done, e.g. "Failed to read cluster nodes from 'node1'".
+        record: the shim's error dict (category, fqid, message, target, exception, native_code).
+    """
+    message = '%s: %s' % (action, record.get('message') or record.get('fqid') or 'unknown error')
+    if record.get('category') == 'ObjectNotFound':
+        return NotFound(message, details={'error_records': [record]})
+    return RemoteCommandError(message, records=[record], details={'error_records': [record]})
+
+
+class PowerShellRunner(object):
+    """Runs shim operations on one endpoint. One WinRM shell is kept for the runner's lifetime.
+
+    ``round_trips`` counts shim executions (one per ``invoke``); ``http_requests`` counts WS-Man
+    messages, shell create/delete included.
+    """
+
+    def __init__(self, options, protocol_factory=None):
+        if not HAS_WINRM and protocol_factory is None:
+            raise MissingDependency('pywinrm is required to reach Windows nodes: pip install pywinrm',
+                                    details={'exception': WINRM_IMPORT_ERROR})
+        self.options = options
+        self._protocol_factory = protocol_factory or self._default_protocol
+        self._protocol = None
+        self._shell_id = None
+        self.round_trips = 0
+        self.http_requests = 0
+
+    def _default_protocol(self, options):
+        kwargs = dict(
+            endpoint=options.endpoint,
+            transport='certificate' if options.transport == 'certificate' else options.transport,
+            username=options.user,
+            password=options.password,
+            server_cert_validation='validate' if options.validate_certs else 'ignore',
+            ca_trust_path=options.ca_path,
+            message_encryption=options.message_encryption,
+            kerberos_delegation=options.kerberos_delegation,
+            read_timeout_sec=int(options.read_timeout),
+            operation_timeout_sec=int(options.operation_timeout),
+            proxy=None,
+        )
+        if options.transport == 'certificate':
+            kwargs.update(cert_pem=options.cert_pem, cert_key_pem=options.cert_key_pem)
+        protocol = Protocol(**kwargs)
+        # requests takes (connect, read); pywinrm passes its read timeout straight through to
+        # requests, so a tuple gives a short connect timeout without a long read timeout.
+        protocol.transport.read_timeout_sec = (options.connection_timeout, options.read_timeout)
+        return protocol
+
+    # -- transport-level calls, each wrapped once into the collection's errors ------------------
+
+    def _wsman(self, what, func, *args):
+        self.http_requests += 1
+        try:
+            return func(*args)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._translate(what, exc)
+
+    def _translate(self, what, exc):
+        endpoint = self.options.endpoint
+        if HAS_WINRM:
+            if isinstance(exc, winrm.exceptions.InvalidCredentialsError):
+                return AuthenticationFailure('authentication failed for %s at %s (%s transport): %s'
+                                             % (self.options.user, endpoint, self.options.transport, exc))
+            if isinstance(exc, winrm.exceptions.WSManFaultError):
+                return RemoteCommandError('WS-Management fault from %s while %s: %s (code %s)'
+                                          % (endpoint, what, exc.reason, exc.wsman_fault_code))
+            if isinstance(exc, requests.exceptions.SSLError):
+                return ConnectionFailure('TLS failure talking to %s: %s. Check winrm_ca_path or the '
+                                         'server certificate' % (endpoint, _root_cause(exc)))
+            if isinstance(exc, (requests.exceptions.ConnectTimeout,)):
+                return TimeoutFailure('connection to %s timed out after %s s' % (endpoint, self.options.connection_timeout))
+            if isinstance(exc, requests.exceptions.ReadTimeout):
+                return TimeoutFailure('%s did not answer within %s s while %s' % (endpoint, self.options.read_timeout, what))
+            if isinstance(exc, requests.exceptions.ConnectionError):
+                return ConnectionFailure('cannot connect to %s: %s' % (endpoint, _root_cause(exc)))
+            if isinstance(exc, winrm.exceptions.WinRMTransportError):
+                return ConnectionFailure('HTTP error from %s while %s: %s' % (endpoint, what, exc))
+            if isinstance(exc, winrm.exceptions.WinRMError):
+                return ConnectionFailure('WinRM error with %s while %s: %s' % (endpoint, what, exc))
+        if isinstance(exc, socket.timeout):
+            return TimeoutFailure('%s timed out while %s' % (endpoint, what))
+        if isinstance(exc, (OSError, IOError)):
+            return ConnectionFailure('cannot connect to %s: %s' % (endpoint, exc))
+        return ConnectionFailure('unexpected failure with %s while %s: %s: %s'
+                                 % (endpoint, what, type(exc).__name__, exc))
+
+    def _ensure_shell(self):
+        if self._shell_id is not None:
+            return
+        if self._protocol is None:
+            try:
+                self._protocol = self._protocol_factory(self.options)
+            except Exception as exc:  # pylint: disable=broad-except
+                raise self._translate('setting up the connection', exc)
+        self._shell_id = self._wsman('opening a shell', self._protocol.open_shell)
+
+    def close(self):
+        """Delete the shell; errors while closing are not worth failing a finished task for."""
+        if self._shell_id is None:
+            return
+        shell_id, self._shell_id = self._shell_id, None
+        try:
+            self._wsman('closing the shell', self._protocol.close_shell, shell_id)
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- the RPC ------------------------------------------------------------------------------
+
+    def invoke(self, calls, stop_on_error=False):
+        """Run several operations in one round trip.
+
+        Args:
+            calls: list of ``(op, params)``.
+            stop_on_error: do not run the calls after the first failure.
+
+        Returns:
+            list of CallResult, in call order (shorter than ``calls`` after a stop).
+        """
+        request = _shim.encode_request(calls, stop_on_error)
+        self._ensure_shell()
+        command, args = _shim.powershell_command()
+        protocol = self._protocol
+        self.round_trips += 1
+        try:
+            command_id = self._wsman('starting PowerShell', protocol.run_command, self._shell_id, command, args)
+            try:
+                self._wsman('sending the request', protocol.send_command_input, self._shell_id,
+                            command_id, _shim.stdin_payload(request), True)
+                stdout, stderr, rc = self._receive(command_id)
+            finally:
+                try:
+                    self._wsman('ending the command', protocol.cleanup_command, self._shell_id, command_id)
+                except Exception:  # pylint: disable=broad-except
+                    pass
+        except (ConnectionFailure, TimeoutFailure):
+            # The shell may be gone with the connection; the next call opens a new one.
+            self._shell_id = None
+            raise
+        doc = _shim.parse_output(stdout, stderr, rc, self.options.endpoint)
+        return [CallResult(r.get('op'), bool(r.get('ok')), r.get('value'), r.get('error'), r.get('warnings'))
+                for r in doc.get('results', [])]
+
+    def _receive(self, command_id):
+        out, err = [], []
+        while True:
+            # Operation timeouts on Receive are the server saying "still running": ask again.
+            try:
+                self.http_requests += 1
+                stdout, stderr, rc, done = self._protocol.get_command_output_raw(self._shell_id, command_id)
+            except Exception as exc:  # pylint: disable=broad-except
+                if HAS_WINRM and isinstance(exc, winrm.exceptions.WinRMOperationTimeoutError):
+                    continue
+                raise self._translate('reading the command output', exc)
+            out.append(stdout)
+            err.append(stderr)
+            if done:
+                return b''.join(out), b''.join(err), rc
+
+    def call(self, op, params=None, action=None):
+        """Run one operation and return its value, raising the mapped error when it failed."""
+        result = self.invoke([(op, params or {})])[0]
+        if not result.ok:
+            raise error_for_record(action or 'Operation %s failed on %s' % (op, self.options.host), result.error)
+        return result.value
+
+
+def _root_cause(exc):
+    """The innermost reason of a requests/urllib3 exception chain, as short text."""
+    seen = exc
+    while True:
+        nxt = getattr(seen, 'reason', None) or seen.__cause__ or seen.__context__
+        if nxt is None or nxt is seen or isinstance(nxt, str):
+            break
+        seen = nxt
+    text = str(seen)
+    if 'Connection refused' in text or 'Errno 111' in text:
+        return 'connection refused'
+    return text

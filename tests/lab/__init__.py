@@ -1,0 +1,1 @@
+"""The wsfc.rolling lab: a simulated Windows failover-cluster datacenter on loopback."""

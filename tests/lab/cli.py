@@ -1,0 +1,156 @@
+"""Start, stop and inspect a lab.
+
+    python tests/lab start --scenario hyperv4 --dir lab-run/hyperv4 [--net 127.0.10] [--scale 600]
+    python tests/lab status --dir lab-run/hyperv4
+    python tests/lab stop --dir lab-run/hyperv4
+
+``start`` runs the lab as a background process, waits until it answers, writes
+``<dir>/inventory.yml`` (an Ansible inventory for the running lab) and ``<dir>/lab.json``, and
+prints where everything is. ``stop`` ends that process by its PID.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _state_path(run_dir):
+    return os.path.join(run_dir, 'lab.json')
+
+
+def read_state(run_dir):
+    with open(_state_path(run_dir)) as handle:
+        return json.load(handle)
+
+
+def control(state, path, body=None, timeout=5):
+    url = state['control'] + path
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method='POST' if data else 'GET',
+                                     headers={'Content-Type': 'application/json'})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+    with opener.open(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def start(scenario, run_dir, net='127.0.10', scale=None, timeout=30):
+    """Start a lab process; return its state dict once it answers. Raises RuntimeError on failure."""
+    run_dir = os.path.abspath(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    if os.path.exists(_state_path(run_dir)):
+        old = read_state(run_dir)
+        if _alive(old['pid']):
+            raise RuntimeError('a lab is already running from %s (pid %d); stop it first' % (run_dir, old['pid']))
+        os.remove(_state_path(run_dir))
+    cmd = [sys.executable, '-m', 'lab.server', '--scenario', scenario, '--dir', run_dir, '--net', net]
+    if scale:
+        cmd += ['--scale', str(scale)]
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    log = open(os.path.join(run_dir, 'lab.log'), 'ab')
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError('the lab exited with code %s; see %s' % (proc.returncode, os.path.join(run_dir, 'lab.log')))
+        if os.path.exists(_state_path(run_dir)):
+            state = read_state(run_dir)
+            try:
+                control(state, '/stats', timeout=1)
+                return state
+            except OSError:
+                pass
+        time.sleep(0.05)
+    _terminate(proc.pid)
+    raise RuntimeError('the lab did not answer within %d s; see %s' % (timeout, os.path.join(run_dir, 'lab.log')))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _terminate(pid, timeout=10):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                return
+        except ChildProcessError:
+            if not _alive(pid):
+                return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def stop(run_dir):
+    """Stop the lab started from ``run_dir`` (by its PID). Returns False if none was running."""
+    try:
+        state = read_state(run_dir)
+    except OSError:
+        return False
+    _terminate(state['pid'])
+    try:
+        os.remove(_state_path(run_dir))
+    except OSError:
+        pass
+    return True
+
+
+def describe(state, run_dir):
+    lines = ['wsfc.rolling lab "%s" running (pid %d)' % (state['scenario'], state['pid']),
+             '  cluster %-12s WinRM https://%s:5986/wsman (http on 5985)' % (state['cluster'], state['cluster_address'])]
+    for name, node in state['nodes'].items():
+        lines.append('  node    %-12s WinRM https://%s:5986/wsman' % (name, node['address']))
+    lines += ['  user %s  password %s  CA %s' % (state['user'], state['password'], state['ca_path']),
+              '  control API %s' % state['control'],
+              '  inventory %s' % os.path.join(run_dir, 'inventory.yml')]
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python tests/lab', description='The wsfc.rolling lab.')
+    sub = parser.add_subparsers(dest='command', required=True)
+    p_start = sub.add_parser('start', help='start a scenario in the background')
+    p_start.add_argument('--scenario', required=True)
+    p_start.add_argument('--dir', required=True)
+    p_start.add_argument('--net', default='127.0.10', help='first three octets of the loopback addresses')
+    p_start.add_argument('--scale', type=float, help='lab seconds per real second (default: the scenario\'s)')
+    for name in ('stop', 'status'):
+        sub.add_parser(name).add_argument('--dir', required=True)
+    args = parser.parse_args(argv)
+    if args.command == 'start':
+        try:
+            state = start(args.scenario, args.dir, args.net, args.scale)
+        except (RuntimeError, ValueError) as exc:
+            print('lab: %s' % exc, file=sys.stderr)
+            return 1
+        print(describe(state, os.path.abspath(args.dir)))
+        return 0
+    if args.command == 'stop':
+        if not stop(args.dir):
+            print('lab: no lab running from %s' % args.dir, file=sys.stderr)
+            return 1
+        print('lab stopped')
+        return 0
+    state = read_state(args.dir)
+    print(json.dumps(control(state, '/state'), indent=2))
+    return 0

@@ -1,0 +1,283 @@
+"""The simulated cluster: nodes, roles, quorum, storage, CAU, with documented Windows behaviour.
+
+Every behaviour here is listed in docs/lab-fidelity.md with its source. Names and values follow
+windows-facts.md (the section is cited next to each rule). Nothing here may be changed to make a
+collection test pass: if Windows refuses, the lab refuses.
+"""
+
+import itertools
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from .clock import LabClock
+from .recorder import Recorder
+
+# OS catalogue. Build numbers: windows-facts.md 2.2. Functional levels: 2.1 (RU).
+# Upgrade versions: only WS2016 RTM = 8 is sourced (clusapi.h); the others are lab placeholders,
+# listed as UNVERIFIED in docs/lab-fidelity.md.
+OS_CATALOG = {
+    'ws2016': dict(caption='Windows Server 2016 Datacenter', major=10, minor=0, build=14393, level=9, upgrade=8),
+    'ws2019': dict(caption='Windows Server 2019 Datacenter', major=10, minor=0, build=17763, level=10, upgrade=3),
+    'ws2022': dict(caption='Windows Server 2022 Datacenter', major=10, minor=0, build=20348, level=11, upgrade=4),
+    'ws2025': dict(caption='Windows Server 2025 Datacenter', major=10, minor=0, build=26100, level=12, upgrade=5),
+}
+
+# CLUSGROUP_TYPE (clusapi.h, windows-facts.md 2.8): PowerShell name, value.
+GROUP_TYPES = {
+    'Cluster': 1, 'AvailableStorage': 2, 'ScaleoutFileServer': 114, 'VirtualMachine': 111,
+    'ClusterUpdateAgent': 117,
+}
+PRIORITIES = {'high': 3000, 'medium': 2000, 'low': 1000, 'none': 0}
+
+
+class CmdletError(Exception):
+    """An error record as PowerShell would produce it for a failed cmdlet."""
+
+    def __init__(self, message, fqid, category, exception='Microsoft.FailoverClusters.PowerShell.ClusterCmdletException',
+                 target='', native_code=None):
+        super().__init__(message)
+        self.record = dict(category=category, fqid=fqid, message=message, target=target,
+                           exception=exception, native_code=native_code)
+
+
+def cluster_service_not_running(command):
+    # Recorded transcript, windows-facts.md 1.2; inner Win32 error EPT_S_NOT_REGISTERED (1753).
+    return CmdletError(
+        'The cluster service is not running.  Make sure that the service is running on all nodes in the cluster.',
+        'ClusterEndpointNotRegistered,Microsoft.FailoverClusters.PowerShell.%s' % command, 'ConnectionError',
+        native_code=1753)
+
+
+@dataclass
+class Node:
+    name: str
+    id: str
+    address: str
+    os: str
+    memory_mb: int
+    bmc_address: str = ''
+    power: str = 'On'                 # On | Off
+    cluster_service: str = 'Running'  # Running | Stopped
+    member_state: str = 'Up'          # Up | Paused | Joining: what the cluster database holds
+    drain_status: str = 'NotInitiated'
+    node_weight: int = 1
+    fault_domain: List[str] = field(default_factory=list)
+    boot_time: float = 0.0
+    model: str = 'Lab Server 2U'
+    manufacturer: str = 'wsfc.rolling lab'
+    serial: str = ''
+
+    @property
+    def state(self):
+        """ClusterNodeState as Get-ClusterNode shows it (windows-facts.md 2.2)."""
+        if self.power != 'On' or self.cluster_service != 'Running':
+            return 'Down'
+        return self.member_state
+
+    @property
+    def in_membership(self):
+        return self.state in ('Up', 'Paused')
+
+    @property
+    def os_info(self):
+        return OS_CATALOG[self.os]
+
+
+@dataclass
+class Group:
+    name: str
+    id: str
+    group_type: str
+    owner: str
+    state: str = 'Online'
+    priority: int = 2000
+    preferred_owners: List[str] = field(default_factory=list)
+    is_core: bool = False
+    auto_failback_type: int = 0
+    memory_mb: int = 0
+    live_migratable: bool = True
+
+    @property
+    def group_type_value(self):
+        return GROUP_TYPES[self.group_type]
+
+
+@dataclass
+class SharedVolume:
+    name: str
+    id: str
+    owner: str
+    path: str
+    state: str = 'Online'
+
+
+@dataclass
+class StoragePool:
+    friendly_name: str
+    version: str
+    size: int
+    allocated: int
+    health: int = 0
+    operational: List[int] = field(default_factory=lambda: [2])
+
+
+@dataclass
+class VirtualDisk:
+    friendly_name: str
+    resiliency: str
+    size: int
+    footprint: int
+    health: int = 0                                              # MSFT_VirtualDisk.HealthStatus
+    operational: List[int] = field(default_factory=lambda: [2])  # MSFT_VirtualDisk.OperationalStatus
+
+
+@dataclass
+class StorageJob:
+    name: str
+    bytes_total: int
+    started: float
+    job_state: int = 4  # MSFT_StorageJob.JobState Running
+    bytes_processed: int = 0
+    is_background: bool = True
+
+    @property
+    def percent(self):
+        return int(100 * self.bytes_processed / self.bytes_total) if self.bytes_total else 100
+
+
+@dataclass
+class Quorum:
+    quorum_type: str
+    resource: Optional[str]
+    resource_type: Optional[str]
+    resource_state: str = 'Online'
+
+
+class Lab:
+    """The datacenter: one cluster, its nodes and what runs on them, under one lock."""
+
+    def __init__(self, name, domain, clock_scale=600.0, recorder=None):
+        self.clock = LabClock(clock_scale)
+        self.recorder = recorder or Recorder(self.clock)
+        self.lock = threading.RLock()
+        self.name = name
+        self.domain = domain
+        self.id = str(uuid.uuid5(uuid.NAMESPACE_DNS, name + '.' + domain))
+        self.functional_level = 10
+        self.upgrade_version = 3
+        self.s2d_enabled = False
+        self.dynamic_quorum = True
+        self.nodes: Dict[str, Node] = {}
+        self.groups: Dict[str, Group] = {}
+        self.shared_volumes: List[SharedVolume] = []
+        self.pools: List[StoragePool] = []
+        self.virtual_disks: List[VirtualDisk] = []
+        self.storage_jobs: List[StorageJob] = []
+        self.quorum = Quorum('NodeMajority', None, None)
+        self.cau_parameters: Dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    # -- time -------------------------------------------------------------------------------
+
+    def tick(self):
+        with self.lock:
+            self.clock.advance()
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def node(self, name):
+        for node in self.nodes.values():
+            if node.name.lower() == str(name).lower():
+                return node
+        return None
+
+    def node_by_address(self, address):
+        for node in self.nodes.values():
+            if node.address == address:
+                return node
+        return None
+
+    def core_group(self):
+        return next(g for g in self.groups.values() if g.group_type == 'Cluster')
+
+    def next_id(self):
+        return str(next(self._ids))
+
+    # -- derived state ----------------------------------------------------------------------
+
+    def dynamic_weight(self, node):
+        # Dynamic quorum (enabled by default since 2012 R2): a node out of membership loses its vote.
+        if not self.dynamic_quorum:
+            return node.node_weight
+        return node.node_weight if node.in_membership else 0
+
+    def witness_dynamic_weight(self):
+        # Dynamic witness: the witness votes only when the node votes present are even.
+        if not self.quorum.resource or self.quorum.resource_state != 'Online':
+            return 0
+        votes = sum(self.dynamic_weight(n) for n in self.nodes.values())
+        return 1 if votes % 2 == 0 else 0
+
+    def quorum_votes(self):
+        """(present, needed) by configured votes; the recorder checks the margin from this."""
+        total = sum(n.node_weight for n in self.nodes.values()) + (1 if self.quorum.resource else 0)
+        present = sum(n.node_weight for n in self.nodes.values() if n.in_membership)
+        if self.quorum.resource and self.quorum.resource_state == 'Online':
+            present += 1
+        return present, total // 2 + 1
+
+    def node_highest_version(self, node):
+        info = node.os_info
+        return (info['level'] << 16) | info['upgrade']
+
+    def snapshot(self):
+        """Plain-data view of the whole lab, for the control API and the tests' assertions."""
+        with self.lock:
+            self.clock.advance()
+            return {
+                'time': self.clock.now(),
+                'cluster': {'name': self.name, 'functional_level': self.functional_level,
+                            'upgrade_version': self.upgrade_version, 's2d_enabled': self.s2d_enabled},
+                'nodes': [{'name': n.name, 'state': n.state, 'drain_status': n.drain_status, 'power': n.power,
+                           'cluster_service': n.cluster_service, 'os': n.os, 'build': n.os_info['build'],
+                           'address': n.address, 'boot_time': n.boot_time} for n in self.nodes.values()],
+                'groups': [{'name': g.name, 'type': g.group_type, 'owner': g.owner, 'state': g.state,
+                            'priority': g.priority} for g in self.groups.values()],
+                'virtual_disks': [{'name': d.friendly_name, 'health': d.health, 'operational': d.operational}
+                                  for d in self.virtual_disks],
+                'storage_jobs': [{'name': j.name, 'state': j.job_state, 'percent': j.percent}
+                                 for j in self.storage_jobs],
+            }
+
+    # -- administrative changes (control API; the recorder sees each) -----------------------
+
+    def set_power(self, name, power):
+        with self.lock:
+            node = self.node(name)
+            before = node.state
+            node.power = power
+            if power == 'On':
+                node.boot_time = self.clock.now()
+            self.recorder.record('node.power', node=node.name, power=power, state_before=before, state=node.state)
+            self._after_membership_change()
+
+    def set_cluster_service(self, name, status):
+        with self.lock:
+            node = self.node(name)
+            node.cluster_service = status
+            self.recorder.record('node.cluster_service', node=node.name, status=status, state=node.state)
+            self._after_membership_change()
+
+    def _after_membership_change(self):
+        # Groups owned by a node that left membership fail over to a surviving node, the core
+        # "Cluster Group" included (the cluster name follows it).
+        survivors = [n for n in self.nodes.values() if n.state == 'Up']
+        for group in self.groups.values():
+            owner = self.node(group.owner)
+            if owner is not None and not owner.in_membership and survivors:
+                target = next((s for s in survivors if s.name in group.preferred_owners), survivors[0])
+                self.recorder.record('group.failover', group=group.name, source=group.owner, target=target.name)
+                group.owner = target.name
+        self.recorder.check_quorum(self)

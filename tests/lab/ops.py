@@ -1,0 +1,192 @@
+"""The shim's operations, executed against the lab model.
+
+Each function does what the matching entry of the shim's ``$WsfcOperations`` does on Windows: run
+the cmdlets (with their documented refusals, see model.py) and project the result the same way the
+shim does. ``execute`` is what PowerShell would print for one request.
+"""
+
+import re
+
+from .model import OS_CATALOG, CmdletError, cluster_service_not_running
+
+HEALTH = {0: 'Healthy', 1: 'Warning', 2: 'Unhealthy', 5: 'Unknown'}
+OPERATIONAL = {0: 'Unknown', 1: 'Other', 2: 'OK', 3: 'Degraded', 4: 'Stressed', 5: 'Predictive Failure',
+               6: 'Error', 7: 'Non-Recoverable Error', 8: 'Starting', 9: 'Stopping', 10: 'Stopped',
+               11: 'In Service', 12: 'No Contact', 13: 'Lost Communication', 14: 'Aborted', 15: 'Dormant',
+               16: 'Supporting Entity in Error', 17: 'Completed', 18: 'Power Mode', 19: 'Relocating',
+               0xD002: 'Detached', 0xD003: 'Incomplete'}
+JOB_STATE = {2: 'New', 3: 'Starting', 4: 'Running', 5: 'Suspended', 6: 'ShuttingDown', 7: 'Completed',
+             8: 'Terminated', 9: 'Killed', 10: 'Exception', 11: 'Service', 12: 'QueryPending'}
+
+OPERATIONS = {}
+
+
+def operation(name):
+    def register(func):
+        OPERATIONS[name] = func
+        return func
+    return register
+
+
+def _code(table, value):
+    return table.get(value, str(value))
+
+
+def _require_cluster(lab, node, command):
+    """FailoverClusters cmdlets need the local cluster service (windows-facts.md 1.2)."""
+    if node.cluster_service != 'Running':
+        raise cluster_service_not_running(command)
+
+
+def _elapsed(seconds):
+    seconds = int(seconds)
+    return '%02d:%02d:%02d' % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+@operation('cluster.get')
+def cluster_get(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterCommand')
+    return {
+        'Name': lab.name, 'Id': lab.id, 'Domain': lab.domain,
+        'ClusterFunctionalLevel': lab.functional_level, 'ClusterUpgradeVersion': lab.upgrade_version,
+        'S2DEnabled': 1 if lab.s2d_enabled else 0, 'DynamicQuorum': 1 if lab.dynamic_quorum else 0,
+        'WitnessDynamicWeight': lab.witness_dynamic_weight(), 'ComputerName': node.name,
+    }
+
+
+@operation('cluster.quorum')
+def cluster_quorum(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterQuorumCommand')
+    q = lab.quorum
+    return {'QuorumType': q.quorum_type, 'QuorumResource': q.resource or '',
+            'QuorumResourceType': q.resource_type if q.resource else None,
+            'QuorumResourceState': q.resource_state if q.resource else None}
+
+
+def project_node(lab, n):
+    info = OS_CATALOG[n.os]
+    return {
+        'Name': n.name, 'Id': n.id, 'State': n.state, 'DrainStatus': n.drain_status,
+        'StatusInformation': 'Normal', 'NodeWeight': n.node_weight, 'DynamicWeight': lab.dynamic_weight(n),
+        'MajorVersion': info['major'], 'MinorVersion': info['minor'], 'BuildNumber': info['build'],
+        'NodeHighestVersion': lab.node_highest_version(n), 'NodeLowestVersion': lab.node_highest_version(n),
+        'FaultDomain': list(n.fault_domain), 'Model': n.model, 'Manufacturer': n.manufacturer,
+        'SerialNumber': n.serial,
+    }
+
+
+@operation('cluster.nodes')
+def cluster_nodes(lab, node, params):
+    _require_cluster(lab, node, 'GetNodeCommand')
+    names = params.get('names') or []
+    if not names:
+        return [project_node(lab, n) for n in lab.nodes.values()]
+    out = []
+    for name in names:
+        found = lab.node(name)
+        if found is None:
+            # Error 5042 ERROR_CLUSTER_NODE_NOT_FOUND; the PowerShell wording is UNVERIFIED.
+            raise CmdletError('The cluster node was not found.',
+                              'ClusterObjectNotFound,Microsoft.FailoverClusters.PowerShell.GetNodeCommand',
+                              'ObjectNotFound', target=name, native_code=5042)
+        out.append(project_node(lab, found))
+    return out
+
+
+def project_group(lab, g):
+    return {
+        'Name': g.name, 'Id': g.id, 'GroupType': g.group_type, 'GroupTypeValue': g.group_type_value,
+        'OwnerNode': g.owner, 'State': g.state, 'Priority': g.priority, 'IsCoreGroup': g.is_core,
+        'AutoFailbackType': g.auto_failback_type, 'PreferredOwners': list(g.preferred_owners),
+    }
+
+
+@operation('cluster.groups')
+def cluster_groups(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterGroupCommand')
+    return [project_group(lab, g) for g in lab.groups.values()]
+
+
+@operation('cluster.csv')
+def cluster_csv(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterSharedVolumeCommand')
+    return [{'Name': v.name, 'Id': v.id, 'OwnerNode': v.owner, 'State': v.state, 'FriendlyVolumeName': v.path}
+            for v in lab.shared_volumes]
+
+
+def _clustered_storage_visible(lab, node):
+    # Storage cmdlets on a cluster node act cluster-wide (Get-StorageJob doc). A node outside
+    # membership sees no clustered pool; the lab returns nothing there (UNVERIFIED detail).
+    return node.cluster_service == 'Running'
+
+
+@operation('storage.pools')
+def storage_pools(lab, node, params):
+    if not _clustered_storage_visible(lab, node):
+        return []
+    return [{'FriendlyName': p.friendly_name, 'Version': p.version, 'HealthStatus': _code(HEALTH, p.health),
+             'OperationalStatus': [_code(OPERATIONAL, c) for c in p.operational], 'IsReadOnly': False,
+             'Size': p.size, 'AllocatedSize': p.allocated} for p in lab.pools]
+
+
+@operation('storage.virtualdisks')
+def storage_virtualdisks(lab, node, params):
+    if not _clustered_storage_visible(lab, node):
+        return []
+    return [{'FriendlyName': d.friendly_name, 'HealthStatus': _code(HEALTH, d.health),
+             'OperationalStatus': [_code(OPERATIONAL, c) for c in d.operational],
+             'ResiliencySettingName': d.resiliency, 'Size': d.size, 'FootprintOnPool': d.footprint}
+            for d in lab.virtual_disks]
+
+
+@operation('storage.jobs')
+def storage_jobs(lab, node, params):
+    if not _clustered_storage_visible(lab, node):
+        return []
+    now = lab.clock.now()
+    return [{'Name': j.name, 'JobState': _code(JOB_STATE, j.job_state), 'PercentComplete': j.percent,
+             'BytesProcessed': j.bytes_processed, 'BytesTotal': j.bytes_total, 'IsBackgroundTask': j.is_background,
+             'ElapsedTime': _elapsed(now - j.started)} for j in lab.storage_jobs]
+
+
+@operation('cau.role')
+def cau_role(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterGroupCommand')
+    group = next((g for g in lab.groups.values() if g.group_type_value == 117), None)
+    if group is None:
+        return None
+    return {'GroupName': group.name, 'OwnerNode': group.owner, 'State': group.state,
+            'Parameters': dict(lab.cau_parameters)}
+
+
+SHIM_OPERATION = re.compile(r"^\s{4}'([a-z0-9.]+)' = \{", re.M)
+
+
+def shim_operations(shim_text):
+    """The operation names a shim text defines (what PowerShell would find in $WsfcOperations)."""
+    return set(SHIM_OPERATION.findall(shim_text))
+
+
+def execute(lab, node, request, defined_ops):
+    """Run a decoded request as the shim would on ``node``; returns the response document."""
+    results = []
+    with lab.lock:
+        lab.clock.advance()
+        for call in request.get('calls', []):
+            op = call.get('op')
+            result = {'id': call.get('id'), 'op': op, 'ok': True, 'value': None, 'warnings': []}
+            if op not in defined_ops or op not in OPERATIONS:
+                result.update(ok=False, error={
+                    'category': 'InvalidArgument', 'fqid': 'WsfcUnknownOperation',
+                    'message': "Unknown operation '%s'." % op, 'target': op,
+                    'exception': 'System.ArgumentException', 'native_code': None})
+            else:
+                try:
+                    result['value'] = OPERATIONS[op](lab, node, call.get('params') or {})
+                except CmdletError as exc:
+                    result.update(ok=False, error=dict(exc.record))
+            lab.recorder.record('rpc.call', node=node.name, op=op, ok=result['ok'])
+            results.append(result)
+            if not result['ok'] and request.get('stop_on_error'):
+                break
+    return {'protocol': 1, 'computer': node.name, 'results': results}

@@ -1,0 +1,102 @@
+"""Build a lab model from a scenario YAML file (see scenarios/)."""
+
+import os
+
+import yaml
+
+from .model import GROUP_TYPES, OS_CATALOG, PRIORITIES, Group, Lab, Node, Quorum, SharedVolume, StoragePool, VirtualDisk
+
+SCENARIO_DIR = os.path.join(os.path.dirname(__file__), 'scenarios')
+GIB = 1024 ** 3
+WITNESS = {
+    # windows-facts.md 2.10: quorum types seen; "Majority" is how newer OSes show a witness-backed quorum.
+    'file_share': ('NodeAndFileShareMajority', 'File Share Witness'),
+    'cloud': ('Majority', 'Cloud Witness'),
+    'disk': ('NodeAndDiskMajority', 'Physical Disk'),
+}
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def scenario_path(name_or_path):
+    if os.path.isfile(name_or_path):
+        return name_or_path
+    path = os.path.join(SCENARIO_DIR, name_or_path + '.yml')
+    if not os.path.isfile(path):
+        known = sorted(f[:-4] for f in os.listdir(SCENARIO_DIR) if f.endswith('.yml'))
+        raise ScenarioError('unknown scenario %r; known: %s' % (name_or_path, ', '.join(known)))
+    return path
+
+
+def load(name_or_path):
+    with open(scenario_path(name_or_path)) as handle:
+        return yaml.safe_load(handle)
+
+
+def build(spec, net='127.0.10', clock_scale=None):
+    """Create the Lab for a scenario dict. Node i gets address <net>.(10 + i), the cluster <net>.10."""
+    c = spec['cluster']
+    os_name = c.get('os', 'ws2019')
+    if os_name not in OS_CATALOG:
+        raise ScenarioError('unknown os %r; known: %s' % (os_name, ', '.join(OS_CATALOG)))
+    lab = Lab(c['name'], c.get('domain', 'lab.test'), clock_scale or spec.get('clock_scale', 600))
+    lab.functional_level = OS_CATALOG[os_name]['level']
+    lab.upgrade_version = OS_CATALOG[os_name]['upgrade']
+    lab.s2d_enabled = bool(c.get('s2d', False))
+    n = spec['nodes']
+    names = ['%s%d' % (n.get('prefix', 'NODE'), i + 1) for i in range(int(n['count']))]
+    for i, name in enumerate(names):
+        lab.nodes[name] = Node(name=name, id=str(i + 1), address='%s.%d' % (net, 11 + i), os=os_name,
+                               memory_mb=int(n.get('memory_gb', 256)) * 1024, serial='LAB%05d' % (i + 1),
+                               fault_domain=['Site=lab', 'Rack=R%d' % (i // 8 + 1), 'Node=%s' % name])
+    witness = c.get('witness')
+    if witness:
+        quorum_type, resource_type = WITNESS[witness['type']]
+        lab.quorum = Quorum(quorum_type, witness.get('name', resource_type), resource_type)
+    else:
+        lab.quorum = Quorum('NodeMajority', None, None)
+
+    def add_group(name, group_type, owner, **kwargs):
+        lab.groups[name] = Group(name=name, id=lab.next_id(), group_type=group_type, owner=owner, **kwargs)
+
+    add_group('Cluster Group', 'Cluster', names[0], is_core=True, priority=0)
+    # On CSV clusters "Available Storage" is normally Offline (windows-facts.md 2.8).
+    add_group('Available Storage', 'AvailableStorage', names[0], is_core=True, state='Offline', priority=0)
+    index = 0
+    for block in spec.get('vms', []):
+        for _ in range(int(block['count'])):
+            index += 1
+            owner = names[(index - 1) % len(names)]
+            preferred = [owner, names[index % len(names)]]
+            add_group('VM%02d' % index, 'VirtualMachine', owner, priority=PRIORITIES[block.get('priority', 'medium')],
+                      preferred_owners=preferred, memory_mb=int(block.get('memory_gb', 8)) * 1024,
+                      live_migratable=bool(block.get('live_migratable', True)))
+    if c.get('cau_role'):
+        cau_group = 'CAU%scau' % lab.name[:6].lower()
+        add_group(cau_group, 'ClusterUpdateAgent', names[-1], priority=1000)
+        lab.cau_parameters = {'ResourceGroupName': cau_group, 'Status': 'Online', 'MaxFailedNodes': '1',
+                              'MaxRetriesPerNode': '3', 'RebootTimeoutMinutes': '15', 'DaysOfWeek': 'Tuesday',
+                              'WeeksInterval': '2', 'CauPluginName': 'Microsoft.WindowsUpdatePlugin'}
+    storage = spec.get('storage')
+    if storage:
+        if not lab.s2d_enabled:
+            raise ScenarioError('storage: needs cluster.s2d: true')
+        disks = storage.get('virtual_disks', [])
+        total = sum(int(d['size_gb']) for d in disks) * GIB
+        lab.pools.append(StoragePool('S2D on %s' % lab.name, storage.get('pool_version', 'Windows Server 2022'),
+                                     size=total * 3, allocated=total * 2))
+        for i, d in enumerate(disks):
+            copies = 3 if d.get('resiliency', 'Mirror') == 'Mirror' else 2
+            lab.virtual_disks.append(VirtualDisk(d['name'], d.get('resiliency', 'Mirror'), int(d['size_gb']) * GIB,
+                                                 int(d['size_gb']) * GIB * copies))
+            lab.shared_volumes.append(SharedVolume('Cluster Virtual Disk (%s)' % d['name'], lab.next_id(),
+                                                   names[i % len(names)], r'C:\ClusterStorage\%s' % d['name']))
+    else:
+        for i in range(int(spec.get('shared_volumes', 0))):
+            lab.shared_volumes.append(SharedVolume('Cluster Disk %d' % (i + 1), lab.next_id(), names[i % len(names)],
+                                                   r'C:\ClusterStorage\Volume%d' % (i + 1)))
+    assert set(g.group_type for g in lab.groups.values()) <= set(GROUP_TYPES)
+    lab.recorder.check_quorum(lab)
+    return lab

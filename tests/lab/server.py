@@ -1,0 +1,226 @@
+"""The lab process: the model, a WinRM listener per node and for the cluster name, a control API.
+
+Run through the CLI (``python tests/lab start ...``), which starts this module as a background
+process and stops it by PID. Everything listens on loopback only.
+"""
+
+import argparse
+import http.server
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from . import scenario as scenario_mod
+from .tls import make_pki
+from .wsman import ShellHost, WsmanListener
+
+LAB_USER = 'admin'
+LAB_DOMAIN = 'LAB'
+LAB_PASSWORD = 'Lab-Passw0rd!'
+CONTROL_PORT = 7000
+
+
+class LabServer:
+    def __init__(self, scenario, run_dir, net='127.0.10', clock_scale=None):
+        if not net.startswith('127.'):
+            raise ValueError('the lab listens on loopback only (127.0.0.0/8), not %s' % net)
+        self.spec = scenario_mod.load(scenario)
+        self.run_dir = os.path.abspath(run_dir)
+        self.net = net
+        self.lab = scenario_mod.build(self.spec, net=net, clock_scale=clock_scale)
+        self.cluster_address = '%s.10' % net
+        self.control_address = '%s.2' % net
+        self.shell_hosts = dict((name, ShellHost(self.lab, name)) for name in self.lab.nodes)
+        self.listeners = {}
+        self._control = None
+        self._stop = threading.Event()
+
+    # -- routing -----------------------------------------------------------------------------
+
+    def _node_route(self, name):
+        return lambda: self.shell_hosts[name]
+
+    def _cluster_route(self):
+        # The cluster name is a resource of the core group: it answers on the group's owner.
+        with self.lab.lock:
+            owner = self.lab.core_group().owner
+            node = self.lab.node(owner)
+            if node is None or node.state == 'Down':
+                return None
+        return self.shell_hosts[owner]
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self):
+        os.makedirs(self.run_dir, exist_ok=True)
+        addresses = [self.cluster_address] + [n.address for n in self.lab.nodes.values()]
+        self.pki = make_pki(os.path.join(self.run_dir, 'pki'), addresses, dns_names=['localhost'])
+        users_file = os.path.join(self.run_dir, 'ntlm-users')
+        with open(users_file, 'w') as handle:
+            handle.write('%s:%s:%s\n' % (LAB_DOMAIN, LAB_USER, LAB_PASSWORD))
+        os.environ['NTLM_USER_FILE'] = users_file  # read by pyspnego's NTLM acceptor
+        users = {LAB_USER: LAB_PASSWORD}
+        for name, node in self.lab.nodes.items():
+            for scheme, port in (('http', 5985), ('https', 5986)):
+                self.listeners[(name, scheme)] = WsmanListener(
+                    self.lab, node.address, port, self._node_route(name), name, scheme=scheme, tls=self.pki, users=users)
+        for scheme, port in (('http', 5985), ('https', 5986)):
+            self.listeners[('cluster', scheme)] = WsmanListener(
+                self.lab, self.cluster_address, port, self._cluster_route, 'cluster', scheme=scheme, tls=self.pki,
+                users=users)
+        for key, listener in self.listeners.items():
+            node = self.lab.node(key[0])
+            if node is None or node.power == 'On':
+                listener.start()
+        self._start_control()
+        threading.Thread(target=self._tick, name='lab-clock', daemon=True).start()
+        self.write_files()
+
+    def _tick(self):
+        while not self._stop.wait(0.02):
+            self.lab.tick()
+
+    def stop(self):
+        self._stop.set()
+        for listener in self.listeners.values():
+            listener.stop()
+        if self._control is not None:
+            self._control.shutdown()
+            self._control.server_close()
+
+    # -- node power affects the network: a powered-off node refuses connections -------------
+
+    def set_power(self, name, power):
+        node = self.lab.node(name)
+        if node is None:
+            raise KeyError(name)
+        self.lab.set_power(node.name, power)
+        for scheme in ('http', 'https'):
+            listener = self.listeners[(node.name, scheme)]
+            if power == 'On':
+                listener.start()
+            else:
+                listener.stop()
+        if power != 'On':
+            self.shell_hosts[node.name].reset()
+
+    # -- control API (loopback JSON, for the CLI and the tests) ------------------------------
+
+    def _start_control(self):
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, format, *args):  # noqa: A002
+                pass
+
+            def _json(self, status, doc):
+                body = json.dumps(doc, default=str).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):  # noqa: N802
+                lab = server.lab
+                if self.path == '/state':
+                    self._json(200, lab.snapshot())
+                elif self.path == '/events':
+                    self._json(200, lab.recorder.events)
+                elif self.path == '/stats':
+                    lab.tick()
+                    self._json(200, {'counters': lab.recorder.counters, 'invariants': lab.recorder.invariants(),
+                                     'time': lab.clock.now(), 'clock_scale': lab.clock.scale})
+                else:
+                    self._json(404, {'error': 'unknown path'})
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get('Content-Length') or 0)
+                try:
+                    doc = json.loads(self.rfile.read(length) or b'{}')
+                    action = doc.get('action')
+                    if action == 'power':
+                        server.set_power(doc['node'], doc['power'])
+                    elif action == 'cluster_service':
+                        server.lab.set_cluster_service(doc['node'], doc['status'])
+                    else:
+                        self._json(400, {'error': 'unknown action %r' % action})
+                        return
+                except (KeyError, ValueError, TypeError) as exc:
+                    self._json(400, {'error': '%s: %s' % (type(exc).__name__, exc)})
+                    return
+                self._json(200, server.lab.snapshot())
+
+        self._control = http.server.ThreadingHTTPServer((self.control_address, CONTROL_PORT), Handler)
+        self._control.daemon_threads = True
+        threading.Thread(target=self._control.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
+
+    # -- files for the user: state and Ansible inventory -------------------------------------
+
+    def write_files(self):
+        nodes = dict((name, {'address': n.address}) for name, n in self.lab.nodes.items())
+        state = {
+            'pid': os.getpid(), 'scenario': self.spec['name'], 'cluster': self.lab.name,
+            'cluster_address': self.cluster_address, 'control': 'http://%s:%d' % (self.control_address, CONTROL_PORT),
+            'user': '%s\\%s' % (LAB_DOMAIN, LAB_USER), 'password': LAB_PASSWORD, 'ca_path': self.pki['ca'],
+            'nodes': nodes, 'clock_scale': self.lab.clock.scale,
+        }
+        hosts = dict((name, {'wsfc_winrm_host': n.address}) for name, n in self.lab.nodes.items())
+        inventory = {'all': {'children': {
+            'wsfc_cluster': {
+                'hosts': hosts,
+                'vars': {
+                    'wsfc_cluster_name': self.lab.name,
+                    'wsfc_cluster_address': self.cluster_address,
+                    'wsfc_winrm_user': state['user'],
+                    'wsfc_winrm_password': LAB_PASSWORD,
+                    'wsfc_winrm_transport': 'ntlm',
+                    'wsfc_winrm_ca_path': self.pki['ca'],
+                    'wsfc_lab_control': state['control'],
+                },
+            },
+            'controller': {'hosts': {'localhost': {
+                'ansible_connection': 'local',
+                'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+            }}},
+        }}}
+        import yaml
+        with open(os.path.join(self.run_dir, 'inventory.yml'), 'w') as handle:
+            handle.write('# Written by the wsfc.rolling lab for scenario %s; valid while the lab runs.\n' % self.spec['name'])
+            yaml.safe_dump(inventory, handle, default_flow_style=False, sort_keys=False)
+        tmp = os.path.join(self.run_dir, 'lab.json.tmp')
+        with open(tmp, 'w') as handle:
+            json.dump(state, handle, indent=2)
+        os.replace(tmp, os.path.join(self.run_dir, 'lab.json'))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Run the wsfc.rolling lab in the foreground.')
+    parser.add_argument('--scenario', required=True)
+    parser.add_argument('--dir', required=True)
+    parser.add_argument('--net', default='127.0.10')
+    parser.add_argument('--scale', type=float, default=None)
+    args = parser.parse_args(argv)
+    server = LabServer(args.scenario, args.dir, net=args.net, clock_scale=args.scale)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    server.start()
+    while not done.wait(0.5):
+        pass
+    server.stop()
+    try:
+        os.remove(os.path.join(server.run_dir, 'lab.json'))
+    except OSError:
+        pass
+    time.sleep(0.05)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

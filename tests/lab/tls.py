@@ -1,0 +1,60 @@
+"""A throw-away certificate authority for the lab's HTTPS listeners (WinRM and Redfish)."""
+
+import datetime
+import ipaddress
+import os
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'wsfc.rolling lab'),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write_key(path, key):
+    with open(path, 'wb') as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    os.chmod(path, 0o600)
+
+
+def make_pki(directory, addresses, dns_names=()):
+    """Create ca.pem, server.pem and server.key in ``directory``; return their paths.
+
+    The server certificate carries every address and name as a subject alternative name, so one
+    certificate serves all the lab's listeners with hostname checking on.
+    """
+    os.makedirs(directory, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (x509.CertificateBuilder().subject_name(_name('wsfc.rolling lab CA')).issuer_name(_name('wsfc.rolling lab CA'))
+               .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                            content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+               .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses] + [x509.DNSName(n) for n in dns_names]
+    cert = (x509.CertificateBuilder().subject_name(_name('wsfc-lab')).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = {'ca': os.path.join(directory, 'ca.pem'), 'cert': os.path.join(directory, 'server.pem'),
+             'key': os.path.join(directory, 'server.key')}
+    with open(paths['ca'], 'wb') as handle:
+        handle.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths['cert'], 'wb') as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(paths['key'], key)
+    return paths
