@@ -41,7 +41,7 @@ if ($wsfcParts.Count -ne 2) {
     exit 2
 }
 $wsfcShim = [scriptblock]::Create($wsfcParts[0])
-& $wsfcShim -RequestB64 $wsfcParts[1].Trim()
+& $wsfcShim -EncodedRequest $wsfcParts[1].Trim()
 exit 0
 """
 
@@ -52,7 +52,7 @@ SHIM = r"""# wsfc.rolling rpc shim 1
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
-    [string]$RequestB64
+    [string]$EncodedRequest
 )
 
 $ErrorActionPreference = 'Stop'
@@ -333,7 +333,7 @@ function Invoke-WsfcCall($Call) {
 
 $response = [ordered]@{ protocol = 1; computer = [string]$env:COMPUTERNAME; results = @() }
 try {
-    $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($RequestB64))
+    $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($EncodedRequest))
     $request = ConvertFrom-Json -InputObject $json
     $results = New-Object System.Collections.ArrayList
     foreach ($call in @($request.calls)) {

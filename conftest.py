@@ -1,0 +1,55 @@
+"""Shared test set-up: the collection on an ansible_collections path, the lab package, lab fixtures."""
+
+import hashlib
+import itertools
+import os
+import sys
+import tempfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+COLLECTIONS = os.path.join(tempfile.gettempdir(), 'wsfc-rolling-%s' % hashlib.sha256(ROOT.encode()).hexdigest()[:10])
+
+
+def _link_collection():
+    parent = os.path.join(COLLECTIONS, 'ansible_collections', 'wsfc')
+    os.makedirs(parent, exist_ok=True)
+    link = os.path.join(parent, 'rolling')
+    if os.path.realpath(link) != ROOT:
+        if os.path.islink(link):
+            os.remove(link)
+        os.symlink(ROOT, link)
+
+
+_link_collection()
+sys.path.insert(0, COLLECTIONS)
+sys.path.insert(0, os.path.join(ROOT, 'tests'))
+
+from lab import cli as lab_cli  # noqa: E402  (needs the path set above)
+
+# Every lab a test session starts gets its own 127.0.N.0/24 so that labs never collide.
+_nets = itertools.count(20)
+
+
+@pytest.fixture
+def start_lab(tmp_path):
+    """Factory: ``state = start_lab('hyperv4')`` starts a lab; every lab started is stopped by PID."""
+    started = []
+
+    def start(scenario, scale=None):
+        run_dir = str(tmp_path / ('lab-%s-%d' % (scenario, len(started))))
+        state = lab_cli.start(scenario, run_dir, net='127.0.%d' % next(_nets), scale=scale)
+        state['run_dir'] = run_dir
+        state['inventory'] = os.path.join(run_dir, 'inventory.yml')
+        started.append(run_dir)
+        return state
+
+    yield start
+    for run_dir in started:
+        lab_cli.stop(run_dir)
+
+
+@pytest.fixture(scope='session')
+def collections_path():
+    return COLLECTIONS

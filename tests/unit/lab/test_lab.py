@@ -1,0 +1,90 @@
+"""The lab over the real protocol: what pywinrm sees from nodes, the cluster name, refusals."""
+
+import os
+import re
+
+import pytest
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
+    AuthenticationFailure, ConnectionFailure, NotFound, RemoteCommandError)
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+from lab import cli as lab_cli
+from lab import ops
+
+
+def runner(state, host, **kw):
+    opts = dict(user=state['user'], password=state['password'], ca_path=state['ca_path'])
+    opts.update(kw)
+    return PowerShellRunner(WinRMOptions(host, **opts))
+
+
+def test_lab_implements_exactly_the_operations_the_shim_defines():
+    assert ops.shim_operations(_shim.SHIM) == set(ops.OPERATIONS)
+
+
+@pytest.mark.parametrize('transport, scheme', [('ntlm', 'https'), ('ntlm', 'http'), ('basic', 'https'), ('basic', 'http')])
+def test_every_transport_reads_the_cluster(start_lab, transport, scheme):
+    state = start_lab('twonode')
+    with runner(state, state['cluster_address'], transport=transport, scheme=scheme) as r:
+        snapshot = read_cluster_state(r, expected_cluster='EDGECLU01')
+    assert [n.name for n in snapshot.nodes] == ['EDGE-N1', 'EDGE-N2']
+    assert snapshot.health()['quorum']['margin'] == 1
+
+
+def test_refusals_and_routing(start_lab):
+    state = start_lab('hyperv4')
+    n1, n3 = state['nodes']['HV-N1']['address'], state['nodes']['HV-N3']['address']
+    with pytest.raises(AuthenticationFailure, match=r'authentication failed for LAB\\admin at https://%s:5986/wsman' % re.escape(n1)):
+        read_cluster_state(runner(state, n1, password='wrong'))
+    with pytest.raises(AuthenticationFailure):
+        read_cluster_state(runner(state, n1, password='wrong', transport='basic'))
+    # Without the lab CA the certificate is not trusted: validation is on by default.
+    with pytest.raises(ConnectionFailure, match='TLS failure'):
+        read_cluster_state(runner(state, n1, ca_path=None))
+    with pytest.raises(NotFound, match="Cluster 'NOPE' not found"):
+        read_cluster_state(runner(state, n1), expected_cluster='NOPE')
+    with runner(state, n1) as r:
+        with pytest.raises(NotFound, match='The cluster node was not found'):
+            r.call('cluster.nodes', {'names': ['HV-N9']})
+        unknown = r.invoke([('cluster.reboot-everything', {})])[0]
+        assert not unknown.ok and unknown.error['fqid'] == 'WsfcUnknownOperation'
+
+    lab_cli.control(state, '/', {'action': 'cluster_service', 'node': 'HV-N3', 'status': 'Stopped'})
+    with pytest.raises(RemoteCommandError, match='The cluster service is not running'):
+        read_cluster_state(runner(state, n3))
+
+    # Powered off: the node's endpoint refuses connections; the cluster name moves with the core group.
+    lab_cli.control(state, '/', {'action': 'power', 'node': 'HV-N1', 'power': 'Off'})
+    with pytest.raises(ConnectionFailure, match='connection refused'):
+        read_cluster_state(runner(state, n1))
+    snapshot = read_cluster_state(runner(state, state['cluster_address']))
+    assert snapshot.cluster.answered_by == 'HV-N2'
+    assert dict((n.name, n.state) for n in snapshot.nodes) == {'HV-N1': 'Down', 'HV-N2': 'Up', 'HV-N3': 'Down', 'HV-N4': 'Up'}
+    assert snapshot.health()['quorum']['margin'] == 0
+    events = lab_cli.control(state, '/events')
+    assert any(e['kind'] == 'group.failover' and e['group'] == 'Cluster Group' and e['target'] == 'HV-N2' for e in events)
+
+    lab_cli.control(state, '/', {'action': 'power', 'node': 'HV-N1', 'power': 'On'})
+    assert read_cluster_state(runner(state, n1)).node('HV-N1').state == 'Up'
+
+
+def test_inventory_and_state_files(start_lab):
+    import yaml
+    state = start_lab('s2d16')
+    inventory = yaml.safe_load(open(state['inventory']))
+    group = inventory['all']['children']['wsfc_cluster']
+    assert len(group['hosts']) == 16
+    assert group['vars']['wsfc_cluster_name'] == 'S2DCLU16'
+    assert all(h['wsfc_winrm_host'].startswith('127.') for h in group['hosts'].values())
+    assert os.path.isfile(group['vars']['wsfc_winrm_ca_path'])
+
+
+def test_lab_refuses_non_loopback_and_unknown_scenarios(tmp_path):
+    from lab.scenario import ScenarioError
+    from lab.server import LabServer
+    with pytest.raises(ValueError, match='loopback only'):
+        LabServer('twonode', str(tmp_path), net='10.0.0')
+    with pytest.raises(ScenarioError, match="unknown scenario 'nope'"):
+        LabServer('nope', str(tmp_path))

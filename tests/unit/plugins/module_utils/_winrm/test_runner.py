@@ -1,0 +1,164 @@
+import pytest
+import requests
+import winrm.exceptions
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
+    AuthenticationFailure, ConnectionFailure, InvalidOption, NotFound, RemoteCommandError, TimeoutFailure)
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import (
+    PowerShellRunner, WinRMOptions, error_for_record)
+
+BASE = dict(host='node1', user='LAB\\admin', password='pw')
+
+
+class FakeProtocol:
+    """Records WS-Man calls; answers Receive with a canned response document."""
+
+    def __init__(self, response=None, fail=None, timeouts=0):
+        self.response = response or {'protocol': 1, 'computer': 'N1', 'results': []}
+        self.fail = fail or {}
+        self.timeouts = timeouts
+        self.calls = []
+        self.stdin = b''
+
+    def _maybe_fail(self, name):
+        self.calls.append(name)
+        if name in self.fail:
+            raise self.fail[name]
+
+    def open_shell(self):
+        self._maybe_fail('open_shell')
+        return 'SHELL'
+
+    def run_command(self, shell_id, command, args):
+        self._maybe_fail('run_command')
+        self.command = (command, args)
+        return 'CMD'
+
+    def send_command_input(self, shell_id, command_id, data, end):
+        self._maybe_fail('send_command_input')
+        self.stdin += data
+
+    def get_command_output_raw(self, shell_id, command_id):
+        self._maybe_fail('get_command_output_raw')
+        if self.timeouts:
+            self.timeouts -= 1
+            raise winrm.exceptions.WinRMOperationTimeoutError()
+        return (_shim.encode_response(self.response) + '\r\n').encode(), b'', 0, True
+
+    def cleanup_command(self, shell_id, command_id):
+        self._maybe_fail('cleanup_command')
+
+    def close_shell(self, shell_id):
+        self._maybe_fail('close_shell')
+
+
+def runner(protocol, **kw):
+    opts = dict(BASE)
+    opts.update(kw)
+    return PowerShellRunner(WinRMOptions(**opts), protocol_factory=lambda o: protocol)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(transport='smoke-signals'), "winrm_transport 'smoke-signals' is not one of basic, ntlm"),
+    (dict(port=0), 'winrm_port must be between 1 and 65535, got 0'),
+    (dict(port=70000), 'winrm_port must be between 1 and 65535, got 70000'),
+    (dict(password=None), 'winrm_password is required with winrm_transport ntlm'),
+    (dict(user=None, transport='basic'), 'winrm_user is required with winrm_transport basic'),
+    (dict(ca_path='/nonexistent/ca.pem'), 'winrm_ca_path not found: /nonexistent/ca.pem'),
+    (dict(scheme='ftp'), "winrm_scheme must be 'https' or 'http'"),
+    (dict(read_timeout=10, operation_timeout=20), 'winrm_read_timeout (10) must be greater than winrm_operation_timeout'),
+    (dict(connection_timeout=0), 'winrm_connection_timeout must be a number of seconds greater than 0'),
+    (dict(transport='certificate'), 'winrm_cert_pem is required with winrm_transport certificate'),
+    (dict(transport='certificate', cert_pem='/no/cert.pem', cert_key_pem='/no/key.pem'), 'winrm_cert_pem file not found'),
+    (dict(kerberos_delegation=True), 'winrm_kerberos_delegation only applies to winrm_transport kerberos'),
+    (dict(host='  '), 'winrm_host must not be empty'),
+    (dict(path='wsman'), "winrm_path must start with '/'"),
+])
+def test_bad_options_are_refused_before_anything_is_sent(kwargs, message):
+    opts = dict(BASE)
+    opts.update(kwargs)
+    with pytest.raises(InvalidOption) as err:
+        WinRMOptions(**opts)
+    assert message in str(err.value)
+
+
+def test_defaults_are_https_5986_with_validation():
+    o = WinRMOptions(**BASE)
+    assert (o.scheme, o.port, o.validate_certs, o.endpoint) == ('https', 5986, True, 'https://node1:5986/wsman')
+    assert WinRMOptions(scheme='http', **BASE).port == 5985
+    assert WinRMOptions(host='::1', user='u', password='p').endpoint == 'https://[::1]:5986/wsman'
+
+
+def test_from_params_maps_winrm_prefixed_options_and_host_override():
+    params = {'winrm_host': 'clu', 'winrm_user': 'u', 'winrm_password': 'p', 'winrm_port': None,
+              'winrm_transport': 'basic', 'other': 1}
+    o = WinRMOptions.from_params(params, host='node2')
+    assert (o.host, o.user, o.transport, o.port) == ('node2', 'u', 'basic', 5986)
+    with pytest.raises(InvalidOption, match='winrm_host is required'):
+        WinRMOptions.from_params({'winrm_user': 'u', 'winrm_password': 'p'})
+
+
+def test_delegation_capability():
+    assert not WinRMOptions(**BASE).can_delegate
+    assert WinRMOptions(transport='credssp', **BASE).can_delegate
+    assert WinRMOptions(transport='kerberos', kerberos_delegation=True, host='n').can_delegate
+
+
+def test_invoke_runs_one_round_trip_and_keeps_the_shell():
+    proto = FakeProtocol({'protocol': 1, 'computer': 'N1', 'results': [
+        {'id': 0, 'op': 'a', 'ok': True, 'value': [1], 'warnings': ['w']},
+        {'id': 1, 'op': 'b', 'ok': False, 'error': {'category': 'InvalidOperation', 'fqid': 'X', 'message': 'no'}}]})
+    r = runner(proto)
+    results = r.invoke([('a', {}), ('b', {'x': 1})])
+    assert [(x.op, x.ok, x.value, x.warnings) for x in results] == [('a', True, [1], ['w']), ('b', False, None, [])]
+    r.invoke([('a', {})])
+    assert proto.calls.count('open_shell') == 1
+    assert r.round_trips == 2
+    assert proto.stdin.count(_shim.REQUEST_SEPARATOR.encode()) == 2
+    r.close()
+    assert proto.calls[-1] == 'close_shell'
+
+
+def test_receive_timeouts_are_retried_as_still_running():
+    proto = FakeProtocol(timeouts=3)
+    r = runner(proto)
+    r.invoke([('a', {})])
+    assert proto.calls.count('get_command_output_raw') == 4
+
+
+def test_call_raises_mapped_errors():
+    record = {'category': 'ObjectNotFound', 'fqid': 'ClusterObjectNotFound,X', 'message': 'The cluster node was not found.'}
+    proto = FakeProtocol({'protocol': 1, 'results': [{'id': 0, 'op': 'cluster.nodes', 'ok': False, 'error': record}]})
+    with pytest.raises(NotFound, match='Reading node: The cluster node was not found.'):
+        runner(proto).call('cluster.nodes', {'names': ['x']}, action='Reading node')
+    err = error_for_record('Doing', {'category': 'ConnectionError', 'fqid': 'ClusterEndpointNotRegistered,Y', 'message': 'down'})
+    assert isinstance(err, RemoteCommandError) and err.fqids == ['ClusterEndpointNotRegistered,Y']
+
+
+@pytest.mark.parametrize('exc, cls, text', [
+    (winrm.exceptions.InvalidCredentialsError('rejected'), AuthenticationFailure,
+     'authentication failed for LAB\\admin at https://node1:5986/wsman'),
+    (requests.exceptions.ConnectionError('Errno 111 Connection refused'), ConnectionFailure,
+     'cannot connect to https://node1:5986/wsman: connection refused'),
+    (requests.exceptions.SSLError('CERTIFICATE_VERIFY_FAILED'), ConnectionFailure, 'TLS failure talking to'),
+    (requests.exceptions.ConnectTimeout('slow'), TimeoutFailure, 'connection to https://node1:5986/wsman timed out after 10 s'),
+    (requests.exceptions.ReadTimeout('slow'), TimeoutFailure, 'did not answer within 30 s'),
+    (winrm.exceptions.WSManFaultError(500, 'x', '', 'shell not found', wsman_fault_code=2150858843), RemoteCommandError,
+     'WS-Management fault from https://node1:5986/wsman while opening a shell: shell not found (code 2150858843)'),
+])
+def test_transport_errors_are_wrapped_once_with_the_endpoint(exc, cls, text):
+    r = runner(FakeProtocol(fail={'open_shell': exc}))
+    with pytest.raises(cls) as err:
+        r.invoke([('a', {})])
+    assert text in str(err.value)
+
+
+def test_a_dropped_connection_forgets_the_shell():
+    proto = FakeProtocol(fail={'run_command': requests.exceptions.ConnectionError('reset')})
+    r = runner(proto)
+    with pytest.raises(ConnectionFailure):
+        r.invoke([('a', {})])
+    del proto.fail['run_command']
+    r.invoke([('a', {})])
+    assert proto.calls.count('open_shell') == 2
