@@ -1,0 +1,29 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def playbook(collections_path, tmp_path):
+    """Run ansible-playbook from this venv; returns (CompletedProcess, result JSON written by the play or None)."""
+
+    def run(path, inventory, extra_vars=None, check=False, env=None):
+        out_file = tmp_path / ('result-%d.json' % len(os.listdir(tmp_path)))
+        extra = dict(extra_vars or {}, result_file=str(out_file))
+        cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
+               os.path.join(ROOT, path), '-e', json.dumps(extra)]
+        if check:
+            cmd.append('--check')
+        environ = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
+                       ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
+                       ANSIBLE_CALLBACK_RESULT_FORMAT='yaml', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))
+        environ.update(env or {})
+        proc = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=600)
+        result = json.loads(out_file.read_text()) if out_file.exists() else None
+        return proc, result
+    return run
