@@ -102,7 +102,7 @@ requirements:
   - pywinrm >= 0.4.0 on the controller (with requests-ntlm for NTLM, pykerberos for Kerberos,
     requests-credssp for CredSSP)
 notes:
-  - The modules run on the controller (use C(delegate_to: localhost) or C(connection: local)) and reach the
-    cluster over WinRM. Put the connection options once in C(module_defaults) for the
+  - The modules run on the controller (use C(delegate_to) V(localhost), or a play on the controller) and
+    reach the cluster over WinRM. Put the connection options once in C(module_defaults) for the
     C(group/wsfc.rolling.winrm) action group.
 '''

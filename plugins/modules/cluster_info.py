@@ -18,11 +18,11 @@ description:
     fault domain), every clustered role (type, owner, state, priority, preferred owners), the cluster
     shared volumes, the Storage Spaces Direct pool, virtual disks and running storage jobs, and the
     Cluster-Aware Updating clustered role if there is one.
-  - Adds a computed O(ignore:health) summary - are all nodes up, how many votes quorum can still lose,
+  - Adds a computed RV(health) summary - are all nodes up, how many votes quorum can still lose,
     is storage healthy and quiet - which is what the rolling roles check before they touch a node.
   - Never changes anything.
 author:
-  - wsfc.rolling developers
+  - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
 attributes:
@@ -31,6 +31,7 @@ attributes:
     description: The module only reads; it runs the same way in check mode.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no difference to show.
 options:
   cluster_name:
     description:

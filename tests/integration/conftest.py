@@ -23,7 +23,7 @@ def playbook(collections_path, tmp_path):
                        ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
                        ANSIBLE_CALLBACK_RESULT_FORMAT='yaml', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))
         environ.update(env or {})
-        proc = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=600, check=False)
         result = json.loads(out_file.read_text()) if out_file.exists() else None
         return proc, result
     return run

@@ -62,7 +62,7 @@ def test_bad_input_fails_with_a_clear_message_and_changes_nothing(start_lab, pla
 def test_demo_report_playbook_prints_the_table(start_lab, playbook):
     state = start_lab('hyperv4')
     started = time.monotonic()
-    proc, _ = playbook('playbooks/cluster_report.yml', state['inventory'])
+    proc = playbook('playbooks/cluster_report.yml', state['inventory'])[0]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'Cluster HVCLU01 (lab.test)' in proc.stdout
     for node in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):

@@ -88,7 +88,7 @@ def _terminate(pid, timeout=10):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            done = os.waitpid(pid, os.WNOHANG)[0]
             if done == pid:
                 return
         except ChildProcessError:

@@ -66,7 +66,7 @@ def build(spec, net='127.0.10', clock_scale=None):
     add_group('Available Storage', 'AvailableStorage', names[0], is_core=True, state='Offline', priority=0)
     index = 0
     for block in spec.get('vms', []):
-        for _ in range(int(block['count'])):
+        for dummy in range(int(block['count'])):
             index += 1
             owner = names[(index - 1) % len(names)]
             preferred = [owner, names[index % len(names)]]

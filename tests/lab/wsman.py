@@ -282,7 +282,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         ctype = self.headers.get('Content-Type', '')
         if auth.startswith('Basic ') and 'basic' in listener.auth:
             try:
-                user, _, password = base64.b64decode(auth[6:]).decode('utf-8').partition(':')
+                user, dummy, password = base64.b64decode(auth[6:]).decode('utf-8').partition(':')
             except (ValueError, UnicodeDecodeError):
                 self._unauthorized()
                 return
@@ -306,7 +306,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
 
     def _ntlm_step(self, auth, raw):
         import spnego
-        scheme, _, token = auth.partition(' ')
+        scheme, dummy, token = auth.partition(' ')
         try:
             data = base64.b64decode(token)
             if data[8:12] == b'\x01\x00\x00\x00':  # NEGOTIATE_MESSAGE starts a new context

@@ -29,7 +29,7 @@ def test_snapshot_is_one_round_trip_with_every_object():
 
 
 def test_s2d_snapshot_has_pool_disks_and_csvs():
-    state, _ = read(build_lab('s2d4'), node='HCI-N2')
+    state = read(build_lab('s2d4'), node='HCI-N2')[0]
     assert state.cluster.s2d_enabled and state.cluster.answered_by == 'HCI-N2'
     assert state.storage_pools[0].friendly_name == 'S2D on HCICLU01'
     assert all(d.healthy for d in state.virtual_disks) and len(state.shared_volumes) == 4
