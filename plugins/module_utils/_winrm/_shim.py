@@ -306,14 +306,24 @@ function Invoke-WsfcCall($Call) {
         return $result
     }
     try {
-        $output = @(& $WsfcOperations[$operation] $Call.params 3>&1)
-        $values = @($output | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] })
-        $result.warnings = @($output | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { $_.Message })
+        # Each pipeline object is one output: a list comes through as one array object (unary
+        # comma in the operation), warnings (stream 3) as WarningRecords.
+        $values = New-Object System.Collections.ArrayList
+        $warnings = New-Object System.Collections.ArrayList
+        & $WsfcOperations[$operation] $Call.params 3>&1 | ForEach-Object {
+            if ($_ -is [System.Management.Automation.WarningRecord]) {
+                [void]$warnings.Add([string]$_.Message)
+            }
+            else {
+                [void]$values.Add($_)
+            }
+        }
+        $result.warnings = @($warnings.ToArray())
         if ($values.Count -eq 1) {
             $result.value = $values[0]
         }
         elseif ($values.Count -gt 1) {
-            $result.value = $values
+            $result.value = @($values.ToArray())
         }
     }
     catch {

@@ -234,6 +234,10 @@ class PowerShellRunner(object):
                 return ConnectionFailure('cannot connect to %s: %s' % (endpoint, _root_cause(exc)))
             if isinstance(exc, winrm.exceptions.WinRMTransportError):
                 return ConnectionFailure('HTTP error from %s while %s: %s' % (endpoint, what, exc))
+            if isinstance(exc, winrm.exceptions.WinRMError) and 'not installed' in str(exc):
+                extra = {'kerberos': 'pywinrm[kerberos]', 'credssp': 'pywinrm[credssp]'}.get(self.options.transport, 'pywinrm')
+                return MissingDependency('winrm_transport %s needs a library that is not installed on the controller '
+                                         '(%s): pip install %s' % (self.options.transport, exc, extra))
             if isinstance(exc, winrm.exceptions.WinRMError):
                 return ConnectionFailure('WinRM error with %s while %s: %s' % (endpoint, what, exc))
         if isinstance(exc, socket.timeout):

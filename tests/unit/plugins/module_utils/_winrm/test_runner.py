@@ -3,7 +3,8 @@ import requests
 import winrm.exceptions
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    AuthenticationFailure, ConnectionFailure, InvalidOption, NotFound, RemoteCommandError, TimeoutFailure)
+    AuthenticationFailure, ConnectionFailure, InvalidOption, MissingDependency, NotFound, RemoteCommandError,
+    TimeoutFailure)
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import (
     PowerShellRunner, WinRMOptions, error_for_record)
@@ -162,3 +163,10 @@ def test_a_dropped_connection_forgets_the_shell():
     del proto.fail['run_command']
     r.invoke([('a', {})])
     assert proto.calls.count('open_shell') == 2
+
+
+def test_missing_transport_library_is_a_missing_dependency():
+    exc = winrm.exceptions.WinRMError('requested auth method is kerberos, but pykerberos is not installed')
+    r = PowerShellRunner(WinRMOptions(host='n', transport='kerberos'), protocol_factory=lambda o: FakeProtocol(fail={'open_shell': exc}))
+    with pytest.raises(MissingDependency, match=r'winrm_transport kerberos needs .* pip install pywinrm\[kerberos\]'):
+        r.invoke([('a', {})])
