@@ -68,12 +68,24 @@ class Node:
     model: str = 'Lab Server 2U'
     manufacturer: str = 'wsfc.rolling lab'
     serial: str = ''
+    ubr: int = 1000                                   # update build revision (the 4th version number)
+    updates: List['Update'] = field(default_factory=list)  # applicable, not yet installed
+    reboot_pending: bool = False
+    pending_ubr: int = 0                              # UBR after the next reboot
+    out_since: Optional[float] = None                 # when the node left full service (S2D resync size)
+    draining: bool = False
+    host_reserve_mb: int = 8192
+    joining: bool = False
+    restarting: bool = False
+    drain_op: object = None
 
     @property
     def state(self):
         """ClusterNodeState as Get-ClusterNode shows it (windows-facts.md 2.2)."""
         if self.power != 'On' or self.cluster_service != 'Running':
             return 'Down'
+        if self.joining:
+            return 'Joining'
         return self.member_state
 
     @property
@@ -98,6 +110,11 @@ class Group:
     auto_failback_type: int = 0
     memory_mb: int = 0
     live_migratable: bool = True
+    drained_from: Optional[str] = None   # node this group was drained from (for failback)
+    moving: bool = False
+    move_target: Optional[str] = None
+    downtime: float = 0.0                # lab seconds offline since the lab started (VMs)
+    offline_since: Optional[float] = None
 
     @property
     def group_type_value(self):
@@ -141,10 +158,22 @@ class StorageJob:
     job_state: int = 4  # MSFT_StorageJob.JobState Running
     bytes_processed: int = 0
     is_background: bool = True
+    duration: float = 1.0
 
     @property
     def percent(self):
         return int(100 * self.bytes_processed / self.bytes_total) if self.bytes_total else 100
+
+
+@dataclass
+class Update:
+    kb: str
+    title: str
+    classification: str
+    install_seconds: float
+    reboot: bool
+    size_mb: int = 100
+    ubr: int = 0          # UBR a cumulative update brings after the reboot
 
 
 @dataclass
@@ -153,6 +182,21 @@ class Quorum:
     resource: Optional[str]
     resource_type: Optional[str]
     resource_state: str = 'Online'
+
+
+# Windows-time durations (seconds) of the physical work; scenarios override them.
+DEFAULT_TIMINGS = {
+    'live_migration_seconds_per_gb': 1.5,   # ~10 Gbit/s live migration
+    'quick_migration_seconds': 20.0,        # save, move, restore
+    'group_move_seconds': 3.0,              # non-VM roles (core group, storage, CAU)
+    'max_parallel_migrations': 2,           # Hyper-V default of simultaneous live migrations
+    'shutdown_seconds': 30.0,
+    'boot_seconds': 180.0,                  # power-on to cluster service running
+    'join_seconds': 10.0,                   # Joining until back in membership
+    'scan_seconds': 45.0,                   # Windows Update search
+    'resync_seconds_per_outage_minute': 12.0,  # S2D repair length per minute a node was out
+    'repair_job_linger_seconds': 60.0,      # Completed jobs stay listed (TimeBeforeRemoval)
+}
 
 
 class Lab:
@@ -177,13 +221,25 @@ class Lab:
         self.storage_jobs: List[StorageJob] = []
         self.quorum = Quorum('NodeMajority', None, None)
         self.cau_parameters: Dict[str, str] = {}
+        self.cluster_name_params: Dict[str, str] = {}   # private properties of the "Cluster Name" resource
+        self.timings: Dict[str, float] = dict(DEFAULT_TIMINGS)
+        self.move_type_threshold = 2000  # DRAINBLOG: High/Medium live-migrate, Low quick-migrates
+        self.faults: Dict[str, dict] = {}
+        self.wu_jobs: Dict[str, dict] = {}
+        self.power_hooks = []          # callables(node_name, power) run on power changes (listeners)
         self._ids = itertools.count(1)
 
     # -- time -------------------------------------------------------------------------------
 
+    def advance(self):
+        """Run everything due by now (scheduled behaviour, storage job progress). Lock held."""
+        from .maintenance import update_jobs  # maintenance builds on this module
+        self.clock.advance()
+        update_jobs(self)
+
     def tick(self):
         with self.lock:
-            self.clock.advance()
+            self.advance()
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -235,16 +291,19 @@ class Lab:
     def snapshot(self):
         """Plain-data view of the whole lab, for the control API and the tests' assertions."""
         with self.lock:
-            self.clock.advance()
+            self.advance()
             return {
                 'time': self.clock.now(),
                 'cluster': {'name': self.name, 'functional_level': self.functional_level,
                             'upgrade_version': self.upgrade_version, 's2d_enabled': self.s2d_enabled},
                 'nodes': [{'name': n.name, 'state': n.state, 'drain_status': n.drain_status, 'power': n.power,
                            'cluster_service': n.cluster_service, 'os': n.os, 'build': n.os_info['build'],
-                           'address': n.address, 'boot_time': n.boot_time} for n in self.nodes.values()],
+                           'ubr': n.ubr, 'pending_updates': [u.kb for u in n.updates],
+                           'reboot_pending': n.reboot_pending, 'address': n.address, 'boot_time': n.boot_time}
+                          for n in self.nodes.values()],
                 'groups': [{'name': g.name, 'type': g.group_type, 'owner': g.owner, 'state': g.state,
-                            'priority': g.priority} for g in self.groups.values()],
+                            'priority': g.priority, 'downtime': round(g.downtime, 3)} for g in self.groups.values()],
+                'lock': self.cluster_name_params.get('WsfcRollingLock'),
                 'virtual_disks': [{'name': d.friendly_name, 'health': d.health, 'operational': d.operational}
                                   for d in self.virtual_disks],
                 'storage_jobs': [{'name': j.name, 'state': j.job_state, 'percent': j.percent}
@@ -261,7 +320,14 @@ class Lab:
             if power == 'On':
                 node.boot_time = self.clock.now()
             self.recorder.record('node.power', node=node.name, power=power, state_before=before, state=node.state)
+            if power != 'On' and node.out_since is None:
+                node.out_since = self.clock.now()
+                if self.s2d_enabled:
+                    for disk in self.virtual_disks:
+                        disk.health, disk.operational = 1, [3]
             self._after_membership_change()
+            for hook in self.power_hooks:
+                hook(node.name, power)
 
     def set_cluster_service(self, name, status):
         with self.lock:
@@ -280,4 +346,9 @@ class Lab:
                 target = next((s for s in survivors if s.name in group.preferred_owners), survivors[0])
                 self.recorder.record('group.failover', group=group.name, source=group.owner, target=target.name)
                 group.owner = target.name
+                if group.group_type == 'VirtualMachine' and group.state == 'Online':
+                    # An unplanned failover restarts the VM on the new owner: that is downtime.
+                    self.recorder.record('group.offline', group=group.name, state='Failover')
+                    group.downtime += self.timings['quick_migration_seconds']
         self.recorder.check_quorum(self)
+        self.recorder.check_nodes_out(self)

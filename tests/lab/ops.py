@@ -7,6 +7,7 @@ shim does. ``execute`` is what PowerShell would print for one request.
 
 import re
 
+from . import maintenance
 from .model import OS_CATALOG, CmdletError, cluster_service_not_running
 
 HEALTH = {0: 'Healthy', 1: 'Warning', 2: 'Unhealthy', 5: 'Unknown'}
@@ -159,7 +160,146 @@ def cau_role(lab, node, params):
             'Parameters': dict(lab.cau_parameters)}
 
 
-SHIM_OPERATION = re.compile(r"^\s{4}'([a-z0-9.]+)' = \{", re.M)
+FAILBACK = {'Immediate': 'Immediate', 'Policy': 'Policy', 'NoFailback': 'NoFailback'}
+TASK_MARK = '# wsfc.rolling windows update task 1'
+LOCK_PROPERTY = 'WsfcRollingLock'
+
+
+def _node_param(lab, params, command):
+    name = str(params.get('name') or '')
+    node = lab.node(name)
+    if node is None:
+        raise maintenance.node_not_found(lab, name, command)
+    return node
+
+
+@operation('cluster.node.suspend')
+def node_suspend(lab, node, params):
+    _require_cluster(lab, node, 'SuspendClusterNodeCommand')
+    target = _node_param(lab, params, 'Suspend-ClusterNode')
+    maintenance.suspend(lab, target.name, drain=bool(params.get('drain', True)),
+                        force_drain=bool(params.get('force_drain', False)))
+    return project_node(lab, target)
+
+
+@operation('cluster.node.resume')
+def node_resume(lab, node, params):
+    _require_cluster(lab, node, 'ResumeClusterNodeCommand')
+    target = _node_param(lab, params, 'Resume-ClusterNode')
+    failback = str(params.get('failback'))
+    if failback not in FAILBACK:
+        # Parameter binding refuses values outside ResumeClusterNodeFailbackType.
+        raise CmdletError("Cannot bind parameter 'Failback'. Cannot convert value \"%s\" to type "
+                          "\"Microsoft.FailoverClusters.PowerShell.ResumeClusterNodeFailbackType\"." % failback,
+                          'CannotConvertArgumentNoMessage,Microsoft.FailoverClusters.PowerShell.ResumeClusterNodeCommand',
+                          'InvalidArgument', exception='System.Management.Automation.ParameterBindingException')
+    maintenance.resume(lab, target.name, failback)
+    return project_node(lab, target)
+
+
+@operation('cluster.vm_move_policy')
+def vm_move_policy(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterParameterCommand')
+    return {'MoveTypeThreshold': lab.move_type_threshold}
+
+
+@operation('node.capacity')
+def node_capacity(lab, node, params):
+    vms = [{'Name': g.name, 'MemoryAssignedMB': g.memory_mb, 'State': 'Running' if g.state == 'Online' else 'Saved'}
+           for g in lab.groups.values() if g.group_type == 'VirtualMachine' and g.owner == node.name]
+    used = sum(v['MemoryAssignedMB'] for v in vms)
+    return {'ComputerName': node.name, 'TotalMemoryMB': node.memory_mb,
+            'FreeMemoryMB': node.memory_mb - node.host_reserve_mb // 2 - used, 'VMs': vms}
+
+
+@operation('node.boot')
+def node_boot(lab, node, params):
+    info = OS_CATALOG[node.os]
+    return {'ComputerName': node.name, 'LastBootUpTime': lab.clock.iso(node.boot_time), 'Now': lab.clock.iso(),
+            'Caption': info['caption'], 'BuildNumber': info['build'], 'UBR': node.ubr,
+            'ClusterService': 'Running' if node.cluster_service == 'Running' else 'Stopped',
+            'RebootPending': node.reboot_pending}
+
+
+@operation('node.restart')
+def node_restart(lab, node, params):
+    maintenance.restart(lab, node)
+    return {'LastBootUpTime': lab.clock.iso(node.boot_time), 'RestartScheduled': True}
+
+
+def _job_view(job):
+    return dict((k, job[k]) for k in ('Id', 'TaskState', 'Phase', 'Progress', 'Updates', 'RebootRequired',
+                                      'Started', 'Finished')) if job else None
+
+
+@operation('wu.start')
+def wu_start(lab, node, params):
+    job_id = str(params.get('id') or '')
+    if not re.match(r'^[A-Za-z0-9-]{1,64}$', job_id):
+        raise CmdletError("Invalid job id '%s'." % job_id, 'RuntimeException', 'OperationStopped',
+                          exception='System.Management.Automation.RuntimeException')
+    if not str(params.get('task_script') or '').startswith(TASK_MARK):
+        raise CmdletError('the lab runs only the wsfc.rolling Windows Update task', 'RuntimeException',
+                          'OperationStopped', exception='System.Management.Automation.RuntimeException')
+    criteria = {'categories': params.get('categories') or [], 'accept': params.get('accept') or [],
+                'reject': params.get('reject') or []}
+    return _job_view(maintenance.wu_start(lab, node, job_id, str(params.get('mode')), criteria))
+
+
+@operation('wu.status')
+def wu_status(lab, node, params):
+    job = lab.wu_jobs.get((node.name, str(params.get('id'))))
+    if job is None:
+        raise CmdletError("No Windows Update job '%s' on this node." % params.get('id'), 'ItemNotFoundException',
+                          'ObjectNotFound', exception='System.Management.Automation.ItemNotFoundException')
+    return _job_view(job)
+
+
+@operation('lock.read')
+def lock_read(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterResourceCommand')
+    return {'Value': lab.cluster_name_params.get(LOCK_PROPERTY), 'Now': lab.clock.iso()}
+
+
+@operation('lock.cas')
+def lock_cas(lab, node, params):
+    _require_cluster(lab, node, 'SetClusterParameterCommand')
+    current = lab.cluster_name_params.get(LOCK_PROPERTY)
+    swapped = current == params.get('expect')
+    if swapped:
+        value = params.get('value')
+        if value is None:
+            lab.cluster_name_params.pop(LOCK_PROPERTY, None)
+        else:
+            lab.cluster_name_params[LOCK_PROPERTY] = str(value)
+        current = value
+        lab.recorder.record('lock.changed', value=value)
+    return {'Swapped': swapped, 'Value': current, 'Now': lab.clock.iso()}
+
+
+@operation('cau.run_state')
+def cau_run_state(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterCommand')
+    # The lab runs no CAU Updating Runs: Get-CauRun reports RunNotInProgress (windows-facts.md 3.4).
+    return {'RunState': 'RunNotInProgress', 'RunId': None, 'CurrentOrchestrator': None}
+
+
+@operation('cau.scan')
+def cau_scan(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterCommand')
+    if params.get('plugin') not in ('Microsoft.WindowsUpdatePlugin', 'Microsoft.HotfixPlugin'):
+        raise CmdletError("The plug-in '%s' is not registered." % params.get('plugin'), 'PluginNotFound',
+                          'ObjectNotFound', exception='Microsoft.ClusterAwareUpdating.CauException')
+    rows = []
+    for n in lab.nodes.values():
+        if n.state == 'Down':
+            continue
+        for u in n.updates:
+            rows.append({'NodeName': n.name, 'UpdateTitle': u.title, 'UpdateId': u.kb})
+    return rows
+
+
+SHIM_OPERATION = re.compile(r"^\s{4}'([a-z0-9._]+)' = \{", re.M)
 
 
 def shim_operations(shim_text):
@@ -171,7 +311,7 @@ def execute(lab, node, request, defined_ops):
     """Run a decoded request as the shim would on ``node``; returns the response document."""
     results = []
     with lab.lock:
-        lab.clock.advance()
+        lab.advance()
         for call in request.get('calls', []):
             op = call.get('op')
             result = {'id': call.get('id'), 'op': op, 'ok': True, 'value': None, 'warnings': []}

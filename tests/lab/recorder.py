@@ -1,8 +1,10 @@
 """Event recorder and invariant checks of the lab.
 
-Every state change is recorded with its lab timestamp. After a run, ``invariants()`` reports what
-the mission promises: at most one node out of service at once, quorum kept with margin, no drain
-started while storage was busy, and VM downtime (0 for live-migrated VMs).
+Every state change is recorded with its lab timestamp. ``invariants()`` reports what the mission
+promises: at most one node out of service at once, quorum kept with margin, VM downtime (0 for
+live-migrated VMs), and no drain asked for while storage was busy. ``physical_seconds()`` is the
+lab's lower bound for the work done: per node, the union of the time spent draining, installing,
+rebooting, resyncing and failing back, summed over nodes.
 """
 
 import threading
@@ -14,7 +16,10 @@ class Recorder:
         self.events = []
         self.counters = {}
         self.min_quorum_margin = None
+        self.max_nodes_out = 0
         self.violations = []
+        self.activities = []          # [node, kind, start, end]
+        self._open = {}
         self._lock = threading.Lock()
 
     def record(self, kind, **data):
@@ -31,6 +36,14 @@ class Recorder:
     def violation(self, rule, **data):
         self.violations.append(self.record('invariant.violation', rule=rule, **data))
 
+    def activity_start(self, node, kind):
+        self._open[(node, kind)] = self.clock.now()
+
+    def activity_end(self, node, kind):
+        start = self._open.pop((node, kind), None)
+        if start is not None:
+            self.activities.append([node, kind, round(start, 3), round(self.clock.now(), 3)])
+
     def check_quorum(self, lab):
         present, needed = lab.quorum_votes()
         margin = present - needed
@@ -39,9 +52,43 @@ class Recorder:
         if margin < 0:
             self.violation('quorum_lost', present=present, needed=needed)
 
-    def invariants(self):
-        return {
+    def check_nodes_out(self, lab):
+        out = [n.name for n in lab.nodes.values() if n.state != 'Up']
+        if len(out) > self.max_nodes_out:
+            self.max_nodes_out = len(out)
+            if len(out) > 1:
+                self.violation('more_than_one_node_out', nodes=out)
+
+    def physical_seconds(self):
+        per_node = {}
+        for node, _kind, start, end in self.activities:
+            per_node.setdefault(node, []).append((start, end))
+        total = 0.0
+        for spans in per_node.values():
+            spans.sort()
+            cur_start, cur_end = spans[0]
+            for start, end in spans[1:]:
+                if start > cur_end:
+                    total += cur_end - cur_start
+                    cur_start, cur_end = start, end
+                else:
+                    cur_end = max(cur_end, end)
+            total += cur_end - cur_start
+        return total
+
+    def invariants(self, lab=None):
+        out = {
             'min_quorum_margin': self.min_quorum_margin,
+            'max_nodes_out': self.max_nodes_out,
             'violations': list(self.violations),
             'events': len(self.events),
+            'physical_seconds': round(self.physical_seconds(), 3),
+            'activities': list(self.activities),
         }
+        if lab is not None:
+            out['vm_downtime'] = dict((g.name, round(g.downtime, 3)) for g in lab.groups.values()
+                                      if g.group_type == 'VirtualMachine' and g.downtime > 0)
+            live = set(e['group'] for e in self.events if e['kind'] == 'group.live_migrated')
+            out['live_migrated_vms'] = len(live)
+            out['live_migrated_downtime'] = round(sum(g.downtime for g in lab.groups.values() if g.name in live), 3)
+        return out

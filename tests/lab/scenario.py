@@ -4,7 +4,8 @@ import os
 
 import yaml
 
-from .model import GROUP_TYPES, OS_CATALOG, PRIORITIES, Group, Lab, Node, Quorum, SharedVolume, StoragePool, VirtualDisk
+from .model import (DEFAULT_TIMINGS, GROUP_TYPES, OS_CATALOG, PRIORITIES, Group, Lab, Node, Quorum, SharedVolume,
+                    StoragePool, Update, VirtualDisk)
 
 SCENARIO_DIR = os.path.join(os.path.dirname(__file__), 'scenarios')
 GIB = 1024 ** 3
@@ -45,6 +46,11 @@ def build(spec, net='127.0.10', clock_scale=None):
     lab.functional_level = OS_CATALOG[os_name]['level']
     lab.upgrade_version = OS_CATALOG[os_name]['upgrade']
     lab.s2d_enabled = bool(c.get('s2d', False))
+    unknown = set(spec.get('timings') or {}) - set(DEFAULT_TIMINGS)
+    if unknown:
+        raise ScenarioError('unknown timings: %s' % ', '.join(sorted(unknown)))
+    lab.timings.update(spec.get('timings') or {})
+    lab.move_type_threshold = int(spec.get('move_type_threshold', lab.move_type_threshold))
     n = spec['nodes']
     names = ['%s%d' % (n.get('prefix', 'NODE'), i + 1) for i in range(int(n['count']))]
     for i, name in enumerate(names):
@@ -97,6 +103,17 @@ def build(spec, net='127.0.10', clock_scale=None):
         for i in range(int(spec.get('shared_volumes', 0))):
             lab.shared_volumes.append(SharedVolume('Cluster Disk %d' % (i + 1), lab.next_id(), names[i % len(names)],
                                                    r'C:\ClusterStorage\Volume%d' % (i + 1)))
+    for i, u in enumerate(spec.get('updates') or []):
+        targets = u.get('nodes') or names
+        for name in targets:
+            if name not in lab.nodes:
+                raise ScenarioError('update %s names unknown node %s' % (u['kb'], name))
+            lab.nodes[name].updates.append(Update(
+                kb=u['kb'], title=u['title'], classification=u.get('classification', 'Security Updates'),
+                install_seconds=float(u.get('install_minutes', 5)) * 60, reboot=bool(u.get('reboot', True)),
+                size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0))))
+    for node in lab.nodes.values():
+        node.ubr = int(c.get('ubr', 1000))
     assert set(g.group_type for g in lab.groups.values()) <= set(GROUP_TYPES)
     lab.recorder.check_quorum(lab)
     return lab

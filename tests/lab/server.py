@@ -75,6 +75,7 @@ class LabServer:
             node = self.lab.node(key[0])
             if node is None or node.power == 'On':
                 listener.start()
+        self.lab.power_hooks.append(self._on_power)
         self._start_control()
         threading.Thread(target=self._tick, name='lab-clock', daemon=True).start()
         self.write_files()
@@ -98,14 +99,38 @@ class LabServer:
         if node is None:
             raise KeyError(name)
         self.lab.set_power(node.name, power)
+
+    def _on_power(self, name, power):
+        # Called by the model (with its lock held) whenever a node's power changes, reboots included.
         for scheme in ('http', 'https'):
-            listener = self.listeners[(node.name, scheme)]
+            listener = self.listeners.get((name, scheme))
+            if listener is None:
+                continue
             if power == 'On':
                 listener.start()
             else:
                 listener.stop()
         if power != 'On':
-            self.shell_hosts[node.name].reset()
+            self.shell_hosts[name].reset()
+
+    # -- faults ------------------------------------------------------------------------------
+
+    FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned')
+
+    def inject(self, fault, value):
+        """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
+        winrm_drop {node: count}, vm_pinned [vm] (the VM cannot live-migrate)."""
+        if fault not in self.FAULTS:
+            raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
+        with self.lab.lock:
+            if fault == 'vm_pinned':
+                for name in value:
+                    self.lab.groups[name].live_migratable = False
+            elif value is None:
+                self.lab.faults.pop(fault, None)
+            else:
+                self.lab.faults[fault] = value
+            self.lab.recorder.record('fault.armed', fault=fault, value=value)
 
     # -- control API (loopback JSON, for the CLI and the tests) ------------------------------
 
@@ -134,7 +159,7 @@ class LabServer:
                     self._json(200, lab.recorder.events)
                 elif self.path == '/stats':
                     lab.tick()
-                    self._json(200, {'counters': lab.recorder.counters, 'invariants': lab.recorder.invariants(),
+                    self._json(200, {'counters': lab.recorder.counters, 'invariants': lab.recorder.invariants(lab),
                                      'time': lab.clock.now(), 'clock_scale': lab.clock.scale})
                 else:
                     self._json(404, {'error': 'unknown path'})
@@ -148,6 +173,8 @@ class LabServer:
                         server.set_power(doc['node'], doc['power'])
                     elif action == 'cluster_service':
                         server.lab.set_cluster_service(doc['node'], doc['status'])
+                    elif action == 'fault':
+                        server.inject(doc['fault'], doc.get('value'))
                     else:
                         self._json(400, {'error': 'unknown action %r' % action})
                         return

@@ -343,6 +343,23 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
                 b'\r\n' + BOUNDARY + b'\r\n\tContent-Type: application/octet-stream\r\n' +
                 struct.pack('<i', len(signature)) + signature + sealed + BOUNDARY + b'--\r\n')
 
+    def _drop_fault(self, node_name):
+        """Fault 'winrm_drop': the node drops the connection without answering; the command itself
+        keeps running on the node (what a network blip or a WinRM service restart looks like)."""
+        lab = self.server.listener.lab
+        with lab.lock:
+            drops = lab.faults.get('winrm_drop') or {}
+            if drops.get(node_name, 0) <= 0:
+                return False
+            drops[node_name] -= 1
+            lab.recorder.record('fault.winrm_drop', node=node_name)
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
+
     # -- SOAP --------------------------------------------------------------------------------
 
     def _dispatch(self, raw, encrypt):
@@ -369,6 +386,8 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             elif action == ACTION['send']:
                 reply_action, reply_body = host.send(shell_id, body)
             elif action == ACTION['receive']:
+                if self._drop_fault(host.node_name):
+                    return
                 reply_action, reply_body = host.receive(shell_id, body, min(timeout, listener.max_receive_wait))
             elif action == ACTION['signal']:
                 reply_action, reply_body = host.signal(shell_id, body)

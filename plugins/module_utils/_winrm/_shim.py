@@ -167,6 +167,48 @@ function ConvertTo-WsfcGroup($Group) {
     }
 }
 
+function Get-WsfcUpdateJob([string]$Id) {
+    $base = Join-Path $env:ProgramData 'wsfc.rolling'
+    $statusPath = Join-Path $base "wu-$Id.json"
+    $task = Get-ScheduledTask -TaskName "wsfc.rolling Windows Update $Id" -ErrorAction SilentlyContinue
+    if (-not (Test-Path -Path $statusPath)) {
+        if ($null -eq $task) {
+            throw [System.Management.Automation.ItemNotFoundException]::new("No Windows Update job '$Id' on this node.")
+        }
+        return [ordered]@{ Id = $Id; TaskState = ConvertTo-WsfcText $task.State; Phase = 'Starting'; Progress = 0; Updates = @(); RebootRequired = $false }
+    }
+    $status = Get-Content -Raw -Path $statusPath | ConvertFrom-Json
+    [ordered]@{
+        Id = $Id
+        TaskState = if ($null -ne $task) { ConvertTo-WsfcText $task.State } else { 'Removed' }
+        Phase = [string]$status.Phase
+        Progress = [int]$status.Progress
+        Updates = @($status.Updates)
+        RebootRequired = [bool]$status.RebootRequired
+        Started = [string]$status.Started
+        Finished = [string]$status.Finished
+        Error = [string]$status.Error
+    }
+}
+
+function Get-WsfcLockResource {
+    # The lock is a private property of the core network name resource ("Cluster Name"), which
+    # the cluster database replicates to every node. GroupType 1 is the core cluster group.
+    $resource = Get-ClusterResource | Where-Object { [int]$_.OwnerGroup.GroupType -eq 1 -and [string]$_.ResourceType.Name -eq 'Network Name' } | Select-Object -First 1
+    if ($null -eq $resource) {
+        throw 'The core cluster name resource was not found.'
+    }
+    return $resource
+}
+
+function Get-WsfcLockValue($Resource) {
+    $parameter = Get-ClusterParameter -InputObject $Resource -Name 'WsfcRollingLock' -ErrorAction SilentlyContinue
+    if ($null -eq $parameter -or $null -eq $parameter.Value) {
+        return $null
+    }
+    return [string]$parameter.Value
+}
+
 $WsfcOperations = @{
     'cluster.get' = {
         param($p)
@@ -273,6 +315,177 @@ $WsfcOperations = @{
                 }
             })
     }
+    'cluster.node.suspend' = {
+        param($p)
+        $name = [string]$p.name
+        $arguments = @{ Name = $name; Confirm = $false }
+        if ([bool](Get-WsfcParam $p 'drain' $true)) {
+            $arguments.Drain = $true
+        }
+        if ([bool](Get-WsfcParam $p 'force_drain' $false)) {
+            $arguments.ForceDrain = $true
+        }
+        # Without -Wait the cmdlet returns while the drain runs (Suspend-ClusterNode docs); the
+        # controller polls DrainStatus instead of holding one WinRM call open.
+        [void](Suspend-ClusterNode @arguments)
+        ConvertTo-WsfcNode (Get-ClusterNode -Name $name)
+    }
+    'cluster.node.resume' = {
+        param($p)
+        $name = [string]$p.name
+        [void](Resume-ClusterNode -Name $name -Failback ([string]$p.failback))
+        ConvertTo-WsfcNode (Get-ClusterNode -Name $name)
+    }
+    'cluster.vm_move_policy' = {
+        param($p)
+        $threshold = $null
+        try {
+            $threshold = [int](Get-ClusterResourceType -Name 'Virtual Machine' | Get-ClusterParameter -Name MoveTypeThreshold).Value
+        }
+        catch {
+            $threshold = $null
+        }
+        [ordered]@{ MoveTypeThreshold = $threshold }
+    }
+    'node.capacity' = {
+        param($p)
+        $cs = Get-CimInstance -ClassName Win32_ComputerSystem
+        $os = Get-CimInstance -ClassName Win32_OperatingSystem
+        $vms = @()
+        if ($null -ne (Get-Command -Name Get-VM -ErrorAction SilentlyContinue)) {
+            $vms = @(Get-VM | ForEach-Object {
+                    [ordered]@{ Name = [string]$_.Name; MemoryAssignedMB = [long]($_.MemoryAssigned / 1048576); State = ConvertTo-WsfcText $_.State }
+                })
+        }
+        [ordered]@{
+            ComputerName = [string]$env:COMPUTERNAME
+            TotalMemoryMB = [long]($cs.TotalPhysicalMemory / 1048576)
+            FreeMemoryMB = [long]($os.FreePhysicalMemory / 1024)
+            VMs = $vms
+        }
+    }
+    'node.boot' = {
+        param($p)
+        $os = Get-CimInstance -ClassName Win32_OperatingSystem
+        $version = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+        $pending = (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') -or
+            (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending')
+        $service = Get-Service -Name ClusSvc -ErrorAction SilentlyContinue
+        [ordered]@{
+            ComputerName = [string]$env:COMPUTERNAME
+            LastBootUpTime = ConvertTo-WsfcDate $os.LastBootUpTime
+            Now = ConvertTo-WsfcDate (Get-Date)
+            Caption = [string]$os.Caption
+            BuildNumber = [int]$os.BuildNumber
+            UBR = [int]$version.UBR
+            ClusterService = ConvertTo-WsfcText $service.Status
+            RebootPending = [bool]$pending
+        }
+    }
+    'node.restart' = {
+        param($p)
+        $os = Get-CimInstance -ClassName Win32_OperatingSystem
+        # A delayed restart lets this call return before WinRM goes down. p:2:17 = planned,
+        # operating system hot fix.
+        & shutdown.exe /r /t 5 /d p:2:17 /c 'wsfc.rolling: restart for updates'
+        if ($LASTEXITCODE -ne 0) {
+            throw "shutdown.exe failed with exit code $LASTEXITCODE"
+        }
+        [ordered]@{ LastBootUpTime = ConvertTo-WsfcDate $os.LastBootUpTime; RestartScheduled = $true }
+    }
+    'wu.start' = {
+        param($p)
+        $id = [string]$p.id
+        if ($id -notmatch '^[A-Za-z0-9-]{1,64}$') {
+            throw "Invalid job id '$id'."
+        }
+        $base = Join-Path $env:ProgramData 'wsfc.rolling'
+        $statusPath = Join-Path $base "wu-$id.json"
+        if (-not (Test-Path -Path $statusPath)) {
+            [void](New-Item -ItemType Directory -Path $base -Force)
+            $scriptPath = Join-Path $base 'wu-task.ps1'
+            Set-Content -Path $scriptPath -Value ([string]$p.task_script) -Encoding UTF8
+            $request = [ordered]@{ mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject) }
+            Set-Content -Path (Join-Path $base "wu-$id.request.json") -Value (ConvertTo-Json -InputObject $request -Depth 4) -Encoding UTF8
+            $taskName = "wsfc.rolling Windows Update $id"
+            $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id"
+            $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+            [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+            Start-ScheduledTask -TaskName $taskName
+            Start-Sleep -Seconds 1
+        }
+        Get-WsfcUpdateJob $id
+    }
+    'wu.status' = {
+        param($p)
+        Get-WsfcUpdateJob ([string]$p.id)
+    }
+    'lock.read' = {
+        param($p)
+        [ordered]@{ Value = Get-WsfcLockValue (Get-WsfcLockResource); Now = ConvertTo-WsfcDate (Get-Date) }
+    }
+    'lock.cas' = {
+        param($p)
+        # Compare and set the lock property; the decision logic lives on the controller.
+        $resource = Get-WsfcLockResource
+        $current = Get-WsfcLockValue $resource
+        $expect = Get-WsfcParam $p 'expect' $null
+        $value = Get-WsfcParam $p 'value' $null
+        $swapped = $false
+        if ($current -eq $expect) {
+            if ($null -eq $value) {
+                if ($null -ne $current) {
+                    Set-ClusterParameter -InputObject $resource -Name 'WsfcRollingLock' -Delete
+                }
+            }
+            elseif ($null -eq $current) {
+                Set-ClusterParameter -InputObject $resource -Name 'WsfcRollingLock' -Value ([string]$value) -Create
+            }
+            else {
+                Set-ClusterParameter -InputObject $resource -Name 'WsfcRollingLock' -Value ([string]$value)
+            }
+            $swapped = $true
+            $current = $value
+        }
+        [ordered]@{ Swapped = $swapped; Value = $current; Now = ConvertTo-WsfcDate (Get-Date) }
+    }
+    'cau.run_state' = {
+        param($p)
+        if ($null -eq (Get-Command -Name Get-CauRun -ErrorAction SilentlyContinue)) {
+            return [ordered]@{ RunState = 'NotInstalled'; RunId = $null; CurrentOrchestrator = $null }
+        }
+        $output = @(Get-CauRun -ClusterName (Get-Cluster).Name -WarningAction SilentlyContinue)
+        $run = $null
+        if ($output.Count -gt 1) {
+            $run = $output[1]
+        }
+        [ordered]@{
+            RunState = ConvertTo-WsfcText $output[0]
+            RunId = [string]$run.RunId
+            CurrentOrchestrator = [string]$run.CurrentOrchestrator
+        }
+    }
+    'cau.scan' = {
+        param($p)
+        $scan = @{ ClusterName = (Get-Cluster).Name; CauPluginName = @([string]$p.plugin) }
+        $pluginArguments = Get-WsfcParam $p 'plugin_arguments' $null
+        if ($null -ne $pluginArguments) {
+            $table = @{}
+            foreach ($property in $pluginArguments.PSObject.Properties) {
+                $table[$property.Name] = [string]$property.Value
+            }
+            $scan.CauPluginArguments = @($table)
+        }
+        $user = Get-WsfcParam $p 'user' $null
+        if ($null -ne $user) {
+            $secret = ConvertTo-SecureString -String ([string]$p.password) -AsPlainText -Force
+            $scan.Credential = New-Object System.Management.Automation.PSCredential -ArgumentList ([string]$user), $secret
+        }
+        # Rows without NodeName are not update entries (as Windows Admin Center filters them).
+        , @(Invoke-CauScan @scan | Where-Object { $null -ne $_.NodeName } | ForEach-Object {
+                [ordered]@{ NodeName = [string]$_.NodeName; UpdateTitle = [string]$_.UpdateTitle; UpdateId = [string]$_.UpdateId }
+            })
+    }
     'cau.role' = {
         param($p)
         # GroupType 117 is CLUSGROUP_TYPE ClusterUpdateAgent (clusapi.h); the numeric value is used
@@ -360,6 +573,111 @@ catch {
 }
 $text = ConvertTo-Json -InputObject $response -Depth 12 -Compress
 Write-Output ('WSFC-RPC-RESULT:' + [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($text)))
+"""
+
+
+# Written to the node by 'wu.start' and run there by a scheduled task as SYSTEM: the Windows Update
+# Agent refuses to download and install from a remote (WinRM) session. It survives WinRM drops and
+# writes its progress to %ProgramData%\wsfc.rolling\wu-<id>.json, which 'wu.status' reads.
+WINDOWS_UPDATE_TASK = r"""# wsfc.rolling windows update task 1
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidatePattern('^[A-Za-z0-9-]{1,64}$')]
+    [string]$Id
+)
+
+$ErrorActionPreference = 'Stop'
+$base = Join-Path $env:ProgramData 'wsfc.rolling'
+$statusPath = Join-Path $base "wu-$Id.json"
+$request = Get-Content -Raw -Path (Join-Path $base "wu-$Id.request.json") | ConvertFrom-Json
+$status = [ordered]@{
+    Id = $Id; Mode = [string]$request.mode; Phase = 'Searching'; Progress = 0; Updates = @()
+    RebootRequired = $false; Started = (Get-Date).ToUniversalTime().ToString('o'); Finished = $null; Error = $null
+}
+# IUpdateInstallationResult.ResultCode (OperationResultCode)
+$resultNames = @('NotStarted', 'InProgress', 'Succeeded', 'SucceededWithErrors', 'Failed', 'Aborted')
+
+function Save-WsfcStatus {
+    $temporary = "$statusPath.tmp"
+    Set-Content -Path $temporary -Value (ConvertTo-Json -InputObject $status -Depth 6) -Encoding UTF8
+    Move-Item -Path $temporary -Destination $statusPath -Force
+}
+
+try {
+    Save-WsfcStatus
+    $session = New-Object -ComObject 'Microsoft.Update.Session'
+    $session.ClientApplicationID = 'wsfc.rolling'
+    $found = $session.CreateUpdateSearcher().Search("IsInstalled=0 and Type='Software' and IsHidden=0")
+    $categories = @($request.categories | ForEach-Object { ([string]$_).ToLowerInvariant() })
+    $accept = @($request.accept | ForEach-Object { ([string]$_).ToUpperInvariant() })
+    $reject = @($request.reject | ForEach-Object { ([string]$_).ToUpperInvariant() })
+    $chosen = New-Object System.Collections.ArrayList
+    $views = New-Object System.Collections.ArrayList
+    foreach ($update in $found.Updates) {
+        $kb = @($update.KBArticleIDs | ForEach-Object { 'KB' + $_ }) | Select-Object -First 1
+        $classification = @($update.Categories | Where-Object { $_.Type -eq 'UpdateClassification' } | ForEach-Object { [string]$_.Name }) | Select-Object -First 1
+        if ($categories.Count -gt 0 -and $categories -notcontains ([string]$classification).ToLowerInvariant()) {
+            continue
+        }
+        if ($accept.Count -gt 0 -and $accept -notcontains ([string]$kb).ToUpperInvariant()) {
+            continue
+        }
+        if ($reject -contains ([string]$kb).ToUpperInvariant()) {
+            continue
+        }
+        [void]$chosen.Add($update)
+        [void]$views.Add([ordered]@{
+                KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
+                SizeMB = [int]($update.MaxDownloadSize / 1048576); RebootRequired = ($update.InstallationBehavior.RebootBehavior -ne 0)
+                ResultCode = $null; HResult = $null
+            })
+    }
+    $status.Updates = @($views.ToArray())
+    if ($request.mode -eq 'install') {
+        for ($index = 0; $index -lt $chosen.Count; $index++) {
+            $update = $chosen[$index]
+            $one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
+            if (-not $update.EulaAccepted) {
+                $update.AcceptEula()
+            }
+            [void]$one.Add($update)
+            $status.Phase = 'Downloading'
+            Save-WsfcStatus
+            $downloader = $session.CreateUpdateDownloader()
+            $downloader.Updates = $one
+            [void]$downloader.Download()
+            $status.Phase = 'Installing'
+            Save-WsfcStatus
+            $installer = $session.CreateUpdateInstaller()
+            $installer.Updates = $one
+            $outcome = $installer.Install()
+            $result = $outcome.GetUpdateResult(0)
+            $views[$index].ResultCode = $resultNames[[int]$result.ResultCode]
+            $views[$index].HResult = [int]$result.HResult
+            if ($outcome.RebootRequired) {
+                $status.RebootRequired = $true
+            }
+            $status.Progress = [int](100 * ($index + 1) / $chosen.Count)
+            $status.Updates = @($views.ToArray())
+            Save-WsfcStatus
+        }
+    }
+    $failed = @($views | Where-Object { $_.ResultCode -eq 'Failed' -or $_.ResultCode -eq 'Aborted' })
+    if ($failed.Count -gt 0) {
+        $status.Phase = 'Failed'
+    }
+    else {
+        $status.Phase = 'Completed'
+    }
+}
+catch {
+    $status.Phase = 'Failed'
+    $status.Error = $_.Exception.Message
+}
+$status.Progress = 100
+$status.Finished = (Get-Date).ToUniversalTime().ToString('o')
+Save-WsfcStatus
 """
 
 

@@ -1,0 +1,432 @@
+"""Node maintenance as Windows does it: drain and resume with failback, role moves (live or quick
+migration), Windows Update jobs, restarts, and Storage Spaces Direct repair after a node returns.
+
+Sources per behaviour are in docs/lab-fidelity.md (windows-facts.md sections cited inline).
+All functions run with ``lab.lock`` held (the op layer takes it).
+"""
+
+from .model import CmdletError, StorageJob
+
+# winerror.h codes and texts (windows-facts.md 1.3).
+ERROR_CLUSTER_NODE_DOWN = 5050
+ERROR_CLUSTER_NODE_EVACUATION_IN_PROGRESS = 5962
+ERROR_CLUSTER_SPACE_DEGRADED = 5987
+MSG_SPACE_DEGRADED = ('A clustered space is in a degraded condition and the requested action cannot be completed '
+                      'at this time.')
+
+
+def _node_error(command, message, native_code, category='InvalidOperation', target=''):
+    # FQID reason names for these refusals are UNVERIFIED; the native Win32 code is what callers match.
+    return CmdletError(message, '%s,Microsoft.FailoverClusters.PowerShell.%sCommand' % (command, command.replace('-', '')),
+                       category, target=target, native_code=native_code)
+
+
+def node_not_found(lab, name, command):
+    return CmdletError('The cluster node was not found.',
+                       'ClusterObjectNotFound,Microsoft.FailoverClusters.PowerShell.%sCommand' % command.replace('-', ''),
+                       'ObjectNotFound', target=name, native_code=5042)
+
+
+def storage_busy(lab):
+    """True while a storage job runs or a virtual disk is not Healthy/OK (windows-facts.md 4.5)."""
+    if any(j.job_state != 7 for j in lab.storage_jobs):
+        return True
+    return any(d.health != 0 or d.operational != [2] for d in lab.virtual_disks)
+
+
+# -- capacity and placement ------------------------------------------------------------------
+
+def free_memory_mb(lab, node):
+    # A migrating VM holds memory on both hosts until it arrives (conservative).
+    used = sum(g.memory_mb for g in lab.groups.values()
+               if g.group_type == 'VirtualMachine' and node.name in (g.owner, g.move_target))
+    return node.memory_mb - node.host_reserve_mb - used
+
+
+def choose_target(lab, group, source):
+    """Preferred owners first (in order), then the Up node with the most free memory; None if none fits."""
+    candidates = [n for n in lab.nodes.values() if n.name != source and n.state == 'Up']
+    need = group.memory_mb if group.group_type == 'VirtualMachine' else 0
+    by_name = dict((n.name, n) for n in candidates)
+    for name in group.preferred_owners:
+        node = by_name.get(name)
+        if node is not None and free_memory_mb(lab, node) >= need:
+            return node
+    fitting = [n for n in candidates if free_memory_mb(lab, n) >= need]
+    if not fitting:
+        return None
+    return max(fitting, key=lambda n: (free_memory_mb(lab, n), -int(n.id)))
+
+
+# -- the move engine (drain and failback) -------------------------------------------------------
+
+class MoveOperation:
+    """Moves a set of groups in priority bands (High first), at most N VM migrations at once."""
+
+    def __init__(self, lab, kind, node, groups, force=False, on_done=None):
+        self.lab, self.kind, self.node, self.force, self.on_done = lab, kind, node, force, on_done
+        bands = {}
+        for g in groups:
+            bands.setdefault(g.priority, []).append(g)
+        self.bands = [bands[p] for p in sorted(bands, reverse=True)]
+        self.pending, self.active = [], 0
+        self.failed, self.moved, self.forced = [], [], []
+        self.started = lab.clock.now()
+        self.cancelled = False
+
+    def start(self):
+        self._next_band()
+
+    def _next_band(self):
+        if self.cancelled:
+            return
+        if not self.bands:
+            self.on_done(self)
+            return
+        self.pending = list(self.bands.pop(0))
+        self._pump()
+
+    def _pump(self):
+        limit = int(self.lab.timings['max_parallel_migrations'])
+        while self.pending and self.active < limit and not self.cancelled:
+            self._move(self.pending.pop(0))
+        if self.active == 0 and not self.pending:
+            self._next_band()
+
+    def _done_one(self):
+        self.active -= 1
+        self._pump()
+
+    def _move(self, group):
+        lab, t = self.lab, self.lab.timings
+        source = group.owner
+        if self.kind == 'failback':
+            home = lab.node(group.drained_from or '')
+            target = home if home is not None and home.state == 'Up' else None
+        else:
+            target = choose_target(lab, group, source)
+        if target is None:
+            self.failed.append(group.name)
+            lab.recorder.record('group.move_failed', group=group.name, source=source, reason='no possible owner with room')
+            return
+        self.active += 1
+        if group.group_type != 'VirtualMachine':
+            group.moving, group.move_target = True, target.name
+            lab.clock.after(t['group_move_seconds'], lambda: self._arrive(group, target, 'moved'))
+            return
+        live = group.priority >= lab.move_type_threshold
+        if live and not group.live_migratable:
+            # The live migration fails; without -ForceDrain the role stays where it is and the drain
+            # ends Failed. With -ForceDrain it is stopped and moved as a failed role (windows-facts.md 2.3).
+            if self.force:
+                self.forced.append(group.name)
+                _go_offline(lab, group, 'Failed')
+                group.moving, group.move_target = True, target.name
+                lab.clock.after(t['group_move_seconds'], lambda: self._arrive(group, target, 'forced', state='Failed'))
+            else:
+                def fail():
+                    self.failed.append(group.name)
+                    lab.recorder.record('vm.live_migration_failed', group=group.name, source=source, target=target.name)
+                    self._done_one()
+                lab.clock.after(t['group_move_seconds'], fail)
+            return
+        group.moving, group.move_target = True, target.name
+        if live:
+            duration = group.memory_mb / 1024.0 * t['live_migration_seconds_per_gb']
+            lab.recorder.record('vm.live_migration_started', group=group.name, source=source, target=target.name)
+            lab.clock.after(duration, lambda: self._arrive(group, target, 'live_migrated'))
+        else:
+            # Quick migration: saved state, moved, resumed; clients are disconnected meanwhile (DRAINBLOG).
+            _go_offline(lab, group, 'Offline')
+            lab.recorder.record('vm.quick_migration_started', group=group.name, source=source, target=target.name)
+            lab.clock.after(t['quick_migration_seconds'], lambda: self._arrive(group, target, 'quick_migrated'))
+
+    def _arrive(self, group, target, how, state='Online'):
+        lab = self.lab
+        source = group.owner
+        group.moving, group.move_target = False, None
+        if target.state not in ('Up', 'Paused'):
+            # The target left membership meanwhile: the move fails and the role stays on the source.
+            self.failed.append(group.name)
+            lab.recorder.record('group.move_failed', group=group.name, source=source, reason='target left')
+        else:
+            group.owner = target.name
+            if self.kind == 'drain':
+                group.drained_from = self.node.name
+            else:
+                group.drained_from = None
+            if state == 'Online' and group.state != 'Online':
+                _go_online(lab, group)
+            elif state != 'Online':
+                group.state = state
+            self.moved.append(group.name)
+            lab.recorder.record('group.' + how, group=group.name, source=source, target=target.name, op=self.kind)
+        self._done_one()
+
+
+def _go_offline(lab, group, state):
+    group.state = state
+    if group.offline_since is None:
+        group.offline_since = lab.clock.now()
+    lab.recorder.record('group.offline', group=group.name, state=state)
+
+
+def _go_online(lab, group):
+    group.state = 'Online'
+    if group.offline_since is not None:
+        down = lab.clock.now() - group.offline_since
+        group.downtime += down
+        group.offline_since = None
+        lab.recorder.record('group.online', group=group.name, downtime=round(down, 3))
+
+
+# -- Suspend-ClusterNode / Resume-ClusterNode ----------------------------------------------------
+
+def suspend(lab, name, drain=True, force_drain=False):
+    """Suspend-ClusterNode [-Drain] [-ForceDrain], returning at once as without -Wait (windows-facts.md 2.3)."""
+    node = lab.node(name)
+    if node is None:
+        raise node_not_found(lab, name, 'Suspend-ClusterNode')
+    if drain:
+        busy = storage_busy(lab)
+        lab.recorder.record('node.suspend_requested', node=node.name, drain=True, storage_busy=busy)
+        if busy:
+            lab.recorder.violation('drain_while_storage_busy', node=node.name)
+    if node.state == 'Down':
+        raise _node_error('Suspend-ClusterNode', 'The cluster node is down.', ERROR_CLUSTER_NODE_DOWN, target=node.name)
+    if drain and not [n for n in lab.nodes.values() if n is not node and n.state == 'Up']:
+        raise _node_error('Suspend-ClusterNode', 'The cluster node is down.', ERROR_CLUSTER_NODE_DOWN, target=node.name)
+    if node.draining:
+        raise _node_error('Suspend-ClusterNode', 'A drain of this node is already in progress.',
+                          ERROR_CLUSTER_NODE_EVACUATION_IN_PROGRESS, target=node.name)
+    if drain and lab.s2d_enabled and storage_busy(lab):
+        raise _node_error('Suspend-ClusterNode', MSG_SPACE_DEGRADED, ERROR_CLUSTER_SPACE_DEGRADED, target=node.name)
+    was_up = node.member_state == 'Up'
+    node.member_state = 'Paused'
+    if was_up:
+        lab.recorder.record('node.paused', node=node.name, drain=drain)
+        _leave_service(lab, node)
+    if not drain:
+        return node
+    groups = [g for g in lab.groups.values() if g.owner == node.name]
+    node.drain_status = 'InProgress'
+    node.draining = True
+    lab.recorder.activity_start(node.name, 'drain')
+
+    def done(op):
+        node.draining = False
+        node.drain_status = 'Failed' if op.failed else 'Completed'
+        lab.recorder.activity_end(node.name, 'drain')
+        lab.recorder.record('node.drain_' + node.drain_status.lower(), node=node.name, moved=len(op.moved),
+                            failed=list(op.failed), forced=list(op.forced), seconds=round(lab.clock.now() - op.started, 3))
+    node.drain_op = MoveOperation(lab, 'drain', node, groups, force=force_drain, on_done=done)
+    node.drain_op.start()
+    return node
+
+
+def resume(lab, name, failback='NoFailback'):
+    """Resume-ClusterNode [-Failback NoFailback|Immediate|Policy] (windows-facts.md 2.4)."""
+    node = lab.node(name)
+    if node is None:
+        raise node_not_found(lab, name, 'Resume-ClusterNode')
+    if node.state == 'Down':
+        # Resuming a node that is not running: refused (wording UNVERIFIED).
+        raise _node_error('Resume-ClusterNode', 'The cluster node is down.', ERROR_CLUSTER_NODE_DOWN, target=node.name)
+    if node.member_state == 'Up':
+        return node
+    if node.draining and getattr(node, 'drain_op', None) is not None:
+        node.drain_op.cancelled = True
+        node.draining = False
+    node.member_state = 'Up'
+    node.drain_status = 'NotInitiated'
+    lab.recorder.record('node.resumed', node=node.name, failback=failback)
+    _return_to_service(lab, node)
+    back = [g for g in lab.groups.values() if g.drained_from == node.name]
+    if failback == 'Policy':
+        back = [g for g in back if g.auto_failback_type == 1]
+    if failback == 'NoFailback' or not back:
+        for g in lab.groups.values():
+            if g.drained_from == node.name:
+                g.drained_from = None
+        lab.recorder.check_nodes_out(lab)
+        return node
+    lab.recorder.activity_start(node.name, 'failback')
+
+    def done(op):
+        lab.recorder.activity_end(node.name, 'failback')
+        lab.recorder.record('node.failback_completed', node=node.name, moved=len(op.moved), failed=list(op.failed))
+    MoveOperation(lab, 'failback', node, back, on_done=done).start()
+    lab.recorder.check_nodes_out(lab)
+    return node
+
+
+# -- leaving and returning to service: S2D maintenance mode and repair -----------------------
+
+def _leave_service(lab, node):
+    """Pausing an S2D node puts its drives in storage maintenance mode (S2D-FAQ); spaces lose a copy."""
+    if node.out_since is None:
+        node.out_since = lab.clock.now()
+    if lab.s2d_enabled:
+        for disk in lab.virtual_disks:
+            disk.health, disk.operational = 1, [3]  # Warning / Degraded (HCI-MAINT, SS-STATES)
+    lab.recorder.check_nodes_out(lab)
+
+
+def _return_to_service(lab, node):
+    """Resume takes the drives out of maintenance; writes missed meanwhile resync (HCI-MAINT)."""
+    out_since, node.out_since = node.out_since, None
+    if not lab.s2d_enabled or out_since is None:
+        return
+    if any(n.state != 'Up' for n in lab.nodes.values()):
+        return  # another node is still out: spaces stay degraded until it returns too
+    minutes = max(0.0, lab.clock.now() - out_since) / 60.0
+    duration = max(5.0, minutes * lab.timings['resync_seconds_per_outage_minute'])
+    lab.storage_jobs = [j for j in lab.storage_jobs if j.job_state != 7]
+    for disk in lab.virtual_disks:
+        disk.health, disk.operational = 1, [11]  # Warning / In Service while repairing
+    total = int(sum(d.footprint for d in lab.virtual_disks) * min(1.0, minutes / 600.0)) or 1
+    job = StorageJob('Repair', bytes_total=total, started=lab.clock.now(), duration=duration)
+    lab.storage_jobs.append(job)
+    lab.recorder.activity_start(node.name, 'resync')
+    lab.recorder.record('storage.repair_started', node=node.name, seconds=round(duration, 3))
+
+    def finish():
+        if job not in lab.storage_jobs or job.job_state == 7:
+            return
+        stall = lab.faults.get('storage_stall')
+        if stall:
+            return  # a stalled job never finishes; progress stays where the stall froze it
+        job.bytes_processed = job.bytes_total
+        job.job_state = 7
+        for disk in lab.virtual_disks:
+            disk.health, disk.operational = 0, [2]
+        lab.recorder.activity_end(node.name, 'resync')
+        lab.recorder.record('storage.repair_completed', node=node.name)
+        lab.clock.after(lab.timings['repair_job_linger_seconds'],
+                        lambda: job in lab.storage_jobs and lab.storage_jobs.remove(job))
+    lab.clock.after(duration, finish)
+
+
+def update_jobs(lab):
+    """Advance repair-job progress to the current lab time (progress is continuous)."""
+    now = lab.clock.now()
+    stall = lab.faults.get('storage_stall')
+    for job in lab.storage_jobs:
+        if job.job_state == 7:
+            continue
+        fraction = min(1.0, (now - job.started) / max(getattr(job, 'duration', 1.0), 1e-9))
+        if stall:
+            fraction = min(fraction, stall.get('percent', 40) / 100.0)
+        job.bytes_processed = int(job.bytes_total * fraction)
+
+
+# -- restart --------------------------------------------------------------------------------
+
+def restart(lab, node):
+    """shutdown /r: the node goes down after the shutdown delay and boots again; a pause survives."""
+    if getattr(node, 'restarting', False):
+        return
+    node.restarting = True
+    lab.recorder.record('node.restart', node=node.name)
+    lab.recorder.activity_start(node.name, 'reboot')
+    t = lab.timings
+
+    def power_off():
+        lab.set_power(node.name, 'Off')
+        if node.name in lab.faults.get('no_return', []):
+            lab.recorder.record('fault.no_return', node=node.name)
+            return
+        lab.clock.after(t['boot_seconds'], power_on)
+
+    def power_on():
+        if node.reboot_pending:
+            node.ubr, node.pending_ubr, node.reboot_pending = node.pending_ubr or node.ubr, 0, False
+        node.joining = True
+        lab.set_power(node.name, 'On')
+        lab.clock.after(t['join_seconds'], joined)
+
+    def joined():
+        node.joining = False
+        node.restarting = False
+        lab.recorder.activity_end(node.name, 'reboot')
+        lab.recorder.record('node.joined', node=node.name, state=node.state)
+        lab.recorder.check_nodes_out(lab)
+    lab.clock.after(t['shutdown_seconds'], power_off)
+
+
+# -- Windows Update jobs (scheduled task as SYSTEM on the node) ------------------------------
+
+def _applicable(node, criteria):
+    categories = [c.lower() for c in criteria.get('categories') or []]
+    accept = [k.upper() for k in criteria.get('accept') or []]
+    reject = [k.upper() for k in criteria.get('reject') or []]
+    out = []
+    for u in node.updates:
+        if categories and u.classification.lower() not in categories:
+            continue
+        if accept and u.kb.upper() not in accept:
+            continue
+        if u.kb.upper() in reject:
+            continue
+        out.append(u)
+    return out
+
+
+def _update_view(u, result=None, hresult=None):
+    return {'KB': u.kb, 'Title': u.title, 'Classification': u.classification, 'SizeMB': u.size_mb,
+            'RebootRequired': u.reboot, 'ResultCode': result, 'HResult': hresult}
+
+
+def wu_start(lab, node, job_id, mode, criteria):
+    key = (node.name, job_id)
+    if key in lab.wu_jobs:
+        return lab.wu_jobs[key]
+    job = {'Id': job_id, 'Mode': mode, 'TaskState': 'Running', 'Phase': 'Searching', 'Progress': 0,
+           'Updates': [], 'RebootRequired': node.reboot_pending, 'Started': lab.clock.iso(), 'Finished': None}
+    lab.wu_jobs[key] = job
+    t = lab.timings
+    if mode == 'install':
+        lab.recorder.activity_start(node.name, 'install')
+
+    def searched():
+        found = _applicable(node, criteria)
+        job['Updates'] = [_update_view(u) for u in found]
+        if mode == 'scan' or not found:
+            return finish()
+        job['Phase'] = 'Installing'
+        install(list(found), 0, len(found))
+
+    def install(queue, index, total):
+        if not queue:
+            return finish()
+        update = queue.pop(0)
+
+        def installed():
+            failing = lab.faults.get('update_fail', {}).get(node.name, [])
+            view = next(v for v in job['Updates'] if v['KB'] == update.kb)
+            if update.kb in failing:
+                # WUA OperationResultCode 4 = Failed; 0x80240022 WU_E_ALL_UPDATES_FAILED.
+                view['ResultCode'], view['HResult'] = 'Failed', -2145124318
+            else:
+                view['ResultCode'], view['HResult'] = 'Succeeded', 0
+                node.updates.remove(update)
+                if update.reboot:
+                    node.reboot_pending = True
+                    job['RebootRequired'] = True
+                    node.pending_ubr = max(node.pending_ubr, update.ubr or node.ubr + 1)
+            job['Progress'] = int(100 * (index + 1) / total)
+            lab.recorder.record('wu.installed', node=node.name, kb=update.kb, result=view['ResultCode'])
+            install(queue, index + 1, total)
+        lab.clock.after(update.install_seconds, installed)
+
+    def finish():
+        job['Phase'] = 'Failed' if any(v['ResultCode'] == 'Failed' for v in job['Updates']) else 'Completed'
+        job['TaskState'] = 'Ready'
+        job['Progress'] = 100
+        job['Finished'] = lab.clock.iso()
+        if mode == 'install':
+            lab.recorder.activity_end(node.name, 'install')
+        lab.recorder.record('wu.job_finished', node=node.name, id=job_id, mode=mode, phase=job['Phase'])
+    lab.recorder.record('wu.job_started', node=node.name, id=job_id, mode=mode)
+    lab.clock.after(t['scan_seconds'], searched)
+    return job
