@@ -18,6 +18,14 @@ options:
         whichever node answers; modules that take a node out pick a surviving node themselves.
       - If not set, the value of the E(WSFC_WINRM_HOST) environment variable is used.
     type: str
+  winrm_fallback_hosts:
+    description:
+      - Other ways to the same cluster (the cluster name, other nodes), tried in order when O(winrm_host)
+        does not answer, or when it is the node being drained or restarted. Cluster-wide commands never
+        run on the node being worked on.
+    type: list
+    elements: str
+    default: []
   winrm_port:
     description:
       - TCP port of the WinRM listener.
@@ -105,4 +113,17 @@ notes:
   - The modules run on the controller (use C(delegate_to) V(localhost), or a play on the controller) and
     reach the cluster over WinRM. Put the connection options once in C(module_defaults) for the
     C(group/wsfc.rolling.winrm) action group.
+'''
+
+
+    WAIT = r'''
+options:
+  wait:
+    description: Wait until the operation has finished (bounded by O(wait_timeout)).
+    type: bool
+    default: true
+  poll_interval:
+    description: Seconds between polls (grows up to a few times this value while waiting).
+    type: float
+    default: 5.0
 '''

@@ -9,6 +9,8 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption
+
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import TRANSPORTS
 
 
@@ -16,6 +18,7 @@ def winrm_argument_spec():
     """Connection options of the ``wsfc.rolling.winrm`` doc fragment."""
     return dict(
         winrm_host=dict(type='str', fallback=(env_fallback, ['WSFC_WINRM_HOST'])),
+        winrm_fallback_hosts=dict(type='list', elements='str', default=[]),
         winrm_port=dict(type='int', fallback=(env_fallback, ['WSFC_WINRM_PORT'])),
         winrm_scheme=dict(type='str', default='https', choices=['https', 'http'],
                           fallback=(env_fallback, ['WSFC_WINRM_SCHEME'])),
@@ -34,3 +37,19 @@ def winrm_argument_spec():
         winrm_read_timeout=dict(type='int', default=30),
         winrm_operation_timeout=dict(type='int', default=20),
     )
+
+
+def wait_argument_spec(timeout):
+    """The bounded-wait options every waiting module takes."""
+    return dict(
+        wait=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=timeout),
+        poll_interval=dict(type='float', default=5.0),
+    )
+
+
+def check_wait_options(params):
+    """Raise InvalidOption for non-positive bounds (before anything is sent)."""
+    for name in ('wait_timeout', 'poll_interval'):
+        if params.get(name) is not None and params[name] <= 0:
+            raise InvalidOption('%s must be greater than 0, got %r' % (name, params[name]))

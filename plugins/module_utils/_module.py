@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import CollectionError
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 
@@ -28,3 +29,9 @@ def run_module(module, body):
 def runner_from_module(module, host=None):
     """A PowerShellRunner for the module's WinRM options (``host`` overrides winrm_host)."""
     return PowerShellRunner(WinRMOptions.from_params(module.params, host=host))
+
+
+def session_from_module(module, exclude=None):
+    """A ClusterSession over winrm_host and winrm_fallback_hosts, never on the node ``exclude``."""
+    options = WinRMOptions.from_params(module.params)
+    return ClusterSession(options, module.params.get('winrm_fallback_hosts') or [], exclude=exclude)

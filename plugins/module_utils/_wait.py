@@ -12,12 +12,16 @@ import time
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, TimeoutFailure
 
 
+BACKOFF_LIMIT = 3
+
+
 def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=None, done=bool,
                clock=time.monotonic, sleep=time.sleep):
     """Call ``predicate`` until ``done`` holds for what it returned, or ``timeout`` seconds pass.
 
-    The interval grows by half after each miss, up to ``max_interval`` (default: ``interval``,
-    i.e. no backoff), and never sleeps past the deadline.
+    The interval grows by half after each miss, up to ``max_interval`` (default: three times
+    ``interval``, so the slack between an event and its detection stays proportional to the poll
+    interval the user chose), and never sleeps past the deadline.
 
     Args:
         predicate: callable with no arguments that observes the state (one poll).
@@ -39,7 +43,7 @@ def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=Non
         raise InvalidOption('wait timeout must be greater than 0, got %r' % (timeout,))
     if interval is None or interval <= 0:
         raise InvalidOption('poll interval must be greater than 0, got %r' % (interval,))
-    max_interval = interval if max_interval is None else max(interval, max_interval)
+    max_interval = interval * BACKOFF_LIMIT if max_interval is None else max(interval, max_interval)
     start = clock()
     deadline = start + timeout
     pause = interval

@@ -40,15 +40,21 @@ def read_cluster_state(runner, expected_cluster=None):
         RemoteCommandError: a cmdlet failed (e.g. the cluster service is not running there).
     """
     results = runner.invoke([(op, {}) for op, _what in SNAPSHOT_CALLS])
+    state = state_from_results(results, runner.options.host)
+    if expected_cluster and state.cluster.name.lower() != expected_cluster.lower():
+        raise NotFound("Cluster '%s' not found: %s belongs to cluster '%s'"
+                       % (expected_cluster, runner.options.host, state.cluster.name))
+    return state
+
+
+def state_from_results(results, host):
+    """Build the ClusterState from the results of SNAPSHOT_CALLS (in that order)."""
     values = {}
     for (op, what), result in zip(SNAPSHOT_CALLS, results):
         if not result.ok:
-            raise error_for_record("Failed to read %s from '%s'" % (what, runner.options.host), result.error)
+            raise error_for_record("Failed to read %s from '%s'" % (what, host), result.error)
         values[op] = result.value
     cluster = model.ClusterProperties.from_ps(values['cluster.get'])
-    if expected_cluster and cluster.name.lower() != expected_cluster.lower():
-        raise NotFound("Cluster '%s' not found: %s belongs to cluster '%s'"
-                       % (expected_cluster, runner.options.host, cluster.name))
     cau = values['cau.role']
     return model.ClusterState(
         cluster=cluster,

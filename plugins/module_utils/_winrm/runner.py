@@ -181,6 +181,7 @@ class PowerShellRunner(object):
         self._protocol = None
         self._shell_id = None
         self.round_trips = 0
+        self.polls = 0
         self.http_requests = 0
 
     def _default_protocol(self, options):
@@ -275,12 +276,13 @@ class PowerShellRunner(object):
 
     # -- the RPC ------------------------------------------------------------------------------
 
-    def invoke(self, calls, stop_on_error=False):
+    def invoke(self, calls, stop_on_error=False, poll=False):
         """Run several operations in one round trip.
 
         Args:
             calls: list of ``(op, params)``.
             stop_on_error: do not run the calls after the first failure.
+            poll: this round trip is a status poll of a wait (counted in ``polls`` too).
 
         Returns:
             list of CallResult, in call order (shorter than ``calls`` after a stop).
@@ -290,6 +292,8 @@ class PowerShellRunner(object):
         command, args = _shim.powershell_command()
         protocol = self._protocol
         self.round_trips += 1
+        if poll:
+            self.polls += 1
         try:
             command_id = self._wsman('starting PowerShell', protocol.run_command, self._shell_id, command, args)
             try:
@@ -325,9 +329,9 @@ class PowerShellRunner(object):
             if done:
                 return b''.join(out), b''.join(err), rc
 
-    def call(self, op, params=None, action=None):
+    def call(self, op, params=None, action=None, poll=False):
         """Run one operation and return its value, raising the mapped error when it failed."""
-        result = self.invoke([(op, params or {})])[0]
+        result = self.invoke([(op, params or {})], poll=poll)[0]
         if not result.ok:
             raise error_for_record(action or 'Operation %s failed on %s' % (op, self.options.host), result.error)
         return result.value

@@ -21,7 +21,7 @@ def test_returns_first_observation_that_is_done():
     t = FakeTime()
     values = iter([1, 2, 3, 4])
     assert wait_until(lambda: next(values), 100, interval=1, done=lambda v: v >= 3, clock=t.clock, sleep=t.sleep) == 3
-    assert t.sleeps == [1, 1]
+    assert t.sleeps == [1, 1.5]  # default back-off: x1.5 per miss, capped at 3x the interval
 
 
 def test_backoff_grows_to_max_interval_and_never_passes_the_deadline():
@@ -39,3 +39,10 @@ def test_backoff_grows_to_max_interval_and_never_passes_the_deadline():
 def test_bad_bounds_are_refused(timeout, interval):
     with pytest.raises(InvalidOption):
         wait_until(lambda: True, timeout, interval=interval)
+
+
+def test_default_backoff_is_capped_at_three_intervals():
+    t = FakeTime()
+    with pytest.raises(TimeoutFailure):
+        wait_until(lambda: None, 60, interval=2, clock=t.clock, sleep=t.sleep)
+    assert max(t.sleeps) == 6

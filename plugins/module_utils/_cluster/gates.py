@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Safety gates: may this node be taken out of the cluster now? Pure functions over a snapshot."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from dataclasses import replace
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.model import quorum_summary
+
+# Without a MoveTypeThreshold parameter, drains live-migrate High and Medium priority VMs and
+# quick-migrate (save state) Low ones (Failover Clustering team blog, "Configuring How VMs Are
+# Moved when a Node is Drained").
+DEFAULT_MOVE_TYPE_THRESHOLD = 2000
+
+
+class Check(object):
+    def __init__(self, name, ok, detail):
+        self.name, self.ok, self.detail = name, ok, detail
+
+    def to_dict(self):
+        return {'name': self.name, 'ok': self.ok, 'detail': self.detail}
+
+
+def quorum_after_removal(state, name):
+    """Quorum summary with ``name`` out of membership."""
+    nodes = [replace(n, state='Down') if n.name.lower() == name.lower() and n.state in ('Up', 'Paused') else n
+             for n in state.nodes]
+    return quorum_summary(nodes, state.quorum)
+
+
+def free_memory(capacity, state, exclude):
+    """Free memory (MB) per Up node other than ``exclude``, adjusted for VMs that moved since measured.
+
+    ``capacity``: {node: {'free_mb': int, 'vms': {vm: mb}}} as measured on each node.
+    """
+    vm_memory = {}
+    for entry in capacity.values():
+        vm_memory.update(entry.get('vms') or {})
+    free = {}
+    for node in state.nodes:
+        if node.name.lower() == exclude.lower() or node.state != 'Up':
+            continue
+        entry = capacity.get(node.name)
+        if entry is None:
+            continue
+        measured = set(entry.get('vms') or {})
+        owned_now = set(g.name for g in state.groups if g.is_vm and g.owner_node.lower() == node.name.lower())
+        gone = sum((entry.get('vms') or {}).get(vm, 0) for vm in measured - owned_now)
+        came = sum(vm_memory.get(vm, 0) for vm in owned_now - measured)
+        free[node.name] = int(entry.get('free_mb', 0)) + gone - came
+    return free
+
+
+def place(demand, free):
+    """Greedy placement of VMs (largest first) on the node with most free memory; returns unplaced VMs."""
+    free = dict(free)
+    unplaced = []
+    for vm, mb in sorted(demand.items(), key=lambda item: (-item[1], item[0])):
+        target = max(free, key=lambda n: free[n]) if free else None
+        if target is None or free[target] < mb:
+            unplaced.append(vm)
+            continue
+        free[target] -= mb
+    return unplaced
+
+
+def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_state=False,
+             min_quorum_margin=None, lock=None, run_id=None, cau_run_state=None):
+    """All gate checks for taking ``name`` out. Returns a list of Check (ok or not, with detail)."""
+    checks = []
+    node = state.node(name)
+    if node is None:
+        return [Check('node_exists', False, "cluster node '%s' not found in cluster %s" % (name, state.cluster.name))]
+    ours = bool(lock and run_id and lock.get('run_id') == run_id and (lock.get('node') or '').lower() == name.lower())
+    if node.state == 'Up':
+        checks.append(Check('node_state', True, '%s is Up' % name))
+    elif node.state == 'Paused' and ours:
+        checks.append(Check('node_state', True, '%s is already paused by this run (resuming it)' % name))
+    else:
+        checks.append(Check('node_state', False, '%s is %s (drain %s), not by this run' % (name, node.state, node.drain_status)))
+
+    others = dict((n.name, n.state) for n in state.nodes if n.name.lower() != name.lower() and n.state != 'Up')
+    checks.append(Check('other_nodes_up', not others, 'every other node is Up' if not others else
+                        'not Up: %s' % ', '.join('%s (%s)' % item for item in sorted(others.items()))))
+
+    after = quorum_after_removal(state, name)
+    needed_margin = min_quorum_margin
+    if needed_margin is None:
+        # One node of spare margin once there are 4 or more voters (nodes + witness).
+        needed_margin = 1 if after['votes_total'] >= 4 else 0
+    checks.append(Check('quorum_margin', after['margin'] >= needed_margin,
+                        'without %s: %d of %d votes, %d needed, margin %d (required %d)' % (
+                            name, after['votes_present'], after['votes_total'], after['votes_needed'],
+                            after['margin'], needed_margin)))
+
+    running = [j for j in state.storage_jobs if not j.finished]
+    unhealthy = [d for d in state.virtual_disks if not d.healthy]
+    storage_ok = not running and not unhealthy
+    detail = 'storage quiet and healthy' if storage_ok else '; '.join(
+        ['job %s %s %d%%' % (j.name, j.job_state, j.percent_complete) for j in running] +
+        ['disk %s %s/%s' % (d.friendly_name, d.health_status, ','.join(d.operational_status)) for d in unhealthy])
+    checks.append(Check('storage', storage_ok, detail))
+
+    threshold = DEFAULT_MOVE_TYPE_THRESHOLD if move_type_threshold is None else move_type_threshold
+    vms = [g for g in state.groups if g.is_vm and g.owner_node.lower() == name.lower() and g.state == 'Online']
+    quick = sorted(g.name for g in vms if g.priority < threshold)
+    if not quick:
+        checks.append(Check('live_migration', True, 'all %d running VMs live-migrate (MoveTypeThreshold %d)' % (len(vms), threshold)))
+    else:
+        checks.append(Check('live_migration', bool(allow_save_state),
+                            '%s would be quick-migrated (saved, clients disconnected) by the drain: priority below '
+                            'MoveTypeThreshold %d%s' % (', '.join(quick), threshold,
+                                                        ' (allowed by allow_save_state)' if allow_save_state else
+                                                        '; set allow_save_state, raise their priority or lower '
+                                                        'MoveTypeThreshold')))
+
+    if capacity is not None:
+        demand = dict((vm, mb) for vm, mb in ((capacity.get(node.name) or {}).get('vms') or {}).items()
+                      if vm in set(g.name for g in vms))
+        free = free_memory(capacity, state, name)
+        unplaced = place(demand, free)
+        checks.append(Check('capacity', not unplaced,
+                            '%d MB of VMs fit in %d MB free on %d nodes' % (sum(demand.values()), sum(free.values()),
+                                                                             len(free)) if not unplaced else
+                            'no room on the other nodes for %s (%d MB free in total)' % (', '.join(unplaced),
+                                                                                         sum(free.values()))))
+
+    if run_id is not None:
+        held = bool(lock and lock.get('run_id') == run_id)
+        checks.append(Check('run_lock', held, 'held by this run' if held else
+                            'the run lock is not held by this run (%s)' % (describe_lock(lock) if lock else 'no lock')))
+
+    if cau_run_state is not None:
+        cau_ok = cau_run_state in ('RunNotInProgress', 'NotInstalled')
+        checks.append(Check('cau_run', cau_ok, 'no CAU Updating Run' if cau_ok else
+                            'CAU reports %s: let it finish, or recover it with Invoke-CauRun -ForceRecovery' % cau_run_state))
+    return checks
+
+
+def describe_lock(lock):
+    return 'held by %s, run %s (%s), since %s, expires %s%s' % (
+        lock.get('owner'), lock.get('run_id'), lock.get('status', 'running'), lock.get('acquired'), lock.get('expires'),
+        ', working on %s' % lock['node'] if lock.get('node') else '')

@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Windows Update on one node (a scheduled task there, polled) and restart-and-wait."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
+    ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure)
+from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+
+JOB_ID = re.compile(r'^[A-Za-z0-9-]{1,64}$')
+KB = re.compile(r'^KB\d{4,8}$', re.I)
+UNREACHABLE = (ConnectionFailure, TimeoutFailure)
+
+
+def validate_criteria(categories, accept, reject):
+    for kb in list(accept or []) + list(reject or []):
+        if not KB.match(str(kb)):
+            raise InvalidOption('%r is not a KB article id like KB5068791' % (kb,))
+    overlap = set(k.upper() for k in accept or []) & set(k.upper() for k in reject or [])
+    if overlap:
+        raise InvalidOption('KB ids both accepted and rejected: %s' % ', '.join(sorted(overlap)))
+    return {'categories': list(categories or []), 'accept': [k.upper() for k in accept or []],
+            'reject': [k.upper() for k in reject or []]}
+
+
+def start_job(runner, job_id, mode, criteria):
+    """Start (or find, if it already runs) the Windows Update task ``job_id`` on the node."""
+    if not JOB_ID.match(job_id or ''):
+        raise InvalidOption('job id must be 1-64 letters, digits or dashes, got %r' % (job_id,))
+    params = dict(criteria, id=job_id, mode=mode, task_script=_shim.WINDOWS_UPDATE_TASK)
+    return runner.call('wu.start', params, action="Failed to start Windows Update on '%s'" % runner.options.host)
+
+
+def wait_job(runner, job_id, timeout, interval):
+    """Poll the task's status file until it finished; WinRM drops while polling are waited out."""
+    def poll():
+        try:
+            return runner.call('wu.status', {'id': job_id}, poll=True,
+                               action="Failed to read Windows Update job %s on '%s'" % (job_id, runner.options.host))
+        except UNREACHABLE as exc:
+            return {'Phase': 'Unknown', 'Progress': None, 'unreachable': str(exc)}
+
+    def describe(job):
+        if job.get('unreachable'):
+            return 'Windows Update on %s: node not answering (%s)' % (runner.options.host, job['unreachable'])
+        return 'Windows Update on %s still %s (%s%%)' % (runner.options.host, job.get('Phase'), job.get('Progress'))
+
+    return wait_until(poll, timeout, interval=interval, describe=describe,
+                      done=lambda job: job.get('Phase') in ('Completed', 'Failed'))
+
+
+def summarize(job):
+    updates = job.get('Updates') or []
+    installed = [u for u in updates if u.get('ResultCode') in ('Succeeded', 'SucceededWithErrors')]
+    failed = [u for u in updates if u.get('ResultCode') in ('Failed', 'Aborted')]
+    return {
+        'updates': [_plain(u) for u in updates],
+        'installed': [_plain(u) for u in installed],
+        'failed': [_plain(u) for u in failed],
+        'reboot_required': bool(job.get('RebootRequired')),
+        'job_id': job.get('Id'),
+    }
+
+
+def _plain(u):
+    return {'kb': u.get('KB'), 'title': u.get('Title'), 'classification': u.get('Classification'),
+            'size_mb': u.get('SizeMB'), 'reboot_required': u.get('RebootRequired'),
+            'result': u.get('ResultCode'), 'hresult': u.get('HResult')}
+
+
+def failure_message(node, job, summary):
+    if job.get('Error'):
+        return 'Windows Update failed on %s: %s' % (node, job['Error'])
+    return 'Windows Update failed on %s: %s' % (node, ', '.join(
+        '%s (%s, 0x%08X)' % (u['kb'], u['result'], (u['hresult'] or 0) & 0xFFFFFFFF) for u in summary['failed']))
+
+
+# -- restart -----------------------------------------------------------------------------------
+
+def boot_state(runner, name, poll=False):
+    """Boot facts and, when the cluster service answers, the node's cluster state (one round trip)."""
+    boot, node = runner.invoke([('node.boot', {}), ('cluster.nodes', {'names': [name]})], poll=poll)
+    if not boot.ok:
+        raise RemoteCommandError('Failed to read boot state of %s: %s' % (name, boot.error.get('message')),
+                                 records=[boot.error])
+    state = dict(boot.value)
+    state['ClusterState'] = node.value[0]['State'] if node.ok and node.value else None
+    return state
+
+
+def restart_and_wait(runner, name, timeout, interval):
+    """Restart the node and wait until it is really back.
+
+    Back means: a new boot time, WinRM answering, the cluster service running, and the node back in
+    membership (Paused if it was paused: the pause survives the reboot, Up otherwise).
+
+    Returns:
+        (state before, state after)
+    """
+    before = boot_state(runner, name)
+    runner.call('node.restart', action='Failed to restart %s' % name)
+    runner.close()
+
+    def poll():
+        try:
+            return boot_state(runner, name, poll=True)
+        except UNREACHABLE as exc:
+            return {'unreachable': str(exc)}
+
+    def back(state):
+        return (not state.get('unreachable') and state.get('LastBootUpTime') != before['LastBootUpTime'] and
+                state.get('ClusterService') == 'Running' and state.get('ClusterState') in ('Paused', 'Up'))
+
+    def describe(state):
+        if state.get('unreachable'):
+            return '%s not back: WinRM does not answer (%s)' % (name, state['unreachable'])
+        if state.get('LastBootUpTime') == before['LastBootUpTime']:
+            return '%s has not restarted yet (boot time still %s)' % (name, before['LastBootUpTime'])
+        return '%s restarted at %s but cluster service %s, cluster state %s' % (
+            name, state.get('LastBootUpTime'), state.get('ClusterService'), state.get('ClusterState'))
+
+    after = wait_until(poll, timeout, interval=interval, describe=describe, done=back)
+    return before, after

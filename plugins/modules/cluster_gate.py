@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cluster_gate
+short_description: Check that a failover cluster node can be taken out safely right now
+version_added: 0.1.0
+description:
+  - Evaluates every safety gate before a node is drained, and fails naming each condition that does
+    not hold. Changes nothing.
+  - "The gates: the node is Up (or already paused by this run); every other node is Up; quorum still
+    holds without this node's vote, with a margin of one more node once there are 4 or more voters
+    (witness counted); no storage job runs and every virtual disk is Healthy/OK; the other nodes have
+    the free memory for this node's VMs; no VM would be quick-migrated (saved) by the drain unless
+    O(allow_save_state); the run lock is held by O(run_id); no Cluster-Aware Updating run is in progress."
+author:
+  - wsfc.rolling developers (@wsfc-rolling)
+extends_documentation_fragment:
+  - wsfc.rolling.winrm
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+options:
+  name:
+    description: The cluster node that is about to be taken out.
+    type: str
+    required: true
+  node_hosts:
+    description:
+      - WinRM address of each node by cluster node name, used to read memory and VMs on the nodes.
+      - Without it (and without O(capacity)) the capacity gate is skipped and says so.
+    type: dict
+    default: {}
+  capacity:
+    description:
+      - Memory measured earlier (the RV(capacity) of a previous run of this module). Only O(name) is
+        measured again; the others are adjusted for VMs that moved since. Saves a round trip per node.
+    type: dict
+  allow_save_state:
+    description: Accept that the drain quick-migrates (saves) VMs whose priority is below MoveTypeThreshold.
+    type: bool
+    default: false
+  min_quorum_margin:
+    description:
+      - Votes that must remain spare after this node's vote is gone. Default 1 with 4 or more voters, else 0.
+    type: int
+  run_id:
+    description: When set, the run lock must be held by this run.
+    type: str
+  check_cau:
+    description: Refuse while Cluster-Aware Updating reports a run in progress or failed.
+    type: bool
+    default: true
+seealso:
+  - module: wsfc.rolling.cluster_lock
+  - module: wsfc.rolling.cluster_node
+'''
+
+EXAMPLES = r'''
+- name: Check that HV-N2 may be drained now
+  wsfc.rolling.cluster_gate:
+    name: HV-N2
+    run_id: "{{ rolling_run_id }}"
+    node_hosts: {HV-N1: hv-n1.contoso.com, HV-N2: hv-n2.contoso.com, HV-N3: hv-n3.contoso.com}
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+ok:
+  description: Whether every gate passed (the task fails when not).
+  returned: always
+  type: bool
+checks:
+  description: Every gate with C(name), C(ok) and C(detail).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: quorum_margin, ok: true, detail: "without HV-N2: 4 of 5 votes, 3 needed, margin 1 (required 1)"}]
+capacity:
+  description: Memory per node as measured (C(free_mb), C(vms) by name in MB), to pass to the next gate.
+  returned: success
+  type: dict
+round_trips:
+  description: WinRM round trips made.
+  returned: always
+  type: int
+'''
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, lock
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import SNAPSHOT_CALLS, state_from_results
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+
+
+def measure(options, host):
+    with PowerShellRunner(options.replace(host=host)) as runner:
+        value = runner.call('node.capacity', action='Failed to read memory and VMs on %s' % host)
+        return value, runner.round_trips
+
+
+def _check(module):
+    p = module.params
+    name = p['name']
+    with session_from_module(module) as session:
+        calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {}), ('lock.read', {})]
+        if p['check_cau']:
+            calls.append(('cau.run_state', {}))
+        results = session.invoke(calls, retry=True)
+        state = state_from_results(results[:len(SNAPSHOT_CALLS)], session.answered_by or session.options.host)
+        extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
+        threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
+        held = None
+        if extra['lock.read'].ok:
+            held = lock.decode(extra['lock.read'].value.get('Value'))
+        cau = extra['cau.run_state'].value['RunState'] if p['check_cau'] and extra['cau.run_state'].ok else (
+            'Unknown' if p['check_cau'] else None)
+        round_trips = session.round_trips
+
+    capacity = dict(p['capacity'] or {})
+    hosts = p['node_hosts'] or {}
+    unknown = sorted(set(hosts) - set(n.name for n in state.nodes))
+    if unknown:
+        raise InvalidOption('node_hosts names nodes that are not in cluster %s: %s' % (state.cluster.name, ', '.join(unknown)))
+    wanted = [n for n in hosts if n == name or n not in capacity]
+    if wanted:
+        options = WinRMOptions.from_params(p)
+        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+            for node, (value, trips) in zip(wanted, pool.map(lambda n: measure(options, hosts[n]), wanted)):
+                capacity[node] = {'free_mb': int(value['FreeMemoryMB']), 'total_mb': int(value['TotalMemoryMB']),
+                                  'vms': dict((v['Name'], int(v['MemoryAssignedMB'])) for v in value.get('VMs') or [])}
+                round_trips += trips
+    checks = gates.evaluate(state, name, capacity=capacity if (hosts or p['capacity']) else None,
+                            move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
+                            min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
+                            cau_run_state=cau)
+    failed = [c for c in checks if not c.ok]
+    result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,
+              'round_trips': round_trips}
+    if failed:
+        raise UnsafeToProceed('Not safe to take %s out: %s' % (name, '; '.join('%s: %s' % (c.name, c.detail) for c in failed)),
+                              details=result)
+    return result
+
+
+def main():
+    argument_spec = winrm_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        node_hosts=dict(type='dict', default={}),
+        capacity=dict(type='dict'),
+        allow_save_state=dict(type='bool', default=False),
+        min_quorum_margin=dict(type='int'),
+        run_id=dict(type='str'),
+        check_cau=dict(type='bool', default=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_module(module, _check)
+
+
+if __name__ == '__main__':
+    main()

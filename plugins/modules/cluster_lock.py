@@ -1,0 +1,149 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cluster_lock
+short_description: Take, update or release the rolling-run lock of a failover cluster
+version_added: 0.1.0
+description:
+  - One rolling run at a time per cluster. The lock records its owner, run id, expiry and the node being
+    worked on, in a private property (C(WsfcRollingLock)) of the core cluster name resource, which the
+    cluster database replicates to every node.
+  - A lock held by another owner and not expired refuses with who holds it. An expired lock is taken over
+    and reported as stale. The same owner takes over its own lock, so a re-run after a failure resumes.
+author:
+  - wsfc.rolling developers (@wsfc-rolling)
+extends_documentation_fragment:
+  - wsfc.rolling.winrm
+attributes:
+  check_mode:
+    support: full
+    description: Reads the lock and reports what would change.
+  diff_mode:
+    support: full
+    description: Shows the lock before and after.
+options:
+  state:
+    description: V(present) takes (or updates) the lock, V(absent) releases it.
+    type: str
+    required: true
+    choices: [present, absent]
+  owner:
+    description: Who runs (for example the AWX job template name). Required with O(state=present).
+    type: str
+  run_id:
+    description: Identifier of this run. Required unless O(force=true).
+    type: str
+  ttl:
+    description: Seconds until the lock expires unless updated again.
+    type: int
+    default: 7200
+  node:
+    description: With O(state=present) and the lock held, record this node as the one being worked on (V('') clears it).
+    type: str
+  status:
+    description:
+      - With O(state=present), mark the run V(running) or V(failed). The same owner may take over a lock
+        whose run failed (a re-run resumes); a running lock is only taken over once it expired.
+    type: str
+    choices: [running, failed]
+  force:
+    description: With O(state=absent), release a lock held by another run.
+    type: bool
+    default: false
+seealso:
+  - module: wsfc.rolling.cluster_gate
+'''
+
+EXAMPLES = r'''
+- name: Take the lock for this run
+  wsfc.rolling.cluster_lock:
+    state: present
+    owner: "awx job {{ awx_job_id | default('cli') }}"
+    run_id: "{{ rolling_run_id }}"
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+lock:
+  description: The lock after the task (null when released).
+  returned: success
+  type: dict
+  sample: {owner: awx job 42, run_id: 20261122-0315, acquired: "2026-11-22T03:15:00Z", expires: "2026-11-22T05:15:00Z", node: HV-N2}
+previous:
+  description: The lock found before, with C(stale=true) when an expired lock of another owner was taken over.
+  returned: success
+  type: dict
+round_trips:
+  description: WinRM round trips made.
+  returned: always
+  type: int
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
+
+
+def _apply(module):
+    p = module.params
+    if p['state'] == 'present' and not (p['owner'] and p['run_id']):
+        raise InvalidOption('owner and run_id are required with state=present')
+    if p['state'] == 'absent' and not (p['run_id'] or p['force']):
+        raise InvalidOption('run_id is required with state=absent (or force=true)')
+    if p['ttl'] <= 0:
+        raise InvalidOption('ttl must be greater than 0, got %d' % p['ttl'])
+    with session_from_module(module) as session:
+        before = lock.read(session)[0]
+        result = {'changed': False, 'lock': before, 'previous': before}
+        if module.check_mode:
+            changes = (p['state'] == 'absent' and before is not None) or (
+                p['state'] == 'present' and (before is None or before.get('run_id') != p['run_id'] or
+                                            (p['node'] is not None and (before.get('node') or '') != p['node']) or
+                                            (p['status'] is not None and before.get('status') != p['status'])))
+            result.update(changed=bool(changes), diff={'before': before, 'after': None if p['state'] == 'absent' else before})
+        elif p['state'] == 'present':
+            new, previous, changed = lock.acquire(session, p['owner'], p['run_id'], p['ttl'])
+            fields = {}
+            if p['node'] is not None:
+                fields['node'] = p['node'] or None
+            if p['status'] is not None:
+                fields['status'] = p['status']
+            if fields:
+                new, fields_changed = lock.update(session, p['run_id'], p['ttl'], **fields)
+                changed = changed or fields_changed
+            result.update(changed=changed, lock=new, previous=previous, diff={'before': before, 'after': new})
+        else:
+            previous, changed = lock.release(session, p['run_id'], p['force'])
+            result.update(changed=changed, lock=None, previous=previous, diff={'before': before, 'after': None})
+        result['round_trips'] = session.round_trips
+    return result
+
+
+def main():
+    argument_spec = winrm_argument_spec()
+    argument_spec.update(
+        state=dict(type='str', required=True, choices=['present', 'absent']),
+        owner=dict(type='str'),
+        run_id=dict(type='str'),
+        ttl=dict(type='int', default=7200),
+        node=dict(type='str'),
+        status=dict(type='str', choices=['running', 'failed']),
+        force=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_module(module, _apply)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,181 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cluster_node
+short_description: Pause (drain) or resume a Windows Server failover cluster node
+version_added: 0.1.0
+description:
+  - O(state=paused) runs C(Suspend-ClusterNode), draining the node by default, and waits until its
+    C(DrainStatus) is C(Completed), reporting roles moved and remaining while it waits.
+  - O(state=up) runs C(Resume-ClusterNode) with the chosen failback and waits until the node is C(Up)
+    and, with O(failback=immediate), its roles are back.
+  - The commands run on a surviving node (O(winrm_host) or one of O(winrm_fallback_hosts)), never on
+    the node being paused.
+author:
+  - wsfc.rolling developers (@wsfc-rolling)
+extends_documentation_fragment:
+  - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.WAIT
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change without pausing or resuming.
+  diff_mode:
+    support: full
+    description: Shows the node state before and after.
+options:
+  name:
+    description: Name of the cluster node.
+    type: str
+    required: true
+  state:
+    description:
+      - V(paused) pauses the node (and drains it unless O(drain=false)); V(up) resumes it.
+      - There is no default; this module is disruptive.
+    type: str
+    required: true
+    choices: [paused, up]
+  drain:
+    description: With O(state=paused), move the node's roles to other nodes (live migration for VMs).
+    type: bool
+    default: true
+  force_drain:
+    description:
+      - With O(state=paused), roles that cannot move are stopped and moved as failed roles, and the
+        node is paused anyway. Only on explicit request; this stops workloads.
+    type: bool
+    default: false
+  failback:
+    description:
+      - With O(state=up), how the roles drained from the node come back.
+      - V(immediate) moves them back at once, V(policy) follows each role's failback policy, V(none)
+        leaves them where they are.
+    type: str
+    choices: [immediate, policy, none]
+    default: immediate
+  failback_roles:
+    description:
+      - With O(state=up) and O(failback=immediate), the roles to wait for. Defaults to the roles whose
+        first preferred owner is this node.
+    type: list
+    elements: str
+  wait_timeout:
+    description: Seconds to wait for the drain or the failback.
+    type: int
+    default: 1800
+notes:
+  - A drain that ends C(Failed) fails the task and names the roles that did not move; the node stays
+    paused. A paused node is never resumed by this module unless O(state=up) is asked for.
+  - On Storage Spaces Direct, C(Suspend-ClusterNode) is refused while a space is degraded or repairing;
+    the module says so. Use M(wsfc.rolling.storage_health) to wait first.
+seealso:
+  - module: wsfc.rolling.cluster_gate
+  - module: wsfc.rolling.storage_health
+'''
+
+EXAMPLES = r'''
+- name: Drain HV-N2 through the cluster name, with the other nodes as fallbacks
+  wsfc.rolling.cluster_node:
+    name: HV-N2
+    state: paused
+    winrm_host: hvclu01.contoso.com
+    winrm_fallback_hosts: [hv-n1.contoso.com, hv-n3.contoso.com]
+  delegate_to: localhost
+
+- name: Resume HV-N2 and bring its roles back
+  wsfc.rolling.cluster_node:
+    name: HV-N2
+    state: up
+    failback: immediate
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+node:
+  description: The node after the operation.
+  returned: success
+  type: dict
+  sample: {name: HV-N2, state: Paused, drain_status: Completed, roles_owned: []}
+roles_moved:
+  description: Roles that left the node during the drain, or came back during the failback.
+  returned: success
+  type: list
+  elements: str
+round_trips:
+  description: WinRM round trips made.
+  returned: always
+  type: int
+polls:
+  description: How many of RV(round_trips) were status polls of the wait.
+  returned: always
+  type: int
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
+    check_wait_options, wait_argument_spec, winrm_argument_spec)
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import nodes
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
+
+
+def _apply(module):
+    p = module.params
+    check_wait_options(p)
+    name, state = p['name'], p['state']
+    with session_from_module(module, exclude=name) as session:
+        view = nodes.read_node(session, name)
+        before = view.to_dict()
+        result = {'changed': False, 'node': before, 'roles_moved': [], 'diff': {'before': before, 'after': before}}
+        if state == 'paused':
+            done = view.node.state == 'Paused' and (not p['drain'] or view.node.drain_status == 'Completed')
+            if not done and not module.check_mode:
+                owned = [g.name for g in view.owned]
+                if view.node.state != 'Paused' or view.node.drain_status != 'InProgress':
+                    nodes.suspend(session, name, p['drain'], p['force_drain'])
+                view = nodes.wait_drained(session, name, p['wait_timeout'], p['poll_interval']) if p['drain'] and p['wait'] \
+                    else nodes.read_node(session, name)
+                result['roles_moved'] = [r for r in owned if r not in set(g.name for g in view.owned)]
+        else:
+            done = view.node.state == 'Up'
+            if not done and not module.check_mode:
+                roles = p['failback_roles'] if p['failback_roles'] is not None else nodes.preferred_roles(view)
+                away = [r for r in roles if r not in set(g.name for g in view.owned)]
+                nodes.resume(session, name, p['failback'])
+                if p['wait'] and p['failback'] == 'immediate':
+                    view = nodes.wait_failback(session, name, away, p['wait_timeout'], p['poll_interval'])
+                else:
+                    view = nodes.read_node(session, name)
+                result['roles_moved'] = [r for r in away if r in set(g.name for g in view.owned)]
+        if not done:
+            after = view.to_dict() if not module.check_mode else dict(before, state='Paused' if state == 'paused' else 'Up')
+            result.update(changed=True, node=after, diff={'before': before, 'after': after})
+        result.update(round_trips=session.round_trips, polls=session.polls)
+    return result
+
+
+def main():
+    argument_spec = winrm_argument_spec()
+    argument_spec.update(wait_argument_spec(1800))
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        state=dict(type='str', required=True, choices=['paused', 'up']),
+        drain=dict(type='bool', default=True),
+        force_drain=dict(type='bool', default=False),
+        failback=dict(type='str', default='immediate', choices=['immediate', 'policy', 'none']),
+        failback_roles=dict(type='list', elements='str'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_module(module, _apply)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,135 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: node_reboot
+short_description: Restart a cluster node and wait until it is really back
+version_added: 0.1.0
+description:
+  - Restarts the node O(winrm_host) points at and waits until it has a new boot time, answers WinRM, runs
+    the cluster service and is back in cluster membership (C(Paused) if it was paused, since a pause
+    survives a restart, otherwise C(Up)).
+  - A restart is not idempotent; the module always reports C(changed) when it restarts. With
+    O(only_if_required=true) it restarts only when a restart is pending, which makes re-runs safe.
+  - The timeout message names the last state seen (WinRM refused, not restarted yet, cluster service
+    stopped, node still joining).
+author:
+  - wsfc.rolling developers (@wsfc-rolling)
+extends_documentation_fragment:
+  - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.WAIT
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the node would restart.
+  diff_mode:
+    support: none
+    description: The boot times before and after are returned instead.
+options:
+  name:
+    description: Cluster node name of the node.
+    type: str
+    required: true
+  only_if_required:
+    description: Restart only when Windows reports a pending restart.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait for the node to come back (CAU's RebootTimeoutMinutes, default 15 minutes there).
+    type: int
+    default: 1800
+notes:
+  - Drain the node first (M(wsfc.rolling.cluster_node)); this module does not check.
+'''
+
+EXAMPLES = r'''
+- name: Restart HV-N2 if the updates need it
+  wsfc.rolling.node_reboot:
+    name: HV-N2
+    winrm_host: hv-n2.contoso.com
+    only_if_required: true
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+rebooted:
+  description: Whether the node was restarted.
+  returned: success
+  type: bool
+boot_time_before:
+  description: Last boot time before (ISO 8601, UTC).
+  returned: success
+  type: str
+boot_time:
+  description: Boot time now.
+  returned: success
+  type: str
+build:
+  description: OS build and update revision after the restart, like C(17763.7136).
+  returned: success
+  type: str
+cluster_state:
+  description: The node's cluster state once back.
+  returned: success
+  type: str
+round_trips:
+  description: WinRM round trips made (polls included).
+  returned: always
+  type: int
+polls:
+  description: How many of RV(round_trips) were status polls of the wait.
+  returned: always
+  type: int
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
+    check_wait_options, wait_argument_spec, winrm_argument_spec)
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import updates
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
+
+
+def _build(state):
+    return '%s.%s' % (state.get('BuildNumber'), state.get('UBR'))
+
+
+def _apply(module):
+    p = module.params
+    check_wait_options(p)
+    with runner_from_module(module) as runner:
+        before = updates.boot_state(runner, p['name'])
+        result = {'changed': False, 'rebooted': False, 'boot_time_before': before['LastBootUpTime'],
+                  'boot_time': before['LastBootUpTime'], 'build': _build(before), 'cluster_state': before['ClusterState']}
+        if p['only_if_required'] and not before.get('RebootPending'):
+            result.update(round_trips=runner.round_trips, polls=runner.polls)
+            return result
+        if module.check_mode:
+            result.update(changed=True, round_trips=runner.round_trips, polls=runner.polls)
+            return result
+        before, after = updates.restart_and_wait(runner, p['name'], p['wait_timeout'], p['poll_interval'])
+        result.update(changed=True, rebooted=True, boot_time=after['LastBootUpTime'], build=_build(after),
+                      cluster_state=after['ClusterState'], round_trips=runner.round_trips, polls=runner.polls)
+    return result
+
+
+def main():
+    argument_spec = winrm_argument_spec()
+    argument_spec.update(wait_argument_spec(1800))
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        only_if_required=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_module(module, _apply)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,164 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: node_updates
+short_description: Install Windows updates on one cluster node, as a background task on the node
+version_added: 0.1.0
+description:
+  - Searches for and installs the applicable Windows updates on the node O(winrm_host) points at.
+  - The Windows Update Agent refuses to download and install from a remote session, so the work runs on
+    the node as a scheduled task under SYSTEM. The module starts it, then polls its status file with short
+    calls; a dropped WinRM connection does not lose the installation.
+  - In check mode only the search runs and the applicable updates are returned.
+  - Does not restart the node; see M(wsfc.rolling.node_reboot) and RV(reboot_required).
+author:
+  - wsfc.rolling developers (@wsfc-rolling)
+extends_documentation_fragment:
+  - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.WAIT
+attributes:
+  check_mode:
+    support: full
+    description: Searches only (through a scheduled task on the node); installs nothing.
+  diff_mode:
+    support: none
+    description: The updates are returned instead.
+options:
+  state:
+    description: V(installed) installs the applicable updates. There is no default.
+    type: str
+    required: true
+    choices: [installed]
+  name:
+    description: Cluster node name, used in messages (defaults to O(winrm_host)).
+    type: str
+  category_names:
+    description: Only updates of these classifications (for example V(Security Updates), V(Critical Updates)). All when empty.
+    type: list
+    elements: str
+    default: []
+  accept_list:
+    description: Only these KB ids (for example V(KB5068791)). All when empty.
+    type: list
+    elements: str
+    default: []
+  reject_list:
+    description: Never these KB ids.
+    type: list
+    elements: str
+    default: []
+  job_id:
+    description: Identifier of the task on the node (letters, digits, dashes). Defaults to a new one per run.
+    type: str
+  wait_timeout:
+    description: Seconds to wait for the search and installation.
+    type: int
+    default: 7200
+seealso:
+  - module: wsfc.rolling.node_reboot
+  - module: wsfc.rolling.cau_scan
+'''
+
+EXAMPLES = r'''
+- name: Install security and critical updates on HV-N2
+  wsfc.rolling.node_updates:
+    state: installed
+    name: HV-N2
+    winrm_host: hv-n2.contoso.com
+    category_names: [Security Updates, Critical Updates]
+    reject_list: [KB5034439]
+  delegate_to: localhost
+  register: updates
+
+- name: Search only
+  wsfc.rolling.node_updates:
+    state: installed
+    winrm_host: hv-n2.contoso.com
+  check_mode: true
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+updates:
+  description: Applicable updates found, with C(result) after installation.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{kb: KB5068791, title: 2026-11 Cumulative Update ..., classification: Security Updates, result: Succeeded, hresult: 0}]
+installed:
+  description: Updates installed successfully.
+  returned: success
+  type: list
+  elements: dict
+failed:
+  description: Updates that failed, with C(result) and C(hresult).
+  returned: always
+  type: list
+  elements: dict
+reboot_required:
+  description: Whether the node must restart to finish (also true when a restart was already pending).
+  returned: success
+  type: bool
+round_trips:
+  description: WinRM round trips made (polls included).
+  returned: always
+  type: int
+'''
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
+    check_wait_options, wait_argument_spec, winrm_argument_spec)
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import updates
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
+
+
+def _apply(module):
+    p = module.params
+    check_wait_options(p)
+    criteria = updates.validate_criteria(p['category_names'], p['accept_list'], p['reject_list'])
+    mode = 'scan' if module.check_mode else 'install'
+    job_id = p['job_id'] or 'wsfc-%s-%d' % (mode, int(time.time() * 1000))
+    name = p['name'] or p['winrm_host']
+    with runner_from_module(module) as runner:
+        pending = bool(runner.call('node.boot', action='Failed to read %s' % name).get('RebootPending'))
+        job = updates.start_job(runner, job_id, mode, criteria)
+        if p['wait']:
+            job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])
+        summary = updates.summarize(job)
+        summary['reboot_required'] = summary['reboot_required'] or pending
+        result = dict(summary, changed=bool(summary['installed']) or (module.check_mode and bool(summary['updates'])),
+                      round_trips=runner.round_trips, polls=runner.polls, finished=job.get('Phase') in ('Completed', 'Failed'))
+    if job.get('Phase') == 'Failed':
+        raise RemoteCommandError(updates.failure_message(name, job, summary), details=result)
+    return result
+
+
+def main():
+    argument_spec = winrm_argument_spec()
+    argument_spec.update(wait_argument_spec(7200))
+    argument_spec.update(
+        state=dict(type='str', required=True, choices=['installed']),
+        name=dict(type='str'),
+        category_names=dict(type='list', elements='str', default=[]),
+        accept_list=dict(type='list', elements='str', default=[]),
+        reject_list=dict(type='list', elements='str', default=[]),
+        job_id=dict(type='str'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_module(module, _apply)
+
+
+if __name__ == '__main__':
+    main()
