@@ -102,7 +102,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, lock
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import SNAPSHOT_CALLS, state_from_results
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
@@ -119,16 +119,14 @@ def _check(module):
     p = module.params
     name = p['name']
     with session_from_module(module) as session:
-        calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {}), ('lock.read', {})]
+        calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {})]
         if p['check_cau']:
             calls.append(('cau.run_state', {}))
         results = session.invoke(calls, retry=True)
         state = state_from_results(results[:len(SNAPSHOT_CALLS)], session.answered_by or session.options.host)
         extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
         threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
-        held = None
-        if extra['lock.read'].ok:
-            held = lock.decode(extra['lock.read'].value.get('Value'))
+        held = state.run_lock
         cau = extra['cau.run_state'].value['RunState'] if p['check_cau'] and extra['cau.run_state'].ok else (
             'Unknown' if p['check_cau'] else None)
         round_trips = session.round_trips

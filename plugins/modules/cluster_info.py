@@ -16,8 +16,8 @@ description:
   - Reads, in one WinRM round trip, the cluster properties (name, functional level, upgrade version,
     S2D), the quorum configuration and witness, every node (state, drain status, votes, OS build,
     fault domain), every clustered role (type, owner, state, priority, preferred owners), the cluster
-    shared volumes, the Storage Spaces Direct pool, virtual disks and running storage jobs, and the
-    Cluster-Aware Updating clustered role if there is one.
+    shared volumes, the Storage Spaces Direct pool, virtual disks and running storage jobs, the
+    Cluster-Aware Updating clustered role if there is one, and the wsfc.rolling run lock.
   - Adds a computed RV(health) summary - are all nodes up, how many votes quorum can still lose,
     is storage healthy and quiet - which is what the rolling roles check before they touch a node.
   - Never changes anything.
@@ -124,6 +124,10 @@ storage_jobs:
   elements: dict
 cau_role:
   description: The Cluster-Aware Updating clustered role and its parameters, or null when there is none.
+  returned: success
+  type: dict
+run_lock:
+  description: The wsfc.rolling run lock when a rolling run holds the cluster (see M(wsfc.rolling.cluster_lock)), else null.
   returned: success
   type: dict
 health:

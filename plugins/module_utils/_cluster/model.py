@@ -215,6 +215,7 @@ class ClusterState:
     virtual_disks: List[VirtualDisk]
     storage_jobs: List[StorageJob]
     cau_role: Optional[CauRole]
+    run_lock: Optional[dict] = None
 
     def node(self, name):
         for node in self.nodes:
@@ -260,6 +261,7 @@ class ClusterState:
             'virtual_disks': [_plain(asdict(d), healthy=d.healthy) for d in self.virtual_disks],
             'storage_jobs': [_plain(asdict(j)) for j in self.storage_jobs],
             'cau_role': _plain(asdict(self.cau_role)) if self.cau_role else None,
+            'run_lock': self.run_lock,
             'health': self.health(),
         }
 

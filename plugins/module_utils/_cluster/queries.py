@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.lock import decode as decode_lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import NotFound
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
@@ -22,6 +23,7 @@ SNAPSHOT_CALLS = (
     ('storage.virtualdisks', 'the virtual disks'),
     ('storage.jobs', 'the storage jobs'),
     ('cau.role', 'the Cluster-Aware Updating role'),
+    ('lock.read', 'the rolling-run lock'),
 )
 
 
@@ -66,4 +68,5 @@ def state_from_results(results, host):
         virtual_disks=[model.VirtualDisk.from_ps(d) for d in values['storage.virtualdisks'] or []],
         storage_jobs=[model.StorageJob.from_ps(d) for d in values['storage.jobs'] or []],
         cau_role=model.CauRole.from_ps(cau) if cau else None,
+        run_lock=decode_lock(values['lock.read'].get('Value')),
     )

@@ -33,6 +33,12 @@ class ClusterSession(object):
         self.answered_by = None
 
     def _connect(self, start):
+        if not self.exclude:
+            # Any node will do: no probe round trip; a host that does not answer is skipped by
+            # invoke(retry=True).
+            self._index = start
+            self._runner = self._factory(self.options.replace(host=self.hosts[start]))
+            return
         errors = []
         for index in range(start, len(self.hosts)):
             runner = self._factory(self.options.replace(host=self.hosts[index]))
@@ -77,7 +83,12 @@ class ClusterSession(object):
                     raise
                 self._runner.close()
                 self._runner = None
-                self._connect(0)
+                if not self.exclude:
+                    if self._index + 1 >= len(self.hosts):
+                        raise
+                    self._connect(self._index + 1)
+                else:
+                    self._connect(0)
 
     def call(self, op, params=None, action=None, retry=False, poll=False):
         result = self.invoke([(op, params or {})], retry=retry, poll=poll)[0]

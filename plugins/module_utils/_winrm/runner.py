@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover - exercised through MissingDependency
 
 TRANSPORTS = ('basic', 'ntlm', 'kerberos', 'credssp', 'certificate')
 PASSWORD_TRANSPORTS = ('basic', 'ntlm', 'credssp')
+# WSManFault code for a ShellId the server does not know (lab-notes.md).
+UNKNOWN_SHELL_FAULT = 2150858843
 # Transports able to hand a credential on to the node (the double hop, windows-facts.md 1.1).
 DELEGATING_TRANSPORTS = ('credssp',)
 
@@ -223,7 +225,8 @@ class PowerShellRunner(object):
                                              % (self.options.user, endpoint, self.options.transport, exc))
             if isinstance(exc, winrm.exceptions.WSManFaultError):
                 return RemoteCommandError('WS-Management fault from %s while %s: %s (code %s)'
-                                          % (endpoint, what, exc.reason, exc.wsman_fault_code))
+                                          % (endpoint, what, exc.reason, exc.wsman_fault_code),
+                                          details={'wsman_fault_code': exc.wsman_fault_code})
             if isinstance(exc, requests.exceptions.SSLError):
                 return ConnectionFailure('TLS failure talking to %s: %s. Check winrm_ca_path or the '
                                          'server certificate' % (endpoint, _root_cause(exc)))
@@ -288,14 +291,13 @@ class PowerShellRunner(object):
             list of CallResult, in call order (shorter than ``calls`` after a stop).
         """
         request = _shim.encode_request(calls, stop_on_error)
-        self._ensure_shell()
         command, args = _shim.powershell_command()
-        protocol = self._protocol
         self.round_trips += 1
         if poll:
             self.polls += 1
         try:
-            command_id = self._wsman('starting PowerShell', protocol.run_command, self._shell_id, command, args)
+            command_id = self._start_command(command, args)
+            protocol = self._protocol
             try:
                 self._wsman('sending the request', protocol.send_command_input, self._shell_id,
                             command_id, _shim.stdin_payload(request), True)
@@ -312,6 +314,21 @@ class PowerShellRunner(object):
         doc = _shim.parse_output(stdout, stderr, rc, self.options.endpoint)
         return [CallResult(r.get('op'), bool(r.get('ok')), r.get('value'), r.get('error'), r.get('warnings'))
                 for r in doc.get('results', [])]
+
+    def _start_command(self, command, args):
+        """Start the command in our shell; a shell the server no longer knows is re-created once.
+
+        The shell can vanish under us: the cluster name moved to another node, WinRM restarted, the
+        idle timeout passed. The command did not start then, so starting it in a new shell is safe.
+        """
+        for attempt in (1, 2):
+            self._ensure_shell()
+            try:
+                return self._wsman('starting PowerShell', self._protocol.run_command, self._shell_id, command, args)
+            except RemoteCommandError as exc:
+                if attempt == 2 or exc.details.get('wsman_fault_code') != UNKNOWN_SHELL_FAULT:
+                    raise
+                self._shell_id = None
 
     def _receive(self, command_id):
         out, err = [], []

@@ -170,3 +170,24 @@ def test_missing_transport_library_is_a_missing_dependency():
     r = PowerShellRunner(WinRMOptions(host='n', transport='kerberos'), protocol_factory=lambda o: FakeProtocol(fail={'open_shell': exc}))
     with pytest.raises(MissingDependency, match=r'winrm_transport kerberos needs .* pip install pywinrm\[kerberos\]'):
         r.invoke([('a', {})])
+
+
+def test_a_shell_the_server_forgot_is_recreated_once():
+    fault = winrm.exceptions.WSManFaultError(500, 'x', '', 'shell not found', wsman_fault_code=2150858843)
+
+    class Forgetful(FakeProtocol):
+        failures = 1
+
+        def run_command(self, shell_id, command, args):
+            if self.failures:
+                self.failures -= 1
+                self.calls.append('run_command')
+                raise fault
+            return FakeProtocol.run_command(self, shell_id, command, args)
+    proto = Forgetful()
+    r = runner(proto)
+    r.invoke([('a', {})])
+    assert proto.calls.count('open_shell') == 2 and r.round_trips == 1
+    proto.failures = 2
+    with pytest.raises(RemoteCommandError, match='code 2150858843'):
+        r.invoke([('a', {})])
