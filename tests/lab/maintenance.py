@@ -287,51 +287,63 @@ def _return_to_service(lab, node):
     total = int(sum(d.footprint for d in lab.virtual_disks) * min(1.0, minutes / 600.0)) or 1
     job = StorageJob('Repair', bytes_total=total, started=lab.clock.now(), duration=duration)
     lab.storage_jobs.append(job)
+    job.node = node.name
     lab.recorder.activity_start(node.name, 'resync')
     lab.recorder.record('storage.repair_started', node=node.name, seconds=round(duration, 3))
-
-    def finish():
-        if job not in lab.storage_jobs or job.job_state == 7:
-            return
-        stall = lab.faults.get('storage_stall')
-        if stall:
-            return  # a stalled job never finishes; progress stays where the stall froze it
-        job.bytes_processed = job.bytes_total
-        job.job_state = 7
-        for disk in lab.virtual_disks:
-            disk.health, disk.operational = 0, [2]
-        lab.recorder.activity_end(node.name, 'resync')
-        lab.recorder.record('storage.repair_completed', node=node.name)
-        lab.clock.after(lab.timings['repair_job_linger_seconds'],
-                        lambda: job in lab.storage_jobs and lab.storage_jobs.remove(job))
-    lab.clock.after(duration, finish)
+    lab.clock.after(duration, lambda: update_jobs(lab))  # completes exactly on time unless stalled
 
 
 def update_jobs(lab):
-    """Advance repair-job progress to the current lab time (progress is continuous)."""
+    """Advance repair jobs to the current lab time; a job whose time is up completes.
+
+    Fault 'storage_stall' freezes progress at a percentage (a stuck resync); once cleared, the
+    job goes on and completes if its time is up.
+    """
     now = lab.clock.now()
     stall = lab.faults.get('storage_stall')
-    for job in lab.storage_jobs:
+    for job in list(lab.storage_jobs):
         if job.job_state == 7:
             continue
-        fraction = min(1.0, (now - job.started) / max(getattr(job, 'duration', 1.0), 1e-9))
+        fraction = min(1.0, (now - job.started) / max(job.duration, 1e-9))
         if stall:
             fraction = min(fraction, stall.get('percent', 40) / 100.0)
         job.bytes_processed = int(job.bytes_total * fraction)
+        if fraction >= 1.0:
+            _complete_repair(lab, job)
+
+
+def _complete_repair(lab, job):
+    job.job_state = 7
+    if not any(j.job_state != 7 for j in lab.storage_jobs):
+        for disk in lab.virtual_disks:
+            disk.health, disk.operational = 0, [2]
+    node = getattr(job, 'node', None)
+    lab.recorder.activity_end(node, 'resync')
+    lab.recorder.record('storage.repair_completed', node=node)
+    lab.clock.after(lab.timings['repair_job_linger_seconds'],
+                    lambda: job in lab.storage_jobs and lab.storage_jobs.remove(job))
 
 
 # -- restart --------------------------------------------------------------------------------
 
 def restart(lab, node):
     """shutdown /r: the node goes down after the shutdown delay and boots again; a pause survives."""
-    if getattr(node, 'restarting', False):
+    if node.restarting:
         return
     node.restarting = True
+    node.restart_gen += 1
+    gen = node.restart_gen
     lab.recorder.record('node.restart', node=node.name)
     lab.recorder.activity_start(node.name, 'reboot')
     t = lab.timings
 
+    def current():
+        # An administrator's power action in between ends this restart.
+        return node.restart_gen == gen
+
     def power_off():
+        if not current():
+            return
         lab.set_power(node.name, 'Off')
         if node.name in lab.faults.get('no_return', []):
             lab.recorder.record('fault.no_return', node=node.name)
@@ -339,6 +351,8 @@ def restart(lab, node):
         lab.clock.after(t['boot_seconds'], power_on)
 
     def power_on():
+        if not current():
+            return
         if node.reboot_pending:
             node.ubr, node.pending_ubr, node.reboot_pending = node.pending_ubr or node.ubr, 0, False
         node.joining = True
@@ -346,6 +360,8 @@ def restart(lab, node):
         lab.clock.after(t['join_seconds'], joined)
 
     def joined():
+        if not current():
+            return
         node.joining = False
         node.restarting = False
         lab.recorder.activity_end(node.name, 'reboot')

@@ -77,6 +77,7 @@ class Node:
     host_reserve_mb: int = 8192
     joining: bool = False
     restarting: bool = False
+    restart_gen: int = 0
     drain_op: object = None
 
     @property
@@ -159,10 +160,11 @@ class StorageJob:
     bytes_processed: int = 0
     is_background: bool = True
     duration: float = 1.0
+    node: str = ''
 
     @property
     def percent(self):
-        return int(100 * self.bytes_processed / self.bytes_total) if self.bytes_total else 100
+        return int(round(100.0 * self.bytes_processed / self.bytes_total)) if self.bytes_total else 100
 
 
 @dataclass
@@ -311,6 +313,16 @@ class Lab:
             }
 
     # -- administrative changes (control API; the recorder sees each) -----------------------
+
+    def admin_power(self, name, power):
+        """Power changed by an administrator (BMC, power button): ends any restart in progress."""
+        with self.lock:
+            node = self.node(name)
+            node.restart_gen += 1
+            node.restarting = node.joining = False
+            if power == 'On' and node.reboot_pending:
+                node.ubr, node.pending_ubr, node.reboot_pending = node.pending_ubr or node.ubr, 0, False
+            self.set_power(name, power)
 
     def set_power(self, name, power):
         with self.lock:

@@ -98,7 +98,7 @@ class LabServer:
         node = self.lab.node(name)
         if node is None:
             raise KeyError(name)
-        self.lab.set_power(node.name, power)
+        self.lab.admin_power(node.name, power)
 
     def _on_power(self, name, power):
         # Called by the model (with its lock held) whenever a node's power changes, reboots included.
@@ -124,8 +124,11 @@ class LabServer:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:
             if fault == 'vm_pinned':
-                for name in value:
-                    self.lab.groups[name].live_migratable = False
+                unknown = set(value or []) - set(self.lab.groups)
+                if unknown:
+                    raise ValueError('unknown VMs: %s' % ', '.join(sorted(unknown)))
+                for group in self.lab.groups.values():
+                    group.live_migratable = group.name not in (value or [])
             elif value is None:
                 self.lab.faults.pop(fault, None)
             else:

@@ -80,6 +80,8 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
         checks.append(Check('node_state', True, '%s is Up' % name))
     elif node.state == 'Paused' and ours:
         checks.append(Check('node_state', True, '%s is already paused by this run (resuming it)' % name))
+    elif node.state == 'Down':
+        checks.append(Check('node_state', False, '%s is Down: bring it back (power, cluster service) first' % name))
     else:
         checks.append(Check('node_state', False, '%s is %s (drain %s), not by this run' % (name, node.state, node.drain_status)))
 

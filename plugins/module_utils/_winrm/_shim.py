@@ -28,6 +28,14 @@ import json
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError
 
 PROTOCOL = 1
+# Operations that may simply be sent again when the connection dropped before their answer came:
+# reads, and 'wu.start', which finds the job it already started by its id. Everything else changes
+# the cluster; after a drop the caller re-reads the state before deciding.
+SAFE_TO_REPEAT = frozenset((
+    'cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv', 'cluster.vm_move_policy',
+    'storage.pools', 'storage.virtualdisks', 'storage.jobs', 'cau.role', 'cau.run_state', 'cau.scan',
+    'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status',
+))
 REQUEST_SEPARATOR = '#wsfc-rpc-request#'
 RESULT_MARKER = 'WSFC-RPC-RESULT:'
 

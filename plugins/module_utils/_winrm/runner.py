@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import os
 import socket
+import time
 import traceback
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
@@ -233,9 +234,13 @@ class PowerShellRunner(object):
             if isinstance(exc, (requests.exceptions.ConnectTimeout,)):
                 return TimeoutFailure('connection to %s timed out after %s s' % (endpoint, self.options.connection_timeout))
             if isinstance(exc, requests.exceptions.ReadTimeout):
-                return TimeoutFailure('%s did not answer within %s s while %s' % (endpoint, self.options.read_timeout, what))
+                return TimeoutFailure('%s did not answer within %s s while %s' % (endpoint, self.options.read_timeout, what),
+                                      details={'transient': True})
             if isinstance(exc, requests.exceptions.ConnectionError):
-                return ConnectionFailure('cannot connect to %s: %s' % (endpoint, _root_cause(exc)))
+                cause = _root_cause(exc)
+                # A connection that was open and then dropped or reset is transient; a refused one is not.
+                transient = any(t in cause for t in ('closed connection', 'reset', 'aborted', 'Broken pipe'))
+                return ConnectionFailure('cannot connect to %s: %s' % (endpoint, cause), details={'transient': transient})
             if isinstance(exc, winrm.exceptions.WinRMTransportError):
                 return ConnectionFailure('HTTP error from %s while %s: %s' % (endpoint, what, exc))
             if isinstance(exc, winrm.exceptions.WinRMError) and 'not installed' in str(exc):
@@ -279,7 +284,29 @@ class PowerShellRunner(object):
 
     # -- the RPC ------------------------------------------------------------------------------
 
+    # Pauses before sending a repeatable request again after a dropped connection.
+    REPEAT_PAUSES = (0.5, 1.0, 2.0)
+
     def invoke(self, calls, stop_on_error=False, poll=False):
+        """Run several operations in one round trip (see ``_invoke_once``).
+
+        When every operation is safe to repeat (reads, idempotent starts), a connection dropped,
+        reset or timed out mid-call is retried a few times before the error is raised; a refused
+        connection or a TLS failure is raised at once.
+        """
+        repeatable = all(op in _shim.SAFE_TO_REPEAT for op, _params in calls)
+        pauses = list(self.REPEAT_PAUSES) if repeatable else []
+        while True:
+            try:
+                return self._invoke_once(calls, stop_on_error, poll)
+            except (ConnectionFailure, TimeoutFailure) as exc:
+                if not pauses or not exc.details.get('transient'):
+                    raise
+                self._sleep(pauses.pop(0))
+
+    _sleep = staticmethod(time.sleep)
+
+    def _invoke_once(self, calls, stop_on_error=False, poll=False):
         """Run several operations in one round trip.
 
         Args:

@@ -40,7 +40,8 @@ def test_health_reports_repair_in_progress_and_degraded_disk():
     lab = build_lab('s2d4')
     lab.virtual_disks[0].health, lab.virtual_disks[0].operational = 1, [11]  # Warning / In Service
     from lab.model import StorageJob
-    lab.storage_jobs.append(StorageJob('Repair', bytes_total=1000, started=0, bytes_processed=650))
+    lab.faults['storage_stall'] = {'percent': 65}
+    lab.storage_jobs.append(StorageJob('Repair', bytes_total=1000, started=-1e6, duration=1e6))
     health = read(lab, node='HCI-N1')[0].health()
     assert health['healthy'] is False and health['storage_quiet'] is False
     assert health['storage_jobs_running'] == ['Repair']

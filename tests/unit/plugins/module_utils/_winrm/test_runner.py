@@ -159,10 +159,35 @@ def test_a_dropped_connection_forgets_the_shell():
     proto = FakeProtocol(fail={'run_command': requests.exceptions.ConnectionError('reset')})
     r = runner(proto)
     with pytest.raises(ConnectionFailure):
-        r.invoke([('a', {})])
+        r.invoke([('cluster.node.suspend', {})])
+    assert proto.calls.count('run_command') == 1  # a mutation is never sent twice
     del proto.fail['run_command']
     r.invoke([('a', {})])
     assert proto.calls.count('open_shell') == 2
+
+
+def test_reads_are_repeated_after_a_drop_mutations_are_not(monkeypatch):
+    monkeypatch.setattr(PowerShellRunner, '_sleep', staticmethod(lambda s: None))
+
+    class Dropping(FakeProtocol):
+        drops = 2
+
+        def get_command_output_raw(self, shell_id, command_id):
+            if self.drops:
+                self.drops -= 1
+                self.calls.append('get_command_output_raw')
+                raise requests.exceptions.ConnectionError('Remote end closed connection without response')
+            return FakeProtocol.get_command_output_raw(self, shell_id, command_id)
+    proto = Dropping()
+    r = runner(proto)
+    r.invoke([('cluster.nodes', {}), ('wu.status', {'id': 'x'})])
+    assert proto.calls.count('run_command') == 3 and r.round_trips == 3
+    proto.drops = 1
+    with pytest.raises(ConnectionFailure, match='Remote end closed connection'):
+        r.invoke([('cluster.nodes', {}), ('cluster.node.resume', {})])
+    proto.drops = 4
+    with pytest.raises(ConnectionFailure):
+        r.invoke([('cluster.nodes', {})])  # gives up after three repeats
 
 
 def test_missing_transport_library_is_a_missing_dependency():

@@ -1,0 +1,202 @@
+"""playbooks/rolling_update.yml end to end against the lab, judged by the lab's recorder and state."""
+
+import collections
+import re
+
+import pytest
+
+from lab import cli as lab_cli
+
+pytestmark = pytest.mark.integration
+PLAY = 'playbooks/rolling_update.yml'
+FAST = {'rolling_update_poll_interval': 0.1}
+
+
+def stats(state):
+    return lab_cli.control(state, '/stats')['invariants']
+
+
+def events(state, kind):
+    return [e for e in lab_cli.control(state, '/events') if e['kind'] == kind]
+
+
+def lab_state(state):
+    return lab_cli.control(state, '/state')
+
+
+def fault(state, name, value):
+    lab_cli.control(state, '/', {'action': 'fault', 'fault': name, 'value': value})
+
+
+def recap(stdout):
+    """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from the PLAY RECAP."""
+    out = {}
+    for host, fields in re.findall(r'^(\S+)\s+:\s+(ok=.*)$', stdout, re.M):
+        out[host] = dict((k, int(v)) for k, v in re.findall(r'(\w+)=(\d+)', fields))
+    return out
+
+
+def assert_safe(state):
+    inv = stats(state)
+    assert inv['violations'] == [], inv['violations']
+    assert inv['max_nodes_out'] <= 1
+    assert inv['min_quorum_margin'] >= 1
+    assert inv['vm_downtime'] == {}
+    assert inv['live_migrated_downtime'] == 0
+    return inv
+
+
+def assert_all_updated(state):
+    for node in lab_state(state)['nodes']:
+        assert node['state'] == 'Up', node
+        assert node['pending_updates'] == [] and not node['reboot_pending'], node
+
+
+@pytest.mark.parametrize('scenario', ['hyperv4', 's2d4'])
+def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, playbook, scenario):
+    state = start_lab(scenario)
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_all_updated(state)
+    inv = assert_safe(state)
+    assert inv['live_migrated_vms'] >= 12
+    # Every drain was asked for with storage quiet and healthy (S2D rule), each node restarted once.
+    assert all(not e['storage_busy'] for e in events(state, 'node.suspend_requested'))
+    assert sorted(collections.Counter(e['node'] for e in events(state, 'node.restart')).values()) == [1, 1, 1, 1]
+    assert lab_state(state)['lock'] is None
+
+    drains_before = len(events(state, 'node.suspend_requested'))
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert all(r['changed'] == 0 for r in recap(proc.stdout).values()), recap(proc.stdout)
+    assert 'every node is compliant; nothing to do' in proc.stdout
+    assert len(events(state, 'node.suspend_requested')) == drains_before
+    assert lab_state(state)['lock'] is None
+
+
+def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_second_restarts(start_lab, playbook):
+    state = start_lab('hyperv4')
+    fault(state, 'update_fail', {'HV-N3': ['KB5068791']})
+    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=1))
+    assert proc.returncode != 0
+    out = ' '.join(proc.stdout.split())
+    assert 'Rolling update stopped at HV-N3: Windows Update failed on HV-N3: KB5068791 (Failed, 0x80240022)' in out
+    assert 'a paused node is never resumed automatically' in out
+    nodes = dict((n['name'], n) for n in lab_state(state)['nodes'])
+    assert nodes['HV-N3']['state'] == 'Paused' and nodes['HV-N3']['drain_status'] == 'Completed'
+    lock = lab_state(state)['lock']
+    assert '"status": "failed"' in lock and '"node": "HV-N3"' in lock
+    assert_safe(state)
+    done_first = [e['node'] for e in events(state, 'node.restart')]
+
+    fault(state, 'update_fail', None)
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_all_updated(state)
+    assert_safe(state)
+    restarts = collections.Counter(e['node'] for e in events(state, 'node.restart'))
+    assert all(restarts[n] == 1 for n in done_first), restarts
+    assert sorted(restarts) == ['HV-N1', 'HV-N2', 'HV-N3', 'HV-N4']
+    # The paused node was finished first, without a second drain of any finished node.
+    drains = collections.Counter(e['node'] for e in events(state, 'node.suspend_requested'))
+    assert all(drains[n] == 1 for n in done_first), drains
+
+
+def test_vm_that_cannot_live_migrate_fails_the_drain_and_names_the_vm(start_lab, playbook):
+    state = start_lab('hyperv4')
+    vm = next(g['name'] for g in lab_state(state)['groups'] if g['owner'] == 'HV-N2' and g['type'] == 'VirtualMachine')
+    fault(state, 'vm_pinned', [vm])
+    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_node_order=['HV-N2'],
+                                                      rolling_update_max_retries=0))
+    assert proc.returncode != 0
+    out = ' '.join(proc.stdout.split())
+    assert "Drain of cluster node 'HV-N2' failed: roles not moved: %s" % vm in out
+    node = next(n for n in lab_state(state)['nodes'] if n['name'] == 'HV-N2')
+    assert node['state'] == 'Paused' and node['drain_status'] == 'Failed'
+    assert next(g for g in lab_state(state)['groups'] if g['name'] == vm)['state'] == 'Online'
+    assert_safe(state)
+    assert events(state, 'node.restart') == []
+
+    fault(state, 'vm_pinned', [])
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_all_updated(state)
+    assert_safe(state)
+
+
+def test_node_that_does_not_come_back_stops_the_run_safely(start_lab, playbook):
+    state = start_lab('hyperv4')
+    fault(state, 'no_return', ['HV-N1'])
+    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_node_order=['HV-N1'],
+                                                      rolling_update_reboot_timeout=4))
+    assert proc.returncode != 0
+    out = ' '.join(proc.stdout.split())
+    assert 'Rolling update stopped at HV-N1: HV-N1 not back: WinRM does not answer' in out
+    assert 'after 4 s' in out
+    nodes = dict((n['name'], n['state']) for n in lab_state(state)['nodes'])
+    assert nodes == {'HV-N1': 'Down', 'HV-N2': 'Up', 'HV-N3': 'Up', 'HV-N4': 'Up'}
+    inv = stats(state)
+    assert inv['violations'] == [] and inv['vm_downtime'] == {}
+
+    # Re-running while the node is still down refuses before touching anything else.
+    suspends = len(events(state, 'node.suspend_requested'))
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode != 0
+    assert len(events(state, 'node.suspend_requested')) == suspends
+
+    # The administrator brings it back; the re-run finishes it and the others.
+    fault(state, 'no_return', [])
+    lab_cli.control(state, '/', {'action': 'power', 'node': 'HV-N1', 'power': 'On'})
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_all_updated(state)
+    assert stats(state)['violations'] == []
+
+
+def test_winrm_drops_while_polling_are_survived(start_lab, playbook):
+    state = start_lab('hyperv4')
+    fault(state, 'winrm_drop', {'HV-N2': 3, 'HV-N4': 2})
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert len(events(state, 'fault.winrm_drop')) == 5
+    assert_all_updated(state)
+    assert_safe(state)
+
+
+def test_stalled_resync_fails_fast_and_blocks_the_next_drain(start_lab, playbook):
+    state = start_lab('s2d4')
+    fault(state, 'storage_stall', {'percent': 40})
+    extra = dict(FAST, rolling_update_storage_stall_timeout=2)
+    proc, _ = playbook(PLAY, state['inventory'], extra)
+    assert proc.returncode != 0
+    out = ' '.join(proc.stdout.split())
+    assert 'Storage repair stalled: no progress for 2 s: job Repair Running 40%' in out
+    assert_safe(state)
+    assert len(events(state, 'node.suspend_requested')) == 1
+    # A re-run while the resync is still stuck stops at the gate: no second node is drained.
+    proc, _ = playbook(PLAY, state['inventory'], extra)
+    assert proc.returncode != 0
+    assert 'storage: job Repair Running 40%' in ' '.join(proc.stdout.split())
+    assert len(events(state, 'node.suspend_requested')) == 1
+    fault(state, 'storage_stall', None)
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_all_updated(state)
+    assert_safe(state)
+    assert all(not e['storage_busy'] for e in events(state, 'node.suspend_requested'))
+
+
+def test_low_priority_vms_that_would_be_saved_stop_the_run_unless_allowed(start_lab, playbook):
+    state = start_lab('twonode')  # default MoveTypeThreshold: Low priority VMs quick-migrate
+    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    assert proc.returncode != 0
+    out = ' '.join(proc.stdout.split())
+    assert 'would be quick-migrated (saved, clients disconnected) by the drain' in out
+    assert events(state, 'node.suspend_requested') == []
+    assert lab_state(state)['lock'] is None  # released again: nothing was changed
+    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True))
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_all_updated(state)
+    inv = stats(state)
+    assert inv['violations'] == [] and inv['live_migrated_downtime'] == 0
+    assert set(inv['vm_downtime']) == {'VM03', 'VM04'}  # the two Low priority VMs, as allowed

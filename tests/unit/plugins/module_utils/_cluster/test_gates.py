@@ -1,0 +1,103 @@
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+from unit.labproto import LabProtocol, build_lab
+
+
+def snapshot(lab, node=None):
+    node = node or next(iter(lab.nodes))
+    runner = PowerShellRunner(WinRMOptions(host=node, user='u', password='p'), protocol_factory=lambda o: LabProtocol(lab, node))
+    return read_cluster_state(runner)
+
+
+def failed(checks):
+    return dict((c.name, c.detail) for c in checks if not c.ok)
+
+
+def capacity(lab):
+    out = {}
+    for node in lab.nodes.values():
+        vms = dict((g.name, g.memory_mb) for g in lab.groups.values() if g.group_type == 'VirtualMachine' and g.owner == node.name)
+        out[node.name] = {'free_mb': node.memory_mb - node.host_reserve_mb - sum(vms.values()), 'vms': vms}
+    return out
+
+
+def test_a_healthy_cluster_passes_every_gate():
+    lab = build_lab('hyperv4')
+    checks = gates.evaluate(snapshot(lab), 'HV-N2', capacity=capacity(lab), move_type_threshold=1000,
+                            lock={'run_id': 'r1'}, run_id='r1', cau_run_state='RunNotInProgress')
+    assert failed(checks) == {}
+    assert [c.name for c in checks] == ['node_state', 'other_nodes_up', 'quorum_margin', 'storage', 'live_migration',
+                                        'capacity', 'run_lock', 'cau_run']
+
+
+def test_another_node_out_and_quorum_margin():
+    lab = build_lab('hyperv4')
+    lab.set_power('HV-N4', 'Off')
+    bad = failed(gates.evaluate(snapshot(lab), 'HV-N2', move_type_threshold=1000))
+    assert bad['other_nodes_up'] == 'not Up: HV-N4 (Down)'
+    assert bad['quorum_margin'] == 'without HV-N2: 3 of 5 votes, 3 needed, margin 0 (required 1)'
+
+
+def test_two_node_cluster_needs_no_spare_vote():
+    lab = build_lab('twonode')
+    checks = gates.evaluate(snapshot(lab), 'EDGE-N1', allow_save_state=True)
+    assert failed(checks) == {}
+    assert 'margin 0 (required 0)' in next(c.detail for c in checks if c.name == 'quorum_margin')
+
+
+def test_storage_busy_and_unhealthy_refuse():
+    from lab.model import StorageJob
+    lab = build_lab('s2d4')
+    lab.virtual_disks[1].health, lab.virtual_disks[1].operational = 1, [11]
+    lab.faults['storage_stall'] = {'percent': 40}  # hold the job at 40% while the snapshot is read
+    lab.storage_jobs.append(StorageJob('Repair', bytes_total=100, started=-1e6, duration=2e6))
+    bad = failed(gates.evaluate(snapshot(lab), 'HCI-N1', move_type_threshold=1000))
+    assert bad == {'storage': 'job Repair Running 40%; disk Volume02 Warning/In Service'}
+
+
+def test_vms_below_move_threshold_refuse_unless_allowed():
+    lab = build_lab('hyperv4')
+    state = snapshot(lab)
+    low = sorted(g.name for g in state.groups if g.is_vm and g.owner_node == 'HV-N1' and g.priority == 1000)
+    assert low
+    detail = failed(gates.evaluate(state, 'HV-N1'))['live_migration']
+    assert detail.startswith('%s would be quick-migrated (saved, clients disconnected) by the drain' % ', '.join(low))
+    assert 'MoveTypeThreshold 2000' in detail
+    assert 'live_migration' not in failed(gates.evaluate(state, 'HV-N1', allow_save_state=True))
+    assert 'live_migration' not in failed(gates.evaluate(state, 'HV-N1', move_type_threshold=1000))
+
+
+def test_capacity_counts_vms_moved_since_measurement():
+    lab = build_lab('hyperv4')
+    cap = capacity(lab)
+    for name in ('HV-N1', 'HV-N3', 'HV-N4'):
+        cap[name]['free_mb'] = 10 * 1024  # the others are nearly full
+    bad = failed(gates.evaluate(snapshot(lab), 'HV-N2', capacity=cap, move_type_threshold=1000))
+    assert bad['capacity'].startswith('no room on the other nodes for ')
+    # A VM that moved away from HV-N3 since the measurement frees its memory there.
+    free = gates.free_memory(cap, snapshot(lab), 'HV-N2')
+    vm = next(g for g in lab.groups.values() if g.owner == 'HV-N3' and g.group_type == 'VirtualMachine')
+    vm.owner = 'HV-N2'
+    assert gates.free_memory(cap, snapshot(lab), 'HV-N2')['HV-N3'] == free['HV-N3'] + vm.memory_mb
+
+
+def test_placement_is_largest_first():
+    assert gates.place({'a': 10, 'b': 20, 'c': 20}, {'x': 35, 'y': 25}) == []
+    assert gates.place({'a': 10, 'b': 30, 'c': 20}, {'x': 35, 'y': 25}) == ['a']  # 30 must take x; 10 fits nowhere
+    assert gates.place({'a': 40}, {'x': 35, 'y': 25}) == ['a']
+
+
+def test_lock_cau_and_node_state_gates():
+    lab = build_lab('hyperv4')
+    state = snapshot(lab)
+    bad = failed(gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock={'owner': 'bob', 'run_id': 'x'},
+                                run_id='r1', cau_run_state='RunFailed'))
+    assert bad['run_lock'].startswith('the run lock is not held by this run (held by bob, run x')
+    assert 'Invoke-CauRun -ForceRecovery' in bad['cau_run']
+    lab.nodes['HV-N2'].member_state = 'Paused'
+    state = snapshot(lab)
+    assert 'not by this run' in failed(gates.evaluate(state, 'HV-N2', move_type_threshold=1000))['node_state']
+    ours = {'run_id': 'r1', 'node': 'HV-N2'}
+    assert 'node_state' not in failed(gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock=ours, run_id='r1'))
+    assert failed(gates.evaluate(state, 'HV-N9')) == {'node_exists': "cluster node 'HV-N9' not found in cluster HVCLU01"}
