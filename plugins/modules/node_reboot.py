@@ -114,7 +114,7 @@ def _apply(module):
         if module.check_mode:
             result.update(changed=True, round_trips=runner.round_trips, polls=runner.polls)
             return result
-        before, after = updates.restart_and_wait(runner, p['name'], p['wait_timeout'], p['poll_interval'])
+        before, after = updates.restart_and_wait(runner, p['name'], p['wait_timeout'], p['poll_interval'], before)
         result.update(changed=True, rebooted=True, boot_time=after['LastBootUpTime'], build=_build(after),
                       cluster_state=after['ClusterState'], round_trips=runner.round_trips, polls=runner.polls)
     return result

@@ -98,7 +98,7 @@ installed:
   returned: success
   type: list
   elements: dict
-failed:
+failed_updates:
   description: Updates that failed, with C(result) and C(hresult).
   returned: always
   type: list

@@ -19,16 +19,27 @@ class LabProtocol:
         self.requests = []
         self._stdin = b''
 
+    def _check_power(self):
+        self.lab.tick()  # time passes for the whole lab, also while this node is off
+        node = self.lab.node(self.node_name)
+        if node.power != 'On':
+            import requests
+            raise requests.exceptions.ConnectionError('[Errno 111] Connection refused')
+
     def open_shell(self):
+        self._check_power()
         return 'S'
 
     def run_command(self, shell_id, command, args):
+        self._check_power()
+        self._stdin = b''  # a new command: nothing of an earlier, interrupted one
         return 'C'
 
     def send_command_input(self, shell_id, command_id, data, end):
         self._stdin += data
 
     def get_command_output_raw(self, shell_id, command_id):
+        self._check_power()
         shim, request = self._stdin.decode('ascii').split(_shim.REQUEST_SEPARATOR)
         self._stdin = b''
         decoded = json.loads(base64.b64decode(request.strip()))
@@ -45,3 +56,36 @@ class LabProtocol:
 
 def build_lab(name='hyperv4'):
     return scenario_mod.build(scenario_mod.load(name), net='127.0.250')
+
+
+def patch_modules(monkeypatch, lab, *modules):
+    """Point the modules' connections at the lab model: a host that is a node name reaches that
+    node, anything else (the cluster name) reaches the owner of the core cluster group."""
+    from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
+    from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+
+    def runner_factory(options):
+        node = options.host if lab.node(options.host) else lab.core_group().owner
+        protocol = LabProtocol(lab, node)
+        lab.protocols.append(protocol)
+        return PowerShellRunner(options, protocol_factory=lambda o: protocol)
+
+    def session_from_module(module, exclude=None):
+        return ClusterSession(WinRMOptions.from_params(module.params), module.params.get('winrm_fallback_hosts') or [],
+                              exclude=exclude, runner_factory=runner_factory)
+
+    def runner_from_module(module, host=None):
+        return runner_factory(WinRMOptions.from_params(module.params, host=host))
+
+    lab.protocols = []
+    for module in modules:
+        for name, value in (('session_from_module', session_from_module), ('runner_from_module', runner_from_module)):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
+        if hasattr(module, 'PowerShellRunner'):
+            monkeypatch.setattr(module, 'measure', lambda options, host: _measure(runner_factory, options, host))
+
+
+def _measure(runner_factory, options, host):
+    with runner_factory(options.replace(host=host)) as runner:
+        return runner.call('node.capacity'), runner.round_trips

@@ -63,7 +63,7 @@ def summarize(job):
     return {
         'updates': [_plain(u) for u in updates],
         'installed': [_plain(u) for u in installed],
-        'failed': [_plain(u) for u in failed],
+        'failed_updates': [_plain(u) for u in failed],
         'reboot_required': bool(job.get('RebootRequired')),
         'job_id': job.get('Id'),
     }
@@ -79,7 +79,7 @@ def failure_message(node, job, summary):
     if job.get('Error'):
         return 'Windows Update failed on %s: %s' % (node, job['Error'])
     return 'Windows Update failed on %s: %s' % (node, ', '.join(
-        '%s (%s, 0x%08X)' % (u['kb'], u['result'], (u['hresult'] or 0) & 0xFFFFFFFF) for u in summary['failed']))
+        '%s (%s, 0x%08X)' % (u['kb'], u['result'], (u['hresult'] or 0) & 0xFFFFFFFF) for u in summary['failed_updates']))
 
 
 # -- restart -----------------------------------------------------------------------------------
@@ -95,16 +95,19 @@ def boot_state(runner, name, poll=False):
     return state
 
 
-def restart_and_wait(runner, name, timeout, interval):
+def restart_and_wait(runner, name, timeout, interval, before=None):
     """Restart the node and wait until it is really back.
 
     Back means: a new boot time, WinRM answering, the cluster service running, and the node back in
     membership (Paused if it was paused: the pause survives the reboot, Up otherwise).
 
+    Args:
+        before: the boot state already read (saves a round trip).
+
     Returns:
         (state before, state after)
     """
-    before = boot_state(runner, name)
+    before = before or boot_state(runner, name)
     runner.call('node.restart', action='Failed to restart %s' % name)
     runner.close()
 

@@ -1,0 +1,234 @@
+"""The rolling-update modules against the in-process lab: change, no change, check mode, diff, errors."""
+
+import pytest
+
+from ansible_collections.wsfc.rolling.plugins.modules import (
+    cau_scan, cluster_gate, cluster_lock, cluster_node, node_reboot, node_updates, storage_health)
+from unit.labproto import build_lab, patch_modules
+
+CONN = {'winrm_host': 'HVCLU01', 'winrm_user': 'LAB\\admin', 'winrm_password': 'pw',
+        'winrm_fallback_hosts': ['HV-N1', 'HV-N2', 'HV-N3', 'HV-N4']}
+WAITING = (cluster_node, node_reboot, node_updates, storage_health)
+ALL = (cau_scan, cluster_gate, cluster_lock, cluster_node, node_reboot, node_updates, storage_health)
+
+
+@pytest.fixture
+def lab(monkeypatch):
+    lab = build_lab('hyperv4')
+    patch_modules(monkeypatch, lab, *ALL)
+    return lab
+
+
+def args(**kw):
+    out = dict(CONN)
+    out.update(kw)
+    return out
+
+
+@pytest.fixture
+def run_module(run_module):
+    """Waiting modules poll fast against the accelerated lab clock."""
+    def run(module, arguments):
+        if module in WAITING:
+            arguments = dict({'poll_interval': 0.02}, **arguments)
+        return run_module(module, arguments)
+    return run
+
+
+def snapshot(lab):
+    snap = lab.snapshot()
+    snap.pop('time')
+    return snap
+
+
+def test_cluster_node_drain_is_idempotent_and_checkable(run_module, lab):
+    before = snapshot(lab)
+    rc, result = run_module(cluster_node, args(name='HV-N2', state='paused', _ansible_check_mode=True, _ansible_diff=True))
+    assert rc == 0 and result['changed'] is True
+    assert result['diff'] == {'before': {'name': 'HV-N2', 'state': 'Up', 'drain_status': 'NotInitiated',
+                                         'roles_owned': result['diff']['before']['roles_owned']},
+                              'after': dict(result['diff']['before'], state='Paused')}
+    assert snapshot(lab) == before  # check mode applied nothing
+
+    rc, result = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    assert rc == 0 and result['changed'] is True
+    assert result['node']['state'] == 'Paused' and result['node']['drain_status'] == 'Completed'
+    assert result['node']['roles_owned'] == [] and len(result['roles_moved']) == 5
+    assert result['polls'] >= 1 and result['round_trips'] - result['polls'] <= 3
+    # Cluster-wide commands never ran on the node being drained.
+    assert all(p.node_name != 'HV-N2' for p in lab.protocols)
+
+    rc, again = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    assert rc == 0 and again['changed'] is False
+
+    rc, up = run_module(cluster_node, args(name='HV-N2', state='up', failback='immediate'))
+    assert rc == 0 and up['changed'] is True and up['node']['state'] == 'Up'
+    assert sorted(up['roles_moved']) == sorted(r for r in result['roles_moved'] if r.startswith('VM'))
+    rc, again = run_module(cluster_node, args(name='HV-N2', state='up'))
+    assert rc == 0 and again['changed'] is False
+
+
+@pytest.mark.parametrize('extra, error_type, message', [
+    ({'name': 'HV-N9', 'state': 'paused'}, 'NotFound', "Failed to read cluster node 'HV-N9': The cluster node was not found."),
+    ({'name': 'HV-N2', 'state': 'paused', 'wait_timeout': 0}, 'InvalidOption', 'wait_timeout must be greater than 0'),
+    ({'name': 'HV-N2', 'state': 'paused', 'poll_interval': -1}, 'InvalidOption', 'poll_interval must be greater than 0'),
+    ({'name': 'HV-N2', 'state': 'paused', 'winrm_host': 'HV-N2', 'winrm_fallback_hosts': []}, 'InvalidOption',
+     "winrm_host HV-N2 is the only way to the cluster and it is the node 'hv-n2' being worked on"),
+])
+def test_cluster_node_bad_input_changes_nothing(run_module, lab, extra, error_type, message):
+    before = snapshot(lab)
+    rc, result = run_module(cluster_node, args(**extra))
+    assert rc == 1 and result['error_type'] == error_type and message in result['msg']
+    assert snapshot(lab) == before
+
+
+def test_cluster_node_bad_failback_is_refused_by_the_argspec(run_module, lab):
+    rc, result = run_module(cluster_node, args(name='HV-N2', state='up', failback='sometimes'))
+    assert rc == 1 and 'value of failback must be one of: immediate, policy, none' in result['msg']
+
+
+def test_cluster_node_on_degraded_s2d_says_why(run_module, monkeypatch):
+    lab = build_lab('s2d4')
+    patch_modules(monkeypatch, lab, cluster_node)
+    lab.virtual_disks[0].health, lab.virtual_disks[0].operational = 1, [3]
+    rc, result = run_module(cluster_node, args(name='HCI-N2', state='paused', winrm_host='HCICLU01',
+                                               winrm_fallback_hosts=['HCI-N1', 'HCI-N3']))
+    assert rc == 1 and result['error_type'] == 'RemoteCommandError'
+    assert "Failed to suspend cluster node 'HCI-N2' (a storage space is degraded or repairing: wait for storage): " \
+           "A clustered space is in a degraded condition" in result['msg']
+    assert result['error_records'][0]['native_code'] == 5987
+
+
+def test_cluster_node_drain_failure_names_the_role(run_module, lab):
+    vm = next(g for g in lab.groups.values() if g.owner == 'HV-N3' and g.group_type == 'VirtualMachine')
+    vm.live_migratable = False
+    rc, result = run_module(cluster_node, args(name='HV-N3', state='paused'))
+    assert rc == 1 and "Drain of cluster node 'HV-N3' failed: roles not moved: %s" % vm.name in result['msg']
+    assert lab.node('HV-N3').state == 'Paused' and vm.owner == 'HV-N3' and vm.state == 'Online'
+
+
+def test_cluster_lock_lifecycle(run_module, lab):
+    rc, result = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1', _ansible_check_mode=True))
+    assert rc == 0 and result['changed'] is True and lab.cluster_name_params == {}
+    rc, result = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1', node='HV-N1', _ansible_diff=True))
+    assert rc == 0 and result['changed'] and result['lock']['node'] == 'HV-N1' and result['diff']['before'] is None
+    rc, result = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1', node='HV-N1'))
+    assert rc == 0 and result['changed'] is False
+    rc, result = run_module(cluster_lock, args(state='present', owner='bob', run_id='r2'))
+    assert rc == 1 and result['error_type'] == 'UnsafeToProceed'
+    assert 'Another rolling run holds the cluster: held by alice, run r1 (running)' in result['msg']
+    rc, result = run_module(cluster_lock, args(state='absent', run_id='r1'))
+    assert rc == 0 and result['changed'] and result['lock'] is None and lab.cluster_name_params == {}
+    rc, result = run_module(cluster_lock, args(state='absent', run_id='r1'))
+    assert rc == 0 and result['changed'] is False
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'state': 'present', 'run_id': 'r1'}, 'owner and run_id are required with state=present'),
+    ({'state': 'absent'}, 'run_id is required with state=absent (or force=true)'),
+    ({'state': 'present', 'owner': 'a', 'run_id': 'r', 'ttl': 0}, 'ttl must be greater than 0'),
+])
+def test_cluster_lock_bad_input(run_module, lab, extra, message):
+    rc, result = run_module(cluster_lock, args(**extra))
+    assert rc == 1 and result['error_type'] == 'InvalidOption' and message in result['msg']
+    assert lab.cluster_name_params == {}
+
+
+def test_node_updates_search_install_and_rerun(run_module, lab):
+    node = args(name='HV-N1', winrm_host='HV-N1', state='installed')
+    rc, scan = run_module(node_updates, dict(node, _ansible_check_mode=True))
+    assert rc == 0 and scan['changed'] is True and scan['installed'] == []
+    assert [u['kb'] for u in scan['updates']] == ['KB5068791', 'KB5066139', 'KB890830']
+    assert lab.node('HV-N1').updates and not lab.node('HV-N1').reboot_pending
+
+    rc, result = run_module(node_updates, dict(node, reject_list=['KB890830']))
+    assert rc == 0 and result['changed'] is True and result['reboot_required'] is True
+    assert [u['kb'] for u in result['installed']] == ['KB5068791', 'KB5066139']
+    assert [u.kb for u in lab.node('HV-N1').updates] == ['KB890830']
+    assert result['round_trips'] - result['polls'] == 2
+
+    rc, again = run_module(node_updates, dict(node, reject_list=['KB890830']))
+    assert rc == 0 and again['changed'] is False and again['reboot_required'] is True  # still pending a restart
+
+
+def test_node_updates_failure_and_bad_input(run_module, lab):
+    lab.faults['update_fail'] = {'HV-N2': ['KB5066139']}
+    rc, result = run_module(node_updates, args(name='HV-N2', winrm_host='HV-N2', state='installed'))
+    assert rc == 1 and result['error_type'] == 'RemoteCommandError'
+    assert result['msg'] == 'Windows Update failed on HV-N2: KB5066139 (Failed, 0x80240022)'
+    assert [u['kb'] for u in result['failed_updates']] == ['KB5066139']
+    for bad, message in (({'accept_list': ['5068791']}, "'5068791' is not a KB article id"),
+                         ({'accept_list': ['KB1234567'], 'reject_list': ['kb1234567']}, 'both accepted and rejected: KB1234567'),
+                         ({'job_id': 'a b'}, 'job id must be 1-64 letters, digits or dashes')):
+        rc, result = run_module(node_updates, args(winrm_host='HV-N3', state='installed', **bad))
+        assert rc == 1 and result['error_type'] == 'InvalidOption' and message in result['msg']
+    assert lab.wu_jobs.keys() == {('HV-N2', k[1]) for k in lab.wu_jobs}
+
+
+def test_node_reboot_only_when_required(run_module, lab):
+    node = args(name='HV-N4', winrm_host='HV-N4', only_if_required=True)
+    rc, result = run_module(node_reboot, node)
+    assert rc == 0 and result['changed'] is False and result['rebooted'] is False
+    lab.node('HV-N4').reboot_pending, lab.node('HV-N4').pending_ubr = True, 7136
+    rc, result = run_module(node_reboot, dict(node, _ansible_check_mode=True))
+    assert rc == 0 and result['changed'] is True and result['rebooted'] is False and lab.node('HV-N4').reboot_pending
+    rc, result = run_module(node_reboot, node)
+    assert rc == 0 and result['changed'] and result['rebooted'] and result['build'] == '17763.7136'
+    assert result['boot_time'] != result['boot_time_before'] and result['cluster_state'] == 'Up'
+    assert result['round_trips'] - result['polls'] == 2
+
+
+def test_node_reboot_timeout_names_the_last_state(run_module, lab):
+    lab.faults['no_return'] = ['HV-N4']
+    rc, result = run_module(node_reboot, args(name='HV-N4', winrm_host='HV-N4', wait_timeout=1))
+    assert rc == 1 and result['error_type'] == 'TimeoutFailure'
+    assert result['msg'].startswith('HV-N4 not back: WinRM does not answer (cannot connect to https://HV-N4:5986/wsman')
+
+
+def test_storage_health_waits_and_detects_a_stall(run_module, monkeypatch):
+    lab = build_lab('s2d4')
+    patch_modules(monkeypatch, lab, storage_health)
+    conn = args(winrm_host='HCICLU01', winrm_fallback_hosts=[])
+    rc, result = run_module(storage_health, conn)
+    assert rc == 0 and result['storage']['quiet_and_healthy'] and result['changed'] is False
+    from lab import maintenance
+    with lab.lock:
+        maintenance.suspend(lab, 'HCI-N1')
+    lab.clock.after(0, lambda: None)
+    while lab.node('HCI-N1').draining:
+        lab.tick()
+    with lab.lock:
+        maintenance.resume(lab, 'HCI-N1', 'NoFailback')
+    lab.faults['storage_stall'] = {'percent': 40}
+    rc, result = run_module(storage_health, dict(conn, stall_timeout=1))
+    assert rc == 1 and result['error_type'] == 'TimeoutFailure'
+    assert result['msg'].startswith('Storage repair stalled: no progress for 1 s: job Repair Running 40%')
+    del lab.faults['storage_stall']
+    rc, result = run_module(storage_health, conn)
+    assert rc == 0 and result['storage']['quiet_and_healthy'] and result['polls'] >= 1
+
+
+def test_cau_scan_lists_updates_per_node(run_module, lab):
+    lab.node('HV-N2').updates.clear()
+    rc, result = run_module(cau_scan, args())
+    assert rc == 0 and result['changed'] is False
+    assert result['compliant_nodes'] == ['HV-N2'] and result['noncompliant_nodes'] == ['HV-N1', 'HV-N3', 'HV-N4']
+    assert [u['kb'] for u in result['nodes']['HV-N1']] == ['KB5068791', 'KB5066139', 'KB890830']
+    rc, result = run_module(cau_scan, args(plugin='Microsoft.HotfixPlugin'))
+    assert rc == 1 and 'needs plugin_arguments.HotfixRootFolderPath' in result['msg']
+    rc, result = run_module(cau_scan, args(cau_user='x'))
+    assert rc == 1 and 'cau_user and cau_password go together' in result['msg']
+
+
+def test_cluster_gate_passes_then_refuses_with_every_reason(run_module, lab):
+    hosts = dict((n, n) for n in lab.nodes)
+    rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts=hosts))
+    assert rc == 0 and result['ok'] and set(result['capacity']) == set(lab.nodes)
+    lab.set_power('HV-N3', 'Off')
+    rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts={'HV-N1': 'HV-N1'}, capacity=result['capacity'],
+                                               run_id='r1'))
+    assert rc == 1 and result['error_type'] == 'UnsafeToProceed' and result['ok'] is False
+    assert result['msg'].startswith('Not safe to take HV-N1 out: other_nodes_up: not Up: HV-N3 (Down); quorum_margin:')
+    assert 'run_lock: the run lock is not held by this run (no lock)' in result['msg']
+    rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts={'HV-N7': 'x'}))
+    assert rc == 1 and result['error_type'] == 'InvalidOption' and 'HV-N7' in result['msg']
