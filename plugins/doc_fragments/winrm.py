@@ -115,7 +115,6 @@ notes:
     C(group/wsfc.rolling.winrm) action group.
 '''
 
-
     WAIT = r'''
 options:
   wait:

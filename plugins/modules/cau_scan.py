@@ -38,8 +38,8 @@ options:
     choices: [Microsoft.WindowsUpdatePlugin, Microsoft.HotfixPlugin]
   plugin_arguments:
     description:
-      - Arguments of the plug-in, for example V({IncludeRecommendedUpdates: 'True'}) or
-        V({HotfixRootFolderPath: '\\\\server\\hotfixes'}) (required by the hotfix plug-in).
+      - Arguments of the plug-in as name and value, for example C(IncludeRecommendedUpdates) V(True) for the
+        Windows Update plug-in, or C(HotfixRootFolderPath) (required) for the hotfix plug-in.
     type: dict
   cau_user:
     description: Account CAU uses to reach the nodes (C(-Credential)).

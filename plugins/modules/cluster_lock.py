@@ -107,10 +107,12 @@ def _apply(module):
         before = lock.read(session)[0]
         result = {'changed': False, 'lock': before, 'previous': before}
         if module.check_mode:
-            changes = (p['state'] == 'absent' and before is not None) or (
-                p['state'] == 'present' and (before is None or before.get('run_id') != p['run_id'] or
-                                            (p['node'] is not None and (before.get('node') or '') != p['node']) or
-                                            (p['status'] is not None and before.get('status') != p['status'])))
+            if p['state'] == 'absent':
+                changes = before is not None
+            else:
+                changes = (before is None or before.get('run_id') != p['run_id'] or
+                           (p['node'] is not None and (before.get('node') or '') != p['node']) or
+                           (p['status'] is not None and before.get('status') != p['status']))
             result.update(changed=bool(changes), diff={'before': before, 'after': None if p['state'] == 'absent' else before})
         elif p['state'] == 'present':
             new, previous, changed = lock.acquire(session, p['owner'], p['run_id'], p['ttl'])

@@ -55,7 +55,7 @@ def assert_all_updated(state):
 @pytest.mark.parametrize('scenario', ['hyperv4', 's2d4'])
 def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, playbook, scenario):
     state = start_lab(scenario)
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert_all_updated(state)
     inv = assert_safe(state)
@@ -66,7 +66,7 @@ def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, pl
     assert lab_state(state)['lock'] is None
 
     drains_before = len(events(state, 'node.suspend_requested'))
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert all(r['changed'] == 0 for r in recap(proc.stdout).values()), recap(proc.stdout)
     assert 'every node is compliant; nothing to do' in proc.stdout
@@ -77,7 +77,7 @@ def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, pl
 def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_second_restarts(start_lab, playbook):
     state = start_lab('hyperv4')
     fault(state, 'update_fail', {'HV-N3': ['KB5068791']})
-    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=1))
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=1))[0]
     assert proc.returncode != 0
     out = ' '.join(proc.stdout.split())
     assert 'Rolling update stopped at HV-N3: Windows Update failed on HV-N3: KB5068791 (Failed, 0x80240022)' in out
@@ -90,7 +90,7 @@ def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_seco
     done_first = [e['node'] for e in events(state, 'node.restart')]
 
     fault(state, 'update_fail', None)
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert_all_updated(state)
     assert_safe(state)
@@ -106,8 +106,8 @@ def test_vm_that_cannot_live_migrate_fails_the_drain_and_names_the_vm(start_lab,
     state = start_lab('hyperv4')
     vm = next(g['name'] for g in lab_state(state)['groups'] if g['owner'] == 'HV-N2' and g['type'] == 'VirtualMachine')
     fault(state, 'vm_pinned', [vm])
-    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_node_order=['HV-N2'],
-                                                      rolling_update_max_retries=0))
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_node_order=['HV-N2'],
+                                                   rolling_update_max_retries=0))[0]
     assert proc.returncode != 0
     out = ' '.join(proc.stdout.split())
     assert "Drain of cluster node 'HV-N2' failed: roles not moved: %s" % vm in out
@@ -118,7 +118,7 @@ def test_vm_that_cannot_live_migrate_fails_the_drain_and_names_the_vm(start_lab,
     assert events(state, 'node.restart') == []
 
     fault(state, 'vm_pinned', [])
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert_all_updated(state)
     assert_safe(state)
@@ -127,8 +127,8 @@ def test_vm_that_cannot_live_migrate_fails_the_drain_and_names_the_vm(start_lab,
 def test_node_that_does_not_come_back_stops_the_run_safely(start_lab, playbook):
     state = start_lab('hyperv4')
     fault(state, 'no_return', ['HV-N1'])
-    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_node_order=['HV-N1'],
-                                                      rolling_update_reboot_timeout=4))
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_node_order=['HV-N1'],
+                                                   rolling_update_reboot_timeout=4))[0]
     assert proc.returncode != 0
     out = ' '.join(proc.stdout.split())
     assert 'Rolling update stopped at HV-N1: HV-N1 not back: WinRM does not answer' in out
@@ -140,14 +140,14 @@ def test_node_that_does_not_come_back_stops_the_run_safely(start_lab, playbook):
 
     # Re-running while the node is still down refuses before touching anything else.
     suspends = len(events(state, 'node.suspend_requested'))
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode != 0
     assert len(events(state, 'node.suspend_requested')) == suspends
 
     # The administrator brings it back; the re-run finishes it and the others.
     fault(state, 'no_return', [])
     lab_cli.control(state, '/', {'action': 'power', 'node': 'HV-N1', 'power': 'On'})
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert_all_updated(state)
     assert stats(state)['violations'] == []
@@ -156,7 +156,7 @@ def test_node_that_does_not_come_back_stops_the_run_safely(start_lab, playbook):
 def test_winrm_drops_while_polling_are_survived(start_lab, playbook):
     state = start_lab('hyperv4')
     fault(state, 'winrm_drop', {'HV-N2': 3, 'HV-N4': 2})
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert len(events(state, 'fault.winrm_drop')) == 5
     assert_all_updated(state)
@@ -167,19 +167,19 @@ def test_stalled_resync_fails_fast_and_blocks_the_next_drain(start_lab, playbook
     state = start_lab('s2d4')
     fault(state, 'storage_stall', {'percent': 40})
     extra = dict(FAST, rolling_update_storage_stall_timeout=2)
-    proc, _ = playbook(PLAY, state['inventory'], extra)
+    proc = playbook(PLAY, state['inventory'], extra)[0]
     assert proc.returncode != 0
     out = ' '.join(proc.stdout.split())
     assert 'Storage repair stalled: no progress for 2 s: job Repair Running 40%' in out
     assert_safe(state)
     assert len(events(state, 'node.suspend_requested')) == 1
     # A re-run while the resync is still stuck stops at the gate: no second node is drained.
-    proc, _ = playbook(PLAY, state['inventory'], extra)
+    proc = playbook(PLAY, state['inventory'], extra)[0]
     assert proc.returncode != 0
     assert 'storage: job Repair Running 40%' in ' '.join(proc.stdout.split())
     assert len(events(state, 'node.suspend_requested')) == 1
     fault(state, 'storage_stall', None)
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert_all_updated(state)
     assert_safe(state)
@@ -188,13 +188,13 @@ def test_stalled_resync_fails_fast_and_blocks_the_next_drain(start_lab, playbook
 
 def test_low_priority_vms_that_would_be_saved_stop_the_run_unless_allowed(start_lab, playbook):
     state = start_lab('twonode')  # default MoveTypeThreshold: Low priority VMs quick-migrate
-    proc, _ = playbook(PLAY, state['inventory'], FAST)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode != 0
     out = ' '.join(proc.stdout.split())
     assert 'would be quick-migrated (saved, clients disconnected) by the drain' in out
     assert events(state, 'node.suspend_requested') == []
     assert lab_state(state)['lock'] is None  # released again: nothing was changed
-    proc, _ = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True))
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True))[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert_all_updated(state)
     inv = stats(state)

@@ -33,7 +33,7 @@ def bench(scenario, repeat, net):
             opts = WinRMOptions(state['cluster_address'], user=state['user'], password=state['password'],
                                 ca_path=state['ca_path'])
             times, trips, http = [], [], []
-            for _ in range(repeat):
+            for dummy in range(repeat):
                 started = time.perf_counter()
                 with PowerShellRunner(opts) as runner:
                     read_cluster_state(runner)

@@ -12,14 +12,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.dirname(sys.executable)
 
 
-def run(cmd, collections_path, **kw):
+def run(cmd, collections_path, home=None, **kw):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1', NO_COLOR='1',
                PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+    if home:
+        env['HOME'] = home
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False, **kw)
 
 
-def test_ansible_lint_production_profile(collections_path):
-    proc = run([os.path.join(BIN, 'ansible-lint'), '--profile', 'production', '--offline'], collections_path, timeout=900)
+def test_ansible_lint_production_profile(collections_path, tmp_path):
+    # A private HOME: ansible-lint must see this tree, not a copy of the collection some earlier
+    # tool left under ~/.ansible/collections.
+    proc = run([os.path.join(BIN, 'ansible-lint'), '--profile', 'production', '--offline'], collections_path,
+               timeout=900, home=str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
     assert "Profile 'production' was required, and it passed" in proc.stdout + proc.stderr
 

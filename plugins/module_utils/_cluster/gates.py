@@ -125,11 +125,11 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
                       if vm in set(g.name for g in vms))
         free = free_memory(capacity, state, name)
         unplaced = place(demand, free)
-        checks.append(Check('capacity', not unplaced,
-                            '%d MB of VMs fit in %d MB free on %d nodes' % (sum(demand.values()), sum(free.values()),
-                                                                             len(free)) if not unplaced else
-                            'no room on the other nodes for %s (%d MB free in total)' % (', '.join(unplaced),
-                                                                                         sum(free.values()))))
+        if unplaced:
+            detail = 'no room on the other nodes for %s (%d MB free in total)' % (', '.join(unplaced), sum(free.values()))
+        else:
+            detail = '%d MB of VMs fit in %d MB free on %d nodes' % (sum(demand.values()), sum(free.values()), len(free))
+        checks.append(Check('capacity', not unplaced, detail))
 
     if run_id is not None:
         held = bool(lock and lock.get('run_id') == run_id)

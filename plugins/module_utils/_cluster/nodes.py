@@ -120,4 +120,3 @@ def preferred_roles(view):
     """Roles whose first preferred owner is this node: what failback brings home."""
     return [g.name for g in view.groups
             if g.preferred_owners and g.preferred_owners[0].lower() == view.node.name.lower()]
-

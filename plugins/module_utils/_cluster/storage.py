@@ -40,8 +40,8 @@ class StorageView(object):
         return sum(j.bytes_processed for j in self.running), sum(j.bytes_total for j in self.running)
 
     def describe(self):
-        parts = ['job %s %s %d%% (%d of %d bytes)' % (j.name, j.job_state, j.percent_complete, j.bytes_processed,
-                                                       j.bytes_total) for j in self.running]
+        parts = ['job %s %s %d%% (%d of %d bytes)' % (j.name, j.job_state, j.percent_complete, j.bytes_processed, j.bytes_total)
+                 for j in self.running]
         parts += ['disk %s %s/%s' % (d.friendly_name, d.health_status, ','.join(d.operational_status))
                   for d in self.unhealthy]
         return '; '.join(parts) or 'quiet and healthy'

@@ -202,7 +202,9 @@ function Get-WsfcUpdateJob([string]$Id) {
 function Get-WsfcLockResource {
     # The lock is a private property of the core network name resource ("Cluster Name"), which
     # the cluster database replicates to every node. GroupType 1 is the core cluster group.
-    $resource = Get-ClusterResource | Where-Object { [int]$_.OwnerGroup.GroupType -eq 1 -and [string]$_.ResourceType.Name -eq 'Network Name' } | Select-Object -First 1
+    $resource = Get-ClusterResource |
+        Where-Object { [int]$_.OwnerGroup.GroupType -eq 1 -and [string]$_.ResourceType.Name -eq 'Network Name' } |
+        Select-Object -First 1
     if ($null -eq $resource) {
         throw 'The core cluster name resource was not found.'
     }
@@ -416,7 +418,8 @@ $WsfcOperations = @{
             $request = [ordered]@{ mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject) }
             Set-Content -Path (Join-Path $base "wu-$id.request.json") -Value (ConvertTo-Json -InputObject $request -Depth 4) -Encoding UTF8
             $taskName = "wsfc.rolling Windows Update $id"
-            $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id"
+            $taskArguments = "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id"
+            $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $taskArguments
             $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
             [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
             Start-ScheduledTask -TaskName $taskName
@@ -624,7 +627,8 @@ try {
     $views = New-Object System.Collections.ArrayList
     foreach ($update in $found.Updates) {
         $kb = @($update.KBArticleIDs | ForEach-Object { 'KB' + $_ }) | Select-Object -First 1
-        $classification = @($update.Categories | Where-Object { $_.Type -eq 'UpdateClassification' } | ForEach-Object { [string]$_.Name }) | Select-Object -First 1
+        $classification = @($update.Categories | Where-Object { $_.Type -eq 'UpdateClassification' } |
+                ForEach-Object { [string]$_.Name }) | Select-Object -First 1
         if ($categories.Count -gt 0 -and $categories -notcontains ([string]$classification).ToLowerInvariant()) {
             continue
         }
