@@ -12,14 +12,14 @@ import time
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, TimeoutFailure
 
 
-BACKOFF_LIMIT = 3
+BACKOFF_LIMIT = 2
 
 
 def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=None, done=bool,
                clock=time.monotonic, sleep=time.sleep):
     """Call ``predicate`` until ``done`` holds for what it returned, or ``timeout`` seconds pass.
 
-    The interval grows by half after each miss, up to ``max_interval`` (default: three times
+    The interval grows by half after each miss, up to ``max_interval`` (default: twice
     ``interval``, so the slack between an event and its detection stays proportional to the poll
     interval the user chose), and never sleeps past the deadline.
 

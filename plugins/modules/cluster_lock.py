@@ -104,29 +104,26 @@ def _apply(module):
     if p['ttl'] <= 0:
         raise InvalidOption('ttl must be greater than 0, got %d' % p['ttl'])
     with session_from_module(module) as session:
-        before = lock.read(session)[0]
+        current = lock.read(session)
+        before = current[0]
         result = {'changed': False, 'lock': before, 'previous': before}
+        fields = {}
+        if p['node'] is not None:
+            fields['node'] = p['node'] or None
+        if p['status'] is not None:
+            fields['status'] = p['status']
         if module.check_mode:
             if p['state'] == 'absent':
                 changes = before is not None
             else:
                 changes = (before is None or before.get('run_id') != p['run_id'] or
-                           (p['node'] is not None and (before.get('node') or '') != p['node']) or
-                           (p['status'] is not None and before.get('status') != p['status']))
+                           any(before.get(k) != v for k, v in fields.items()))
             result.update(changed=bool(changes), diff={'before': before, 'after': None if p['state'] == 'absent' else before})
         elif p['state'] == 'present':
-            new, previous, changed = lock.acquire(session, p['owner'], p['run_id'], p['ttl'])
-            fields = {}
-            if p['node'] is not None:
-                fields['node'] = p['node'] or None
-            if p['status'] is not None:
-                fields['status'] = p['status']
-            if fields:
-                new, fields_changed = lock.update(session, p['run_id'], p['ttl'], **fields)
-                changed = changed or fields_changed
+            new, previous, changed = lock.acquire(session, p['owner'], p['run_id'], p['ttl'], current=current, **fields)
             result.update(changed=changed, lock=new, previous=previous, diff={'before': before, 'after': new})
         else:
-            previous, changed = lock.release(session, p['run_id'], p['force'])
+            previous, changed = lock.release(session, p['run_id'], p['force'], current=current)
             result.update(changed=changed, lock=None, previous=previous, diff={'before': before, 'after': None})
         result['round_trips'] = session.round_trips
     return result

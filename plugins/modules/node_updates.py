@@ -132,8 +132,7 @@ def _apply(module):
     job_id = p['job_id'] or 'wsfc-%s-%d' % (mode, int(time.time() * 1000))
     name = p['name'] or p['winrm_host']
     with runner_from_module(module) as runner:
-        pending = bool(runner.call('node.boot', action='Failed to read %s' % name).get('RebootPending'))
-        job = updates.start_job(runner, job_id, mode, criteria)
+        pending, job = updates.start_job(runner, job_id, mode, criteria)
         if p['wait']:
             job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])
         summary = updates.summarize(job)

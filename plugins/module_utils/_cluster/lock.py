@@ -69,12 +69,14 @@ def _swap(session, expect, new):
     return value.get('Swapped'), decode(value.get('Value'))
 
 
-def acquire(session, owner, run_id, ttl):
-    """Take the lock for ``run_id``.
+def acquire(session, owner, run_id, ttl, current=None, **fields):
+    """Take (or keep) the lock for ``run_id`` and set ``fields`` (``node``, ``status``), in one write.
 
     Refused while another run holds it, unless that lock expired (taken over, reported as stale) or
     it is this owner's own run that ended failed (a re-run resumes it, keeping its current node).
-    The same run taking it again changes nothing.
+
+    Args:
+        current: the ``read()`` result already at hand (saves a round trip).
 
     Returns:
         (lock, previous lock or None, changed)
@@ -83,20 +85,24 @@ def acquire(session, owner, run_id, ttl):
         raise InvalidOption('owner and run_id are required to take the run lock')
     if ttl <= 0:
         raise InvalidOption('ttl must be greater than 0, got %r' % (ttl,))
-    current, raw, now = read(session)
+    held, raw, now = current or read(session)
     previous = None
-    if current is not None:
-        if current.get('run_id') == run_id and not expired(current, now):
-            return current, None, False
-        is_stale = expired(current, now)
-        resumable = current.get('owner') == owner and current.get('status') == 'failed'
-        if not (is_stale or resumable):
-            raise UnsafeToProceed('Another rolling run holds the cluster: %s' % describe_lock(current),
-                                  details={'lock': current})
-        previous = dict(current, stale=is_stale)
-    new = {'owner': owner, 'run_id': run_id, 'acquired': format_time(now), 'status': 'running',
-           'expires': format_time(now + datetime.timedelta(seconds=ttl)),
-           'node': current.get('node') if current and current.get('owner') == owner else None}
+    expires = format_time(now + datetime.timedelta(seconds=ttl))
+    if held is not None and held.get('run_id') == run_id and not expired(held, now):
+        if all(held.get(k) == v for k, v in fields.items()):
+            return held, None, False
+        new = dict(held, expires=expires, **fields)
+    else:
+        if held is not None:
+            is_stale = expired(held, now)
+            resumable = held.get('owner') == owner and held.get('status') == 'failed'
+            if not (is_stale or resumable):
+                raise UnsafeToProceed('Another rolling run holds the cluster: %s' % describe_lock(held),
+                                      details={'lock': held})
+            previous = dict(held, stale=is_stale)
+        new = {'owner': owner, 'run_id': run_id, 'acquired': format_time(now), 'status': 'running', 'expires': expires,
+               'node': held.get('node') if held and held.get('owner') == owner else None}
+        new.update(fields)
     swapped, value = _swap(session, raw, new)
     if not swapped:
         raise UnsafeToProceed('The run lock changed while taking it: %s' % describe_lock(value or {}), details={'lock': value})
@@ -116,9 +122,9 @@ def update(session, run_id, ttl, **fields):
     return new, any(current.get(k) != v for k, v in fields.items())
 
 
-def release(session, run_id, force=False):
+def release(session, run_id, force=False, current=None):
     """Remove the lock if this run holds it (or with ``force``). Returns (previous lock, changed)."""
-    current, raw, _now = read(session)
+    current, raw, _now = current or read(session)
     if current is None:
         return None, False
     if current.get('run_id') != run_id and not force:

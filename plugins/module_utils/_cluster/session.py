@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     ConnectionFailure, InvalidOption, TimeoutFailure, UnsafeToProceed)
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm._shim import SAFE_TO_REPEAT
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, error_for_record
 
 
@@ -32,7 +33,7 @@ class ClusterSession(object):
         self.polls = 0
         self.answered_by = None
 
-    def _connect(self, start):
+    def _connect(self, start, calls=None):
         if not self.exclude:
             # Any node will do: no probe round trip; a host that does not answer is skipped by
             # invoke(retry=True).
@@ -43,7 +44,9 @@ class ClusterSession(object):
         for index in range(start, len(self.hosts)):
             runner = self._factory(self.options.replace(host=self.hosts[index]))
             try:
-                result = runner.invoke([('cluster.get', {})])[0]
+                # The probe rides along with the first batch when that batch only reads.
+                results = runner.invoke([('cluster.get', {})] + list(calls or []))
+                result = results[0]
             except (ConnectionFailure, TimeoutFailure) as exc:
                 self.round_trips += runner.round_trips
                 errors.append(str(exc))
@@ -59,7 +62,7 @@ class ClusterSession(object):
                 errors.append('%s answered as %s, the node being worked on' % (self.hosts[index], computer))
                 continue
             self._runner, self._index, self.answered_by = runner, index, result.value.get('ComputerName')
-            return
+            return results[1:]
         if self.exclude and len(self.hosts) == 1:
             raise InvalidOption("winrm_host %s is the only way to the cluster and it is the node '%s' being worked "
                                 "on (or unreachable); give the cluster name or other nodes in winrm_fallback_hosts"
@@ -68,6 +71,14 @@ class ClusterSession(object):
 
     def invoke(self, calls, stop_on_error=False, retry=False, poll=False):
         """Like PowerShellRunner.invoke; with ``retry`` a lost connection moves to the next host."""
+        if self._runner is None and self.exclude and calls and all(op in SAFE_TO_REPEAT for op, _p in calls):
+            before = self.round_trips
+            results = self._connect(0, calls)
+            if poll:
+                self.polls += 1
+            if self.round_trips == before:
+                self.round_trips += 1
+            return results
         if self._runner is None:
             self._connect(0)
         while True:

@@ -13,6 +13,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure)
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
 JOB_ID = re.compile(r'^[A-Za-z0-9-]{1,64}$')
 KB = re.compile(r'^KB\d{4,8}$', re.I)
@@ -31,11 +32,19 @@ def validate_criteria(categories, accept, reject):
 
 
 def start_job(runner, job_id, mode, criteria):
-    """Start (or find, if it already runs) the Windows Update task ``job_id`` on the node."""
+    """Start (or find, if it already runs) the Windows Update task ``job_id`` on the node.
+
+    Returns:
+        (whether a restart was already pending, the job's status), read in the same round trip.
+    """
     if not JOB_ID.match(job_id or ''):
         raise InvalidOption('job id must be 1-64 letters, digits or dashes, got %r' % (job_id,))
     params = dict(criteria, id=job_id, mode=mode, task_script=_shim.WINDOWS_UPDATE_TASK)
-    return runner.call('wu.start', params, action="Failed to start Windows Update on '%s'" % runner.options.host)
+    boot, job = runner.invoke([('node.boot', {}), ('wu.start', params)])
+    for result in (boot, job):
+        if not result.ok:
+            raise error_for_record("Failed to start Windows Update on '%s'" % runner.options.host, result.error)
+    return bool(boot.value.get('RebootPending')), job.value
 
 
 def wait_job(runner, job_id, timeout, interval):

@@ -21,7 +21,7 @@ def test_returns_first_observation_that_is_done():
     t = FakeTime()
     values = iter([1, 2, 3, 4])
     assert wait_until(lambda: next(values), 100, interval=1, done=lambda v: v >= 3, clock=t.clock, sleep=t.sleep) == 3
-    assert t.sleeps == [1, 1.5]  # default back-off: x1.5 per miss, capped at 3x the interval
+    assert t.sleeps == [1, 1.5]  # default back-off: x1.5 per miss, capped at 2x the interval
 
 
 def test_backoff_grows_to_max_interval_and_never_passes_the_deadline():
@@ -41,8 +41,8 @@ def test_bad_bounds_are_refused(timeout, interval):
         wait_until(lambda: True, timeout, interval=interval)
 
 
-def test_default_backoff_is_capped_at_three_intervals():
+def test_default_backoff_is_capped_at_two_intervals():
     t = FakeTime()
     with pytest.raises(TimeoutFailure):
         wait_until(lambda: None, 60, interval=2, clock=t.clock, sleep=t.sleep)
-    assert max(t.sleeps) == 6
+    assert max(t.sleeps) == 4
