@@ -2,6 +2,7 @@
 
     python tests/lab start --scenario hyperv4 --dir lab-run/hyperv4 [--net 127.0.10] [--scale 600]
     python tests/lab status --dir lab-run/hyperv4
+    python tests/lab report --dir lab-run/hyperv4     # invariants and physical lower bound, for people
     python tests/lab stop --dir lab-run/hyperv4
 
 ``start`` runs the lab as a background process, waits until it answers, writes
@@ -126,6 +127,45 @@ def describe(state, run_dir):
     return '\n'.join(lines)
 
 
+def _duration(seconds):
+    seconds = int(round(seconds))
+    return '%dh%02dm%02ds' % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+def report(state):
+    """The recorder's verdict on what happened in the lab, for people."""
+    view = control(state, '/state')
+    stats = control(state, '/stats')
+    inv = stats['invariants']
+    events = control(state, '/events')
+    busy = [e for e in events if e['kind'] == 'node.suspend_requested' and e.get('storage_busy')]
+    drains = [e for e in events if e['kind'] == 'node.suspend_requested']
+    restarts = [e for e in events if e['kind'] == 'node.restart']
+    lines = ['Lab report: scenario %s, cluster %s, %s of Windows time' % (state['scenario'], state['cluster'],
+                                                                         _duration(stats['time']))]
+    for node in view['nodes']:
+        lines.append('  %-10s %-7s build %s.%s  pending updates: %s%s' % (
+            node['name'], node['state'], node['build'], node['ubr'], ', '.join(node['pending_updates']) or 'none',
+            '  (restart pending)' if node['reboot_pending'] else ''))
+
+    def verdict(ok):
+        return 'ok' if ok else 'VIOLATED'
+    lines += [
+        '  nodes out of service at once (max): %d  %s' % (inv['max_nodes_out'], verdict(inv['max_nodes_out'] <= 1)),
+        '  lowest quorum margin: %s votes  %s' % (inv['min_quorum_margin'], verdict((inv['min_quorum_margin'] or 0) >= 0)),
+        '  VM downtime: %s; live migrations: %d (their downtime: %s s)  %s' % (
+            ', '.join('%s %ss' % item for item in sorted(inv['vm_downtime'].items())) or 'none',
+            inv['live_migrated_vms'], inv['live_migrated_downtime'], verdict(inv['live_migrated_downtime'] == 0)),
+        '  drains: %d, of which asked for while storage was busy: %d  %s' % (len(drains), len(busy), verdict(not busy)),
+        '  restarts: %d' % len(restarts),
+        '  physical lower bound of the work done: %s (drain + install + restart + resync + failback)'
+        % _duration(inv['physical_seconds']),
+        '  invariant violations: %s' % (', '.join(v['rule'] for v in inv['violations']) or 'none'),
+        '  run lock: %s' % (view['lock'] or 'free'),
+    ]
+    return '\n'.join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python tests/lab', description='The wsfc.rolling lab.')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -134,7 +174,7 @@ def main(argv=None):
     p_start.add_argument('--dir', required=True)
     p_start.add_argument('--net', default='127.0.10', help='first three octets of the loopback addresses')
     p_start.add_argument('--scale', type=float, help='lab seconds per real second (default: the scenario\'s)')
-    for name in ('stop', 'status'):
+    for name in ('stop', 'status', 'report'):
         sub.add_parser(name).add_argument('--dir', required=True)
     args = parser.parse_args(argv)
     if args.command == 'start':
@@ -152,5 +192,8 @@ def main(argv=None):
         print('lab stopped')
         return 0
     state = read_state(args.dir)
+    if args.command == 'report':
+        print(report(state))
+        return 0
     print(json.dumps(control(state, '/state'), indent=2))
     return 0
