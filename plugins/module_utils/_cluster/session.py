@@ -72,12 +72,8 @@ class ClusterSession(object):
     def invoke(self, calls, stop_on_error=False, retry=False, poll=False):
         """Like PowerShellRunner.invoke; with ``retry`` a lost connection moves to the next host."""
         if self._runner is None and self.exclude and calls and all(op in SAFE_TO_REPEAT for op, _p in calls):
-            before = self.round_trips
             results = self._connect(0, calls)
-            if poll:
-                self.polls += 1
-            if self.round_trips == before:
-                self.round_trips += 1
+            self.polls += 1 if poll else 0
             return results
         if self._runner is None:
             self._connect(0)

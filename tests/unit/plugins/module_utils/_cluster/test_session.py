@@ -1,0 +1,55 @@
+import pytest
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import ConnectionFailure, InvalidOption, UnsafeToProceed
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+from unit.labproto import LabProtocol, build_lab
+
+
+def session(lab, hosts, exclude=None):
+    used = []
+
+    def factory(options):
+        used.append(options.host)
+        return PowerShellRunner(options, protocol_factory=lambda o: LabProtocol(lab, o.host))
+    s = ClusterSession(WinRMOptions(hosts[0], user='u', password='pw'), hosts[1:], exclude=exclude, runner_factory=factory)
+    return s, used
+
+
+def test_the_node_being_worked_on_is_skipped_and_the_probe_rides_with_the_first_read():
+    lab = build_lab('hyperv4')
+    s, used = session(lab, ['HV-N2', 'HV-N3'], exclude='HV-N2')
+    nodes = s.call('cluster.nodes', {'names': ['HV-N2']})
+    assert nodes[0]['Name'] == 'HV-N2' and s.answered_by == 'HV-N3'
+    assert used == ['HV-N2', 'HV-N3'] and s.round_trips == 2  # one probe batch per host tried
+
+
+def test_an_unreachable_host_is_passed_over():
+    lab = build_lab('hyperv4')
+    lab.set_power('HV-N1', 'Off')
+    s, used = session(lab, ['HV-N1', 'HV-N4'], exclude='HV-N2')
+    s.call('cluster.get')
+    assert s.answered_by == 'HV-N4'
+    s2, used2 = session(lab, ['HV-N1', 'HV-N4'])
+    s2.call('cluster.get', retry=True)  # no exclusion: no probe; a refused read moves on
+    assert used2 == ['HV-N1', 'HV-N4']
+
+
+def test_no_survivor_and_only_the_excluded_node_are_clear_errors():
+    lab = build_lab('hyperv4')
+    with pytest.raises(InvalidOption, match="winrm_host HV-N2 is the only way to the cluster and it is the node 'hv-n2'"):
+        session(lab, ['HV-N2'], exclude='HV-N2')[0].call('cluster.get')
+    for n in ('HV-N1', 'HV-N3'):
+        lab.set_power(n, 'Off')
+    with pytest.raises(UnsafeToProceed, match='No surviving cluster node answered: cannot connect to https://HV-N1'):
+        session(lab, ['HV-N1', 'HV-N3', 'HV-N2'], exclude='HV-N2')[0].call('cluster.get')
+
+
+def test_mutations_are_not_moved_to_another_host():
+    lab = build_lab('hyperv4')
+    s, used = session(lab, ['HV-N1', 'HV-N4'])
+    s.call('cluster.get')
+    lab.set_power('HV-N1', 'Off')
+    with pytest.raises(ConnectionFailure):
+        s.call('cluster.node.suspend', {'name': 'HV-N3'}, retry=False)
+    assert lab.node('HV-N3').state == 'Up'
