@@ -200,3 +200,14 @@ def test_low_priority_vms_that_would_be_saved_stop_the_run_unless_allowed(start_
     inv = stats(state)
     assert inv['violations'] == [] and inv['live_migrated_downtime'] == 0
     assert set(inv['vm_downtime']) == {'VM03', 'VM04'}  # the two Low priority VMs, as allowed
+
+
+def test_deadline_stops_before_a_new_node_and_leaves_the_cluster_unlocked(start_lab, playbook):
+    state = start_lab('hyperv4')
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_stop_after=1))[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert 'Deadline reached (rolling_update_stop_after): not starting' in ' '.join(proc.stdout.split())
+    assert events(state, 'node.suspend_requested') == [] and lab_state(state)['lock'] is None
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert_all_updated(state)

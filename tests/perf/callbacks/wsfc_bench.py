@@ -42,7 +42,8 @@ class CallbackModule(CallbackBase):
         data = result._result
         line = {'host': result._host.get_name(), 'task': result._task.get_name(), 'status': status,
                 'action': result._task.action, 'seconds': time.monotonic() - self._started.get(result._task._uuid, time.monotonic()),
-                'round_trips': data.get('round_trips'), 'polls': data.get('polls'), 'changed': data.get('changed')}
+                'round_trips': data.get('round_trips'), 'polls': data.get('polls'), 'changed': data.get('changed'),
+                'end': time.time()}
         with open(self._path, 'a') as handle:
             handle.write(json.dumps(line) + '\n')
 
