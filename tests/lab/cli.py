@@ -141,8 +141,8 @@ def report(state):
     busy = [e for e in events if e['kind'] == 'node.suspend_requested' and e.get('storage_busy')]
     drains = [e for e in events if e['kind'] == 'node.suspend_requested']
     restarts = [e for e in events if e['kind'] == 'node.restart']
-    lines = ['Lab report: scenario %s, cluster %s, %s of Windows time' % (state['scenario'], state['cluster'],
-                                                                         _duration(stats['time']))]
+    title = 'Lab report: scenario %s, cluster %s, %s of Windows time'
+    lines = [title % (state['scenario'], state['cluster'], _duration(stats['time']))]
     for node in view['nodes']:
         lines.append('  %-10s %-7s build %s.%s  pending updates: %s%s' % (
             node['name'], node['state'], node['build'], node['ubr'], ', '.join(node['pending_updates']) or 'none',
