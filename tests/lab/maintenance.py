@@ -141,7 +141,9 @@ class MoveOperation:
             lab.recorder.record('vm.quick_migration_started', group=group.name, source=source, target=target.name)
             lab.clock.after(t['quick_migration_seconds'], lambda: self._arrive(group, target, 'quick_migrated'))
 
-    def _arrive(self, group, target, how, state='Online'):
+    def _arrive(self, group, target, how, state=None):
+        """The move ends. The group keeps its state (an offline group moves offline), except that a
+        VM saved by a quick migration is resumed and a force-moved role arrives ``state``."""
         lab = self.lab
         source = group.owner
         group.moving, group.move_target = False, None
@@ -151,14 +153,11 @@ class MoveOperation:
             lab.recorder.record('group.move_failed', group=group.name, source=source, reason='target left')
         else:
             group.owner = target.name
-            if self.kind == 'drain':
-                group.drained_from = self.node.name
-            else:
-                group.drained_from = None
-            if state == 'Online' and group.state != 'Online':
-                _go_online(lab, group)
-            elif state != 'Online':
+            group.drained_from = self.node.name if self.kind == 'drain' else None
+            if state is not None:
                 group.state = state
+            elif how == 'quick_migrated':
+                _go_online(lab, group)
             self.moved.append(group.name)
             lab.recorder.record('group.' + how, group=group.name, source=source, target=target.name, op=self.kind)
         self._done_one()
