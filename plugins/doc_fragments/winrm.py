@@ -126,3 +126,13 @@ options:
     type: float
     default: 5.0
 '''
+
+    READ_ONLY = r'''
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same way in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no difference to show.
+'''

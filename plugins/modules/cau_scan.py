@@ -23,13 +23,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
+  - wsfc.rolling.winrm.READ_ONLY
 options:
   plugin:
     description: CAU plug-in.

@@ -25,13 +25,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no difference to show.
+  - wsfc.rolling.winrm.READ_ONLY
 options:
   cluster_name:
     description:

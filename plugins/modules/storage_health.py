@@ -23,14 +23,8 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.READ_ONLY
   - wsfc.rolling.winrm.WAIT
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
 options:
   wait_timeout:
     description: Seconds to wait for the storage to be quiet and healthy.
