@@ -16,7 +16,8 @@ description:
   - Searches for and installs the applicable Windows updates on the node O(winrm_host) points at.
   - The Windows Update Agent refuses to download and install from a remote session, so the work runs on
     the node as a scheduled task under SYSTEM. The module starts it, then polls its status file with short
-    calls; a dropped WinRM connection does not lose the installation.
+    calls; a dropped WinRM connection does not lose the installation. Once finished and read, the task is
+    unregistered; its status file stays in C(%ProgramData%\\wsfc.rolling) as a record.
   - In check mode only the search runs and the applicable updates are returned.
   - Does not restart the node; see M(wsfc.rolling.node_reboot) and RV(reboot_required).
 author:
@@ -135,6 +136,7 @@ def _apply(module):
         pending, job = updates.start_job(runner, job_id, mode, criteria)
         if p['wait']:
             job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])
+            updates.remove_job(runner, job_id)
         summary = updates.summarize(job)
         summary['reboot_required'] = summary['reboot_required'] or pending
         result = dict(summary, changed=bool(summary['installed']) or (module.check_mode and bool(summary['updates'])),

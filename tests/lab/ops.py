@@ -255,6 +255,18 @@ def wu_status(lab, node, params):
     return _job_view(job)
 
 
+@operation('wu.remove')
+def wu_remove(lab, node, params):
+    job_id = str(params.get('id') or '')
+    if not re.match(r'^[A-Za-z0-9-]{1,64}$', job_id):
+        raise CmdletError("Invalid job id '%s'." % job_id, 'RuntimeException', 'OperationStopped',
+                          exception='System.Management.Automation.RuntimeException')
+    job = lab.wu_jobs.get((node.name, job_id))
+    if job is not None and job['TaskState'] != 'Running':
+        job['TaskState'] = 'Removed'
+    return {'Id': job_id, 'Removed': True}
+
+
 @operation('lock.read')
 def lock_read(lab, node, params):
     _require_cluster(lab, node, 'GetClusterResourceCommand')

@@ -65,6 +65,12 @@ def wait_job(runner, job_id, timeout, interval):
                       done=lambda job: job.get('Phase') in ('Completed', 'Failed'))
 
 
+def remove_job(runner, job_id):
+    """Unregister the finished job's scheduled task (its status file stays on the node)."""
+    runner.call('wu.remove', {'id': job_id}, action="Failed to remove Windows Update task %s on '%s'" % (
+        job_id, runner.options.host))
+
+
 def summarize(job):
     updates = job.get('Updates') or []
     installed = [u for u in updates if u.get('ResultCode') in ('Succeeded', 'SucceededWithErrors')]

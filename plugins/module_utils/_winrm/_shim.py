@@ -34,7 +34,7 @@ PROTOCOL = 1
 SAFE_TO_REPEAT = frozenset((
     'cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv', 'cluster.vm_move_policy',
     'storage.pools', 'storage.virtualdisks', 'storage.jobs', 'cau.role', 'cau.run_state', 'cau.scan',
-    'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status',
+    'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'wu.remove',
 ))
 REQUEST_SEPARATOR = '#wsfc-rpc-request#'
 RESULT_MARKER = 'WSFC-RPC-RESULT:'
@@ -430,6 +430,17 @@ $WsfcOperations = @{
     'wu.status' = {
         param($p)
         Get-WsfcUpdateJob ([string]$p.id)
+    }
+    'wu.remove' = {
+        param($p)
+        # Once finished and read, the task and its request go; the status file stays as a record.
+        $id = [string]$p.id
+        if ($id -notmatch '^[A-Za-z0-9-]{1,64}$') {
+            throw "Invalid job id '$id'."
+        }
+        Unregister-ScheduledTask -TaskName "wsfc.rolling Windows Update $id" -Confirm:$false -ErrorAction SilentlyContinue
+        Remove-Item -Path (Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') "wu-$id.request.json") -ErrorAction SilentlyContinue
+        [ordered]@{ Id = $id; Removed = $true }
     }
     'lock.read' = {
         param($p)

@@ -145,7 +145,8 @@ def test_node_updates_search_install_and_rerun(run_module, lab):
     assert rc == 0 and result['changed'] is True and result['reboot_required'] is True
     assert [u['kb'] for u in result['installed']] == ['KB5068791', 'KB5066139']
     assert [u.kb for u in lab.node('HV-N1').updates] == ['KB890830']
-    assert result['round_trips'] - result['polls'] == 1  # boot state and job start share one round trip
+    assert result['round_trips'] - result['polls'] == 2  # boot state + job start, then task removal
+    assert set(job['TaskState'] for job in lab.wu_jobs.values()) == {'Removed'}  # no scheduled task left
 
     rc, again = run_module(node_updates, dict(node, reject_list=['KB890830']))
     assert rc == 0 and again['changed'] is False and again['reboot_required'] is True  # still pending a restart
