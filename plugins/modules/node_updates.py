@@ -17,7 +17,7 @@ description:
   - The Windows Update Agent refuses to download and install from a remote session, so the work runs on
     the node as a scheduled task under SYSTEM. The module starts it, then polls its status file with short
     calls; a dropped WinRM connection does not lose the installation. Once finished and read, the task is
-    unregistered; its status file stays in C(%ProgramData%\\wsfc.rolling) as a record.
+    unregistered; its status file stays in C(%ProgramData%\wsfc.rolling) as a record.
   - In check mode only the search runs and the applicable updates are returned.
   - Does not restart the node; see M(wsfc.rolling.node_reboot) and RV(reboot_required).
 author:
