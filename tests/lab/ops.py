@@ -232,12 +232,18 @@ def _job_view(job):
                                       'Started', 'Finished')) if job else None
 
 
-@operation('wu.start')
-def wu_start(lab, node, params):
+def _job_id(params):
+    """The shim's job-id check (ids name files and scheduled tasks on the node)."""
     job_id = str(params.get('id') or '')
     if not re.match(r'^[A-Za-z0-9-]{1,64}$', job_id):
         raise CmdletError("Invalid job id '%s'." % job_id, 'RuntimeException', 'OperationStopped',
                           exception='System.Management.Automation.RuntimeException')
+    return job_id
+
+
+@operation('wu.start')
+def wu_start(lab, node, params):
+    job_id = _job_id(params)
     if not str(params.get('task_script') or '').startswith(TASK_MARK):
         raise CmdletError('the lab runs only the wsfc.rolling Windows Update task', 'RuntimeException',
                           'OperationStopped', exception='System.Management.Automation.RuntimeException')
@@ -257,10 +263,7 @@ def wu_status(lab, node, params):
 
 @operation('wu.remove')
 def wu_remove(lab, node, params):
-    job_id = str(params.get('id') or '')
-    if not re.match(r'^[A-Za-z0-9-]{1,64}$', job_id):
-        raise CmdletError("Invalid job id '%s'." % job_id, 'RuntimeException', 'OperationStopped',
-                          exception='System.Management.Automation.RuntimeException')
+    job_id = _job_id(params)
     job = lab.wu_jobs.get((node.name, job_id))
     if job is not None and job['TaskState'] != 'Running':
         job['TaskState'] = 'Removed'

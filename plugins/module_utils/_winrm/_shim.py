@@ -175,6 +175,15 @@ function ConvertTo-WsfcGroup($Group) {
     }
 }
 
+function Get-WsfcJobId($Params) {
+    # Job ids name files and scheduled tasks on the node: letters, digits and dashes only.
+    $id = [string]$Params.id
+    if ($id -notmatch '^[A-Za-z0-9-]{1,64}$') {
+        throw "Invalid job id '$id'."
+    }
+    return $id
+}
+
 function Get-WsfcUpdateJob([string]$Id) {
     $base = Join-Path $env:ProgramData 'wsfc.rolling'
     $statusPath = Join-Path $base "wu-$Id.json"
@@ -405,10 +414,7 @@ $WsfcOperations = @{
     }
     'wu.start' = {
         param($p)
-        $id = [string]$p.id
-        if ($id -notmatch '^[A-Za-z0-9-]{1,64}$') {
-            throw "Invalid job id '$id'."
-        }
+        $id = Get-WsfcJobId $p
         $base = Join-Path $env:ProgramData 'wsfc.rolling'
         $statusPath = Join-Path $base "wu-$id.json"
         if (-not (Test-Path -Path $statusPath)) {
@@ -434,10 +440,7 @@ $WsfcOperations = @{
     'wu.remove' = {
         param($p)
         # Once finished and read, the task and its request go; the status file stays as a record.
-        $id = [string]$p.id
-        if ($id -notmatch '^[A-Za-z0-9-]{1,64}$') {
-            throw "Invalid job id '$id'."
-        }
+        $id = Get-WsfcJobId $p
         Unregister-ScheduledTask -TaskName "wsfc.rolling Windows Update $id" -Confirm:$false -ErrorAction SilentlyContinue
         Remove-Item -Path (Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') "wu-$id.request.json") -ErrorAction SilentlyContinue
         [ordered]@{ Id = $id; Removed = $true }

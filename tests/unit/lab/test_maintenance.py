@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from lab import maintenance, scenario
 
 
@@ -74,20 +76,14 @@ def test_pause_survives_restart_and_applies_the_pending_build():
 def test_refusals():
     lab = build('s2d4')
     lab.virtual_disks[2].health, lab.virtual_disks[2].operational = 1, [3]
-    try:
-        with lab.lock:
+    with lab.lock:
+        with pytest.raises(maintenance.CmdletError) as err:
             maintenance.suspend(lab, 'HCI-N1')
-    except maintenance.CmdletError as exc:
-        assert exc.record['native_code'] == 5987
-    else:
-        raise AssertionError('a drain with a degraded space must be refused')
+    assert err.value.record['native_code'] == 5987
     assert [v['rule'] for v in lab.recorder.violations] == ['drain_while_storage_busy']
     lab = build('twonode')
     lab.set_power('EDGE-N2', 'Off')
-    try:
-        with lab.lock:
+    with lab.lock:
+        with pytest.raises(maintenance.CmdletError) as err:
             maintenance.suspend(lab, 'EDGE-N1')
-    except maintenance.CmdletError as exc:
-        assert exc.record['native_code'] == 5050
-    else:
-        raise AssertionError('draining the last node up must be refused')
+    assert err.value.record['native_code'] == 5050
