@@ -53,3 +53,20 @@ def check_wait_options(params):
     for name in ('wait_timeout', 'poll_interval'):
         if params.get(name) is not None and params[name] <= 0:
             raise InvalidOption('%s must be greater than 0, got %r' % (name, params[name]))
+
+
+def bmc_argument_spec():
+    """Connection options of the ``wsfc.rolling.bmc`` doc fragment (named as community.general's
+    ipmi_power / ipmi_boot name them)."""
+    return dict(
+        name=dict(type='str', required=True, aliases=['bmc_host'], fallback=(env_fallback, ['WSFC_BMC_NAME'])),
+        port=dict(type='int', fallback=(env_fallback, ['WSFC_BMC_PORT'])),
+        user=dict(type='str', required=True, fallback=(env_fallback, ['WSFC_BMC_USER'])),
+        password=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['WSFC_BMC_PASSWORD'])),
+        protocol=dict(type='str', default='ipmi', choices=['ipmi', 'redfish'], fallback=(env_fallback, ['WSFC_BMC_PROTOCOL'])),
+        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['WSFC_BMC_VALIDATE_CERTS'])),
+        ca_path=dict(type='path', fallback=(env_fallback, ['WSFC_BMC_CA_PATH'])),
+        fingerprint=dict(type='str', fallback=(env_fallback, ['WSFC_BMC_FINGERPRINT'])),
+        timeout=dict(type='int', default=20),
+        retries=dict(type='int', default=3),
+    )

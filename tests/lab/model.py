@@ -79,6 +79,14 @@ class Node:
     restarting: bool = False
     restart_gen: int = 0
     drain_op: object = None
+    member: bool = True               # a node of the cluster (False once evicted, until added again)
+    chassis: str = 'On'               # what the BMC reports: On | Off (the OS may still be booting)
+    boot_device: str = 'none'         # BMC boot override: none | network | disk | cd | bios
+    boot_persistent: bool = False
+    boot_uefi: bool = True
+    in_setup: bool = False            # stopped in the firmware setup screen (boot device bios)
+    config: dict = field(default_factory=dict)   # what Get-NetAdapter/-NetIPAddress/-VMSwitch/-Disk/-WindowsFeature show
+    power_gen: int = 0                # bumped by every BMC power action; ends boots and installs in progress
 
     @property
     def state(self):
@@ -91,7 +99,12 @@ class Node:
 
     @property
     def in_membership(self):
-        return self.state in ('Up', 'Paused')
+        return self.member and self.state in ('Up', 'Paused')
+
+    @property
+    def in_service(self):
+        """A cluster member that is Up: anything else counts as a node out."""
+        return self.member and self.state == 'Up'
 
     @property
     def os_info(self):
@@ -115,6 +128,8 @@ class Group:
     moving: bool = False
     move_target: Optional[str] = None
     downtime: float = 0.0                # lab seconds offline since the lab started (VMs)
+    planned_downtime: float = 0.0        # of which the user allowed (configuration version update)
+    vm_version: str = ''                 # Hyper-V configuration version (VMs)
     offline_since: Optional[float] = None
 
     @property
@@ -198,6 +213,8 @@ DEFAULT_TIMINGS = {
     'scan_seconds': 45.0,                   # Windows Update search
     'resync_seconds_per_outage_minute': 12.0,  # S2D repair length per minute a node was out
     'repair_job_linger_seconds': 60.0,      # Completed jobs stay listed (TimeBeforeRemoval)
+    'os_install_seconds': 1500.0,           # PXE boot to first logon of a freshly deployed image
+    'inplace_upgrade_seconds': 3600.0,      # setup.exe in-place upgrade, its restarts included
 }
 
 
@@ -215,7 +232,7 @@ class Lab:
         self.upgrade_version = 3
         self.s2d_enabled = False
         self.dynamic_quorum = True
-        self.nodes: Dict[str, Node] = {}
+        self.machines: Dict[str, Node] = {}     # every server, cluster member or not
         self.groups: Dict[str, Group] = {}
         self.shared_volumes: List[SharedVolume] = []
         self.pools: List[StoragePool] = []
@@ -229,6 +246,12 @@ class Lab:
         self.faults: Dict[str, dict] = {}
         self.wu_jobs: Dict[str, dict] = {}
         self.power_hooks = []          # callables(node_name, power) run on power changes (listeners)
+        self.users: Dict[str, str] = {}  # DOMAIN\\user -> password (scheduled-task logons check these)
+        self.bmc_user = 'ADMIN'
+        self.bmc_password = 'Bmc-Passw0rd!'
+        self.images: Dict[str, dict] = {}   # node name -> image the deployment server offers it
+        self.setup_media: Dict[str, str] = {}  # setup media path -> os (in-place upgrade)
+        self.pool_versions = {}             # functional level -> storage pool version after Update-StoragePool
         self._ids = itertools.count(1)
 
     # -- time -------------------------------------------------------------------------------
@@ -245,6 +268,17 @@ class Lab:
 
     # -- lookups ----------------------------------------------------------------------------
 
+    @property
+    def nodes(self):
+        """The cluster's nodes (members), by name, in id order."""
+        return dict((name, m) for name, m in self.machines.items() if m.member)
+
+    def machine(self, name):
+        for node in self.machines.values():
+            if node.name.lower() == str(name).lower():
+                return node
+        return None
+
     def node(self, name):
         for node in self.nodes.values():
             if node.name.lower() == str(name).lower():
@@ -252,7 +286,7 @@ class Lab:
         return None
 
     def node_by_address(self, address):
-        for node in self.nodes.values():
+        for node in self.machines.values():
             if node.address == address:
                 return node
         return None
@@ -297,14 +331,18 @@ class Lab:
             return {
                 'time': self.clock.now(),
                 'cluster': {'name': self.name, 'functional_level': self.functional_level,
-                            'upgrade_version': self.upgrade_version, 's2d_enabled': self.s2d_enabled},
+                            'upgrade_version': self.upgrade_version, 's2d_enabled': self.s2d_enabled,
+                            'pool_versions': [p.version for p in self.pools]},
                 'nodes': [{'name': n.name, 'state': n.state, 'drain_status': n.drain_status, 'power': n.power,
                            'cluster_service': n.cluster_service, 'os': n.os, 'build': n.os_info['build'],
                            'ubr': n.ubr, 'pending_updates': [u.kb for u in n.updates],
-                           'reboot_pending': n.reboot_pending, 'address': n.address, 'boot_time': n.boot_time}
-                          for n in self.nodes.values()],
+                           'reboot_pending': n.reboot_pending, 'address': n.address, 'boot_time': n.boot_time,
+                           'member': n.member, 'chassis': n.chassis, 'boot_device': n.boot_device,
+                           'boot_persistent': n.boot_persistent}
+                          for n in self.machines.values()],
                 'groups': [{'name': g.name, 'type': g.group_type, 'owner': g.owner, 'state': g.state,
-                            'priority': g.priority, 'downtime': round(g.downtime, 3)} for g in self.groups.values()],
+                            'priority': g.priority, 'downtime': round(g.downtime, 3), 'vm_version': g.vm_version}
+                           for g in self.groups.values()],
                 'lock': self.cluster_name_params.get('WsfcRollingLock'),
                 'virtual_disks': [{'name': d.friendly_name, 'health': d.health, 'operational': d.operational}
                                   for d in self.virtual_disks],
@@ -315,9 +353,10 @@ class Lab:
     # -- administrative changes (control API; the recorder sees each) -----------------------
 
     def admin_power(self, name, power):
-        """Power changed by an administrator (BMC, power button): ends any restart in progress."""
+        """Power changed at once by the lab's operator (control API): ends any restart in progress."""
         with self.lock:
-            node = self.node(name)
+            node = self.machine(name)
+            node.chassis = power
             node.restart_gen += 1
             node.restarting = node.joining = False
             if power == 'On' and node.reboot_pending:
@@ -325,14 +364,15 @@ class Lab:
             self.set_power(name, power)
 
     def set_power(self, name, power):
+        """The operating system starts running (On) or stops (Off); listeners follow."""
         with self.lock:
-            node = self.node(name)
+            node = self.machine(name)
             before = node.state
             node.power = power
             if power == 'On':
                 node.boot_time = self.clock.now()
             self.recorder.record('node.power', node=node.name, power=power, state_before=before, state=node.state)
-            if power != 'On' and node.out_since is None:
+            if power != 'On' and node.member and node.out_since is None:
                 node.out_since = self.clock.now()
                 if self.s2d_enabled:
                     for disk in self.virtual_disks:
@@ -343,7 +383,7 @@ class Lab:
 
     def set_cluster_service(self, name, status):
         with self.lock:
-            node = self.node(name)
+            node = self.machine(name)
             node.cluster_service = status
             self.recorder.record('node.cluster_service', node=node.name, status=status, state=node.state)
             self._after_membership_change()

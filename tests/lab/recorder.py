@@ -53,7 +53,7 @@ class Recorder:
             self.violation('quorum_lost', present=present, needed=needed)
 
     def check_nodes_out(self, lab):
-        out = [n.name for n in lab.nodes.values() if n.state != 'Up']
+        out = [n.name for n in lab.machines.values() if not n.in_service]
         if len(out) > self.max_nodes_out:
             self.max_nodes_out = len(out)
             if len(out) > 1:

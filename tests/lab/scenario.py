@@ -4,6 +4,7 @@ import os
 
 import yaml
 
+from .provisioning import VM_VERSION
 from .model import (DEFAULT_TIMINGS, GROUP_TYPES, OS_CATALOG, PRIORITIES, Group, Lab, Node, Quorum, SharedVolume,
                     StoragePool, Update, VirtualDisk)
 
@@ -36,6 +37,25 @@ def load(name_or_path):
         return yaml.safe_load(handle)
 
 
+def machine_config(index, s2d):
+    """What a node's Get-NetAdapter / Get-NetIPAddress / Get-VMSwitch / Get-Disk / Get-WindowsFeature
+    show. Addresses are from the documentation ranges (RFC 5737): data, never a network target."""
+    adapters = [{'Name': 'SLOT 3 Port %d' % port, 'InterfaceDescription': 'Lab 25GbE Adapter #%d' % port,
+                 'MacAddress': '00-15-5D-%02X-00-%02X' % (index, port), 'LinkSpeed': '25 Gbps'} for port in (1, 2)]
+    addresses = [{'InterfaceAlias': 'vEthernet (Management)', 'IPAddress': '192.0.2.%d' % (10 + index), 'PrefixLength': 24},
+                 {'InterfaceAlias': 'vEthernet (LiveMigration)', 'IPAddress': '198.51.100.%d' % (10 + index),
+                  'PrefixLength': 24}]
+    disks = [{'Number': 0, 'FriendlyName': 'Lab M.2 Boot', 'SerialNumber': 'BOOT%04d' % index, 'Size': 480 * GIB,
+              'BusType': 'NVMe'}]
+    features = ['Failover-Clustering', 'Hyper-V', 'Hyper-V-PowerShell', 'RSAT-Clustering-PowerShell']
+    if s2d:
+        disks += [{'Number': n, 'FriendlyName': 'Lab NVMe %d' % n, 'SerialNumber': 'S2D%02d%02d' % (index, n),
+                   'Size': 3840 * GIB, 'BusType': 'NVMe'} for n in range(1, 5)]
+        features += ['Data-Center-Bridging', 'FS-FileServer']
+    return {'adapters': adapters, 'ip_addresses': addresses, 'disks': disks, 'features': sorted(features),
+            'vswitches': [{'Name': 'ConvergedSwitch', 'SwitchType': 'External', 'EmbeddedTeamingEnabled': True}]}
+
+
 def build(spec, net='127.0.10', clock_scale=None):
     """Create the Lab for a scenario dict. Node i gets address <net>.(10 + i), the cluster <net>.10."""
     c = spec['cluster']
@@ -54,7 +74,8 @@ def build(spec, net='127.0.10', clock_scale=None):
     n = spec['nodes']
     names = ['%s%d' % (n.get('prefix', 'NODE'), i + 1) for i in range(int(n['count']))]
     for i, name in enumerate(names):
-        lab.nodes[name] = Node(name=name, id=str(i + 1), address='%s.%d' % (net, 11 + i), os=os_name,
+        lab.machines[name] = Node(name=name, id=str(i + 1), address='%s.%d' % (net, 11 + i), os=os_name,
+                                  bmc_address='%s.%d' % (net, 101 + i),
                                memory_mb=int(n.get('memory_gb', 256)) * 1024, serial='LAB%05d' % (i + 1),
                                fault_domain=['Site=lab', 'Rack=R%d' % (i // 8 + 1), 'Node=%s' % name])
     witness = c.get('witness')
@@ -106,14 +127,28 @@ def build(spec, net='127.0.10', clock_scale=None):
     for i, u in enumerate(spec.get('updates') or []):
         targets = u.get('nodes') or names
         for name in targets:
-            if name not in lab.nodes:
+            if name not in lab.machines:
                 raise ScenarioError('update %s names unknown node %s' % (u['kb'], name))
-            lab.nodes[name].updates.append(Update(
+            lab.machines[name].updates.append(Update(
                 kb=u['kb'], title=u['title'], classification=u.get('classification', 'Security Updates'),
                 install_seconds=float(u.get('install_minutes', 5)) * 60, reboot=bool(u.get('reboot', True)),
                 size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0))))
-    for node in lab.nodes.values():
+    for i, node in enumerate(lab.machines.values()):
         node.ubr = int(c.get('ubr', 1000))
+        node.config = machine_config(i + 1, lab.s2d_enabled)
+    for group in lab.groups.values():
+        if group.group_type == 'VirtualMachine':
+            group.vm_version = VM_VERSION[os_name]
+    prov = spec.get('provisioning') or {}
+    if prov:
+        target = prov.get('image')
+        if target not in OS_CATALOG:
+            raise ScenarioError('provisioning.image: unknown os %r' % target)
+        # The deployment server offers the image to every node (VMM deploys the machines it is told to).
+        for name in names:
+            lab.images[name] = {'os': target, 'ubr': int(prov.get('ubr', 1000))}
+        if prov.get('setup_media'):
+            lab.setup_media[prov['setup_media']] = target
     assert set(g.group_type for g in lab.groups.values()) <= set(GROUP_TYPES)
     lab.recorder.check_quorum(lab)
     return lab

@@ -9,11 +9,14 @@ import http.server
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 
+from . import maintenance, provisioning
 from . import scenario as scenario_mod
+from .redfish import RedfishListener
 from .tls import make_pki
 from .wsman import ShellHost, WsmanListener
 
@@ -21,6 +24,9 @@ LAB_USER = 'admin'
 LAB_DOMAIN = 'LAB'
 LAB_PASSWORD = 'Lab-Passw0rd!'
 CONTROL_PORT = 7000
+# Standard ports when the lab may bind them (root), else unprivileged stand-ins; the inventory says which.
+IPMI_PORT = 623 if hasattr(os, 'geteuid') and os.geteuid() == 0 else 6230
+REDFISH_PORT = 443 if hasattr(os, 'geteuid') and os.geteuid() == 0 else 8443
 
 
 class LabServer:
@@ -33,8 +39,10 @@ class LabServer:
         self.lab = scenario_mod.build(self.spec, net=net, clock_scale=clock_scale)
         self.cluster_address = '%s.10' % net
         self.control_address = '%s.2' % net
-        self.shell_hosts = dict((name, ShellHost(self.lab, name)) for name in self.lab.nodes)
+        self.shell_hosts = dict((name, ShellHost(self.lab, name)) for name in self.lab.machines)
         self.listeners = {}
+        self.redfish = {}
+        self.ipmi = {}                 # node -> subprocess.Popen of its IPMI BMC
         self._control = None
         self._stop = threading.Event()
 
@@ -56,14 +64,16 @@ class LabServer:
 
     def start(self):
         os.makedirs(self.run_dir, exist_ok=True)
-        addresses = [self.cluster_address] + [n.address for n in self.lab.nodes.values()]
+        addresses = ([self.cluster_address] + [n.address for n in self.lab.machines.values()]
+                     + [n.bmc_address for n in self.lab.machines.values()])
         self.pki = make_pki(os.path.join(self.run_dir, 'pki'), addresses, dns_names=['localhost'])
         users_file = os.path.join(self.run_dir, 'ntlm-users')
         with open(users_file, 'w') as handle:
             handle.write('%s:%s:%s\n' % (LAB_DOMAIN, LAB_USER, LAB_PASSWORD))
         os.environ['NTLM_USER_FILE'] = users_file  # read by pyspnego's NTLM acceptor
         users = {LAB_USER: LAB_PASSWORD}
-        for name, node in self.lab.nodes.items():
+        self.lab.users = {'%s\\%s' % (LAB_DOMAIN, LAB_USER): LAB_PASSWORD}
+        for name, node in self.lab.machines.items():
             for scheme, port in (('http', 5985), ('https', 5986)):
                 self.listeners[(name, scheme)] = WsmanListener(
                     self.lab, node.address, port, self._node_route(name), name, scheme=scheme, tls=self.pki, users=users)
@@ -72,11 +82,12 @@ class LabServer:
                 self.lab, self.cluster_address, port, self._cluster_route, 'cluster', scheme=scheme, tls=self.pki,
                 users=users)
         for key, listener in self.listeners.items():
-            node = self.lab.node(key[0])
+            node = self.lab.machine(key[0])
             if node is None or node.power == 'On':
                 listener.start()
         self.lab.power_hooks.append(self._on_power)
         self._start_control()
+        self._start_bmcs()
         threading.Thread(target=self._tick, name='lab-clock', daemon=True).start()
         self.write_files()
 
@@ -86,8 +97,15 @@ class LabServer:
 
     def stop(self):
         self._stop.set()
-        for listener in self.listeners.values():
+        for listener in list(self.listeners.values()) + list(self.redfish.values()):
             listener.stop()
+        for proc in self.ipmi.values():
+            proc.terminate()
+        for proc in self.ipmi.values():
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         if self._control is not None:
             self._control.shutdown()
             self._control.server_close()
@@ -95,7 +113,7 @@ class LabServer:
     # -- node power affects the network: a powered-off node refuses connections -------------
 
     def set_power(self, name, power):
-        node = self.lab.node(name)
+        node = self.lab.machine(name)
         if node is None:
             raise KeyError(name)
         self.lab.admin_power(node.name, power)
@@ -113,13 +131,83 @@ class LabServer:
         if power != 'On':
             self.shell_hosts[name].reset()
 
+    # -- BMCs: IPMI processes and Redfish listeners, bound to the model ----------------------
+
+    def _start_bmcs(self):
+        control = 'http://%s:%d' % (self.control_address, CONTROL_PORT)
+        lab_dir = os.path.dirname(os.path.abspath(__file__))
+        for name, node in self.lab.machines.items():
+            self.redfish[name] = RedfishListener(self, name, node.bmc_address, REDFISH_PORT, self.pki)
+            self.redfish[name].start()
+            self.ipmi[name] = subprocess.Popen(
+                [sys.executable, '-m', 'lab.ipmi_bmc', '--node', name, '--address', node.bmc_address,
+                 '--port', str(IPMI_PORT), '--control', control],
+                cwd=os.path.dirname(lab_dir), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for proc in self.ipmi.values():
+            if proc.stdout.readline().strip() != b'ready':
+                raise RuntimeError('an IPMI BMC of the lab did not start')
+
+    def bmc_state(self, name):
+        with self.lab.lock:
+            self.lab.advance()
+            node = self.lab.machine(name)
+            if node is None:
+                raise KeyError(name)
+            return {
+                'user': self.lab.bmc_user,
+                'password': (self.lab.faults.get('bmc_password') or {}).get(node.name, self.lab.bmc_password),
+                'unreachable': node.name in (self.lab.faults.get('bmc_unreachable') or []),
+                'power': node.chassis, 'boot_device': node.boot_device, 'persistent': node.boot_persistent,
+                'uefi': node.boot_uefi, 'host_name': node.name, 'model': node.model, 'manufacturer': node.manufacturer,
+                'serial': node.serial, 'bios_version': 'LAB.2.19.1', 'bmc_firmware': '2.41',
+            }
+
+    def bmc_act(self, name, op, device=None, persistent=False, uefi=True):
+        with self.lab.lock:
+            self.lab.advance()
+            node = self.lab.machine(name)
+            if node is None:
+                raise KeyError(name)
+            if op == 'on':
+                provisioning.chassis_on(self.lab, node)
+            elif op == 'off':
+                provisioning.chassis_off(self.lab, node)
+            elif op == 'soft':
+                provisioning.chassis_soft_off(self.lab, node)
+            elif op == 'cycle':
+                provisioning.chassis_cycle(self.lab, node)
+            elif op == 'soft_restart':
+                if node.power == 'On':
+                    maintenance.restart(self.lab, node)
+            elif op == 'boot':
+                provisioning.set_boot(self.lab, node, device, persistent, uefi)
+            else:
+                raise ValueError('unknown BMC operation %r' % op)
+
+    def stage_image(self, name, os_name):
+        with self.lab.lock:
+            node = self.lab.machine(name)
+            if node is None:
+                raise KeyError(name)
+            if os_name is None:
+                self.lab.images.pop(node.name, None)
+            else:
+                if os_name not in provisioning.OS_CATALOG:
+                    raise ValueError('unknown os %r' % os_name)
+                self.lab.images[node.name] = {'os': os_name, 'ubr': 1000}
+
     # -- faults ------------------------------------------------------------------------------
 
-    FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned')
+    FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
+              'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
-        winrm_drop {node: count}, vm_pinned [vm] (the VM cannot live-migrate)."""
+        winrm_drop {node: count}, vm_pinned [vm] (the VM cannot live-migrate), bmc_unreachable [node],
+        bmc_password {node: password} (the BMC's password was changed), pxe_no_return [node] (the
+        deployment never finishes), wrong_build {node: os} (the image deploys another release),
+        config_mismatch [node] (the unattend leaves out the virtual switch and Hyper-V),
+        add_refused [node] (Add-ClusterNode times out)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:
@@ -134,6 +222,12 @@ class LabServer:
             else:
                 self.lab.faults[fault] = value
             self.lab.recorder.record('fault.armed', fault=fault, value=value)
+            if fault == 'bmc_unreachable':
+                for name, listener in self.redfish.items():
+                    if name in (value or []):
+                        listener.stop()
+                    elif not listener.listening:
+                        listener.start()
 
     # -- control API (loopback JSON, for the CLI and the tests) ------------------------------
 
@@ -160,6 +254,11 @@ class LabServer:
                     self._json(200, lab.snapshot())
                 elif self.path == '/events':
                     self._json(200, lab.recorder.events)
+                elif self.path.startswith('/bmc/'):
+                    try:
+                        self._json(200, server.bmc_state(self.path[5:]))
+                    except KeyError:
+                        self._json(404, {'error': 'unknown node'})
                 elif self.path == '/stats':
                     lab.tick()
                     self._json(200, {'counters': lab.recorder.counters, 'invariants': lab.recorder.invariants(lab),
@@ -178,6 +277,11 @@ class LabServer:
                         server.lab.set_cluster_service(doc['node'], doc['status'])
                     elif action == 'fault':
                         server.inject(doc['fault'], doc.get('value'))
+                    elif action == 'bmc':
+                        server.bmc_act(doc['node'], doc['op'], device=doc.get('device'),
+                                       persistent=doc.get('persistent', False), uefi=doc.get('uefi', True))
+                    elif action == 'stage_image':
+                        server.stage_image(doc['node'], doc.get('os'))
                     else:
                         self._json(400, {'error': 'unknown action %r' % action})
                         return
@@ -193,14 +297,17 @@ class LabServer:
     # -- files for the user: state and Ansible inventory -------------------------------------
 
     def write_files(self):
-        nodes = dict((name, {'address': n.address}) for name, n in self.lab.nodes.items())
+        nodes = dict((name, {'address': n.address}) for name, n in self.lab.machines.items())
         state = {
             'pid': os.getpid(), 'scenario': self.spec['name'], 'cluster': self.lab.name,
             'cluster_address': self.cluster_address, 'control': 'http://%s:%d' % (self.control_address, CONTROL_PORT),
             'user': '%s\\%s' % (LAB_DOMAIN, LAB_USER), 'password': LAB_PASSWORD, 'ca_path': self.pki['ca'],
             'nodes': nodes, 'clock_scale': self.lab.clock.scale,
+            'bmc': {'user': self.lab.bmc_user, 'password': self.lab.bmc_password, 'ipmi_port': IPMI_PORT,
+                    'redfish_port': REDFISH_PORT, 'addresses': dict((name, n.bmc_address) for name, n in self.lab.machines.items())},
         }
-        hosts = dict((name, {'wsfc_winrm_host': n.address}) for name, n in self.lab.nodes.items())
+        hosts = dict((name, {'wsfc_winrm_host': n.address, 'wsfc_bmc_host': n.bmc_address})
+                     for name, n in self.lab.machines.items())
         inventory = {'all': {'children': {
             'wsfc_cluster': {
                 'hosts': hosts,
@@ -212,6 +319,12 @@ class LabServer:
                     'wsfc_winrm_transport': 'ntlm',
                     'wsfc_winrm_ca_path': self.pki['ca'],
                     'wsfc_lab_control': state['control'],
+                    'wsfc_bmc_user': self.lab.bmc_user,
+                    'wsfc_bmc_password': self.lab.bmc_password,
+                    'wsfc_bmc_protocol': 'ipmi',
+                    'wsfc_bmc_ipmi_port': IPMI_PORT,
+                    'wsfc_bmc_redfish_port': REDFISH_PORT,
+                    'wsfc_bmc_ca_path': self.pki['ca'],
                 },
             },
             'controller': {'hosts': {'localhost': {

@@ -202,7 +202,7 @@ class ShellHost:
         if not shim.lstrip().startswith(SHIM_MARK):
             self._finish(cmd, b'', b'the lab runs only the wsfc.rolling shim\r\n', 1)
             return
-        node = self.lab.node(self.node_name)
+        node = self.lab.machine(self.node_name)
         try:
             request = json.loads(base64.b64decode(request_b64, validate=True).decode('utf-8'))
         except (ValueError, UnicodeDecodeError) as exc:

@@ -1,0 +1,178 @@
+"""BmcClient over both backends against the lab's BMCs (real IPMI over UDP, real Redfish over HTTPS)."""
+
+import hashlib
+import itertools
+import ssl
+import subprocess
+import shutil
+
+import pytest
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._bmc import actions
+from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import BmcClient, BmcOptions, Busy, connect
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
+    AuthenticationFailure, ConnectionFailure, InvalidOption)
+from lab import cli as lab_cli
+
+PROTOCOLS = ('ipmi', 'redfish')
+_nets = itertools.count(200)
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp('bmc-lab'))
+    state = lab_cli.start('hyperv4', run_dir, net='127.0.%d' % next(_nets))
+    yield state
+    lab_cli.stop(run_dir)
+
+
+def options(lab, node, protocol, **kw):
+    bmc = lab['bmc']
+    args = dict(name=bmc['addresses'][node], user=bmc['user'], password=bmc['password'], protocol=protocol,
+                port=bmc['%s_port' % protocol], ca_path=lab['ca_path'])
+    args.update(kw)
+    return BmcOptions(**args)
+
+
+def lab_node(lab, name):
+    return next(n for n in lab_cli.control(lab, '/state')['nodes'] if n['name'] == name)
+
+
+def bmc_events(lab, node):
+    return [e for e in lab_cli.control(lab, '/events') if e.get('node') == node and e['kind'].startswith('bmc.')]
+
+
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+def test_power_cycle_and_boot_override_follow_the_model(lab, protocol):
+    node = 'HV-N3' if protocol == 'ipmi' else 'HV-N4'
+    client = connect(options(lab, node, protocol))
+    assert client.power_state() == 'on'
+    assert client.boot() == {'device': 'none', 'persistent': False, 'uefi': None}
+    system = client.system()
+    assert system['firmware_version'] == '2.41'
+    if protocol == 'redfish':
+        assert system['serial_number'] == lab_node(lab, node)['name'].replace('HV-N', 'LAB0000')
+
+    result = actions.ensure_boot(client, 'network')
+    assert result['changed'] and result['boot'] == {'device': 'network', 'persistent': False, 'uefi': True}
+    assert lab_node(lab, node)['boot_device'] == 'network'
+    assert not actions.ensure_boot(client, 'network')['changed']  # idempotent: nothing sent
+    assert len([e for e in bmc_events(lab, node) if e['kind'] == 'bmc.boot']) == 1
+
+    result = actions.ensure_power(client, 'powered_off', graceful=True, poll_interval=0.05)
+    assert result['changed'] and result['actions'] == ['soft_off'] and result['power_state'] == 'off'
+    assert lab_node(lab, node)['state'] == 'Down'
+    sent = len(bmc_events(lab, node))
+    assert actions.ensure_power(client, 'powered_off', poll_interval=0.05)['changed'] is False
+    assert len(bmc_events(lab, node)) == sent
+    # Check mode reads only.
+    assert actions.ensure_power(client, 'powered_on', check_mode=True)['changed'] is True
+    assert len(bmc_events(lab, node)) == sent and lab_node(lab, node)['chassis'] == 'Off'
+
+    # No image offered to the node: the one-time network boot falls through to the disk; the override is consumed.
+    lab_cli.control(lab, '/', {'action': 'stage_image', 'node': node, 'os': None})
+    result = actions.ensure_power(client, 'powered_on', poll_interval=0.05)
+    assert result['actions'] == ['on'] and result['power_state'] == 'on'
+    assert client.boot()['device'] == 'none'
+    boots = [e for e in lab_cli.control(lab, '/events') if e['kind'] == 'node.firmware_boot' and e['node'] == node]
+    assert boots[-1]['device'] == 'network'
+
+    actions.ensure_boot(client, 'disk', persistent=True, uefi=False)
+    assert client.boot() == {'device': 'disk', 'persistent': True, 'uefi': False}
+    assert actions.ensure_power(client, 'restarted', graceful=False, poll_interval=0.05)['actions'] == ['cycle']
+    assert client.boot()['device'] == 'disk'  # a persistent override stays
+    actions.ensure_boot(client, 'none')
+    assert client.boot()['device'] == 'none'
+    client.close()
+
+
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+def test_wrong_password_is_an_authentication_failure_tried_once(lab, protocol):
+    client = connect(options(lab, 'HV-N1', protocol, password='not-the-password'))
+    client.sleep = lambda seconds: pytest.fail('a refused login must not be retried')
+    with pytest.raises(AuthenticationFailure, match="refused .*'ADMIN'"):
+        client.power_state()
+    assert client.requests == 1
+
+
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+def test_unreachable_bmc_gives_a_clear_connection_failure_after_retries(lab, protocol):
+    lab_cli.control(lab, '/', {'action': 'fault', 'fault': 'bmc_unreachable', 'value': ['HV-N2']})
+    try:
+        client = connect(options(lab, 'HV-N2', protocol, retries=1, timeout=2))
+        pauses = []
+        client.sleep = pauses.append
+        with pytest.raises(ConnectionFailure, match='BMC 127.* did not answer over %s' % ('IPMI' if protocol == 'ipmi' else 'Redfish')) as exc:
+            client.power_state()
+        assert exc.value.details['attempts'] == 2 and pauses == [1.0]
+    finally:
+        lab_cli.control(lab, '/', {'action': 'fault', 'fault': 'bmc_unreachable', 'value': None})
+    assert connect(options(lab, 'HV-N2', protocol)).power_state() == 'on'
+
+
+def test_redfish_certificate_validation_ca_and_pinning(lab):
+    der = ssl.PEM_cert_to_DER_cert(open(lab['ca_path'].replace('ca.pem', 'server.pem')).read())
+    right = hashlib.sha256(der).hexdigest()
+    pinned = connect(options(lab, 'HV-N1', 'redfish', ca_path=None, fingerprint=':'.join(right[i:i + 2] for i in range(0, 64, 2))))
+    assert pinned.power_state() == 'on'
+    with pytest.raises(ConnectionFailure, match='could not be validated'):
+        connect(options(lab, 'HV-N1', 'redfish', ca_path=None, fingerprint='0' * 64)).power_state()
+    unpinned = connect(options(lab, 'HV-N1', 'redfish', ca_path=None, retries=3))
+    unpinned.sleep = lambda seconds: pytest.fail('a certificate failure must not be retried')
+    with pytest.raises(ConnectionFailure, match='Give ca_path'):
+        unpinned.power_state()
+
+
+def test_ipmitool_works_against_the_lab_bmc(lab):
+    if shutil.which('ipmitool') is None:
+        pytest.skip('ipmitool is not installed (tools/setup installs it with apt-get where it can)')
+    bmc = lab['bmc']
+    base = ['ipmitool', '-I', 'lanplus', '-C', '3', '-H', bmc['addresses']['HV-N1'], '-p', str(bmc['ipmi_port']),
+            '-U', bmc['user'], '-P', bmc['password']]
+    out = subprocess.run(base + ['chassis', 'power', 'status'], capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.strip() == 'Chassis Power is on'
+    subprocess.run(base + ['chassis', 'bootdev', 'pxe', 'options=efiboot'], capture_output=True, timeout=30, check=True)
+    assert lab_node(lab, 'HV-N1')['boot_device'] == 'network'
+    out = subprocess.run(base + ['chassis', 'bootparam', 'get', '5'], capture_output=True, text=True, timeout=30, check=True)
+    assert 'Force PXE' in out.stdout and 'BIOS EFI boot' in out.stdout
+    connect(options(lab, 'HV-N1', 'ipmi')).set_boot('none')
+
+
+class FlakyBmc(BmcClient):
+    """A backend that is busy a given number of times first."""
+
+    def __init__(self, busy):
+        super().__init__(BmcOptions('bmc.test', 'u', 'p', retries=3), sleep=self.pause)
+        self.busy, self.pauses = busy, []
+
+    def pause(self, seconds):
+        self.pauses.append(seconds)
+
+    def _power_state(self):
+        if self.busy:
+            self.busy -= 1
+            raise Busy('completion code 0xC0')
+        return 'on'
+
+
+def test_busy_bmc_is_retried_with_doubling_backoff():
+    client = FlakyBmc(busy=2)
+    assert client.power_state() == 'on' and client.pauses == [1.0, 2.0]
+    with pytest.raises(ConnectionFailure, match='stayed busy'):
+        FlakyBmc(busy=9).power_state()
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(protocol='smash'), 'protocol must be one of ipmi, redfish'),
+    (dict(port=70000), 'port must be between'),
+    (dict(fingerprint='abc'), 'fingerprint must be'),
+    (dict(name=''), 'name'),
+    (dict(retries=-1), 'retries'),
+])
+def test_bad_options_are_refused_before_anything_is_sent(kwargs, message):
+    args = dict(name='bmc.test', user='u', password='p')
+    args.update(kwargs)
+    with pytest.raises(InvalidOption, match=message):
+        BmcOptions(**args)
+    with pytest.raises(InvalidOption, match='device must be one of'):
+        FlakyBmc(0).set_boot('floppy')
