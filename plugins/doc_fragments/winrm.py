@@ -88,6 +88,20 @@ options:
     description: Forward a delegable Kerberos ticket to the node (needed for the double hop).
     type: bool
     default: false
+  winrm_delegation:
+    description:
+      - How cmdlets that reach other nodes from the node they run on get a credential (the WinRM double hop):
+        C(Add-ClusterNode), C(Remove-ClusterNode) and C(Move-ClusterVirtualMachineRole).
+      - V(auto) relies on the transport: O(winrm_transport=credssp), or V(kerberos) with
+        O(winrm_kerberos_delegation=true). With any other transport such a task fails before sending anything,
+        saying so.
+      - V(scheduled_task) runs just those cmdlets in a short-lived scheduled task on the node, logged on as
+        O(winrm_user) with O(winrm_password) (a logon that holds network credentials), and removes the task
+        afterwards. The password travels inside the encrypted WinRM message, never on a command line.
+      - If not set, the value of the E(WSFC_WINRM_DELEGATION) environment variable is used.
+    type: str
+    choices: [auto, scheduled_task]
+    default: auto
   winrm_cert_pem:
     description: Client certificate (PEM) for O(winrm_transport=certificate).
     type: path

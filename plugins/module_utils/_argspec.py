@@ -31,6 +31,8 @@ def winrm_argument_spec():
         winrm_ca_path=dict(type='path', fallback=(env_fallback, ['WSFC_WINRM_CA_PATH'])),
         winrm_message_encryption=dict(type='str', default='auto', choices=['auto', 'always', 'never']),
         winrm_kerberos_delegation=dict(type='bool', default=False),
+        winrm_delegation=dict(type='str', default='auto', choices=['auto', 'scheduled_task'],
+                              fallback=(env_fallback, ['WSFC_WINRM_DELEGATION'])),
         winrm_cert_pem=dict(type='path'),
         winrm_cert_key_pem=dict(type='path', no_log=False),
         winrm_connection_timeout=dict(type='int', default=10),

@@ -10,15 +10,21 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: cluster_node
-short_description: Pause (drain) or resume a Windows Server failover cluster node
+short_description: Pause (drain), resume, evict or add a Windows Server failover cluster node
 version_added: 0.1.0
 description:
   - O(state=paused) runs C(Suspend-ClusterNode), draining the node by default, and waits until its
     C(DrainStatus) is C(Completed), reporting roles moved and remaining while it waits.
   - O(state=up) runs C(Resume-ClusterNode) with the chosen failback and waits until the node is C(Up)
     and, with O(failback=immediate), its roles are back.
+  - O(state=absent) evicts the node (C(Remove-ClusterNode -Force)). Only a node that is drained
+    (C(Paused)) or C(Down) is evicted; an C(Up) node is refused, so that no role fails over.
+  - O(state=present) adds the node (C(Add-ClusterNode)), run on the joining node itself through
+    O(node_host) as the rolling-upgrade procedure asks (a node on the newer OS adds itself), and, with
+    O(failback_roles), moves those roles back to it by live migration and waits for them.
+  - Evicting, adding and moving roles need a delegated credential over WinRM; see O(winrm_delegation).
   - The commands run on a surviving node (O(winrm_host) or one of O(winrm_fallback_hosts)), never on
-    the node being paused.
+    the node being paused or evicted.
 author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
@@ -39,10 +45,21 @@ options:
   state:
     description:
       - V(paused) pauses the node (and drains it unless O(drain=false)); V(up) resumes it.
+      - V(absent) evicts it; V(present) adds it (it stays as it is if it already is a member).
       - There is no default; this module is disruptive.
     type: str
     required: true
-    choices: [paused, up]
+    choices: [paused, up, absent, present]
+  node_host:
+    description:
+      - With O(state=present), the WinRM address of the node to add; C(Add-ClusterNode) runs there.
+    type: str
+  ignore_storage_loss:
+    description:
+      - With O(state=absent) on Storage Spaces Direct, evict even though the node's drives leave the pool
+        (C(-IgnoreStorageConnectivityLoss)). The pool then repairs onto the remaining drives.
+    type: bool
+    default: false
   drain:
     description: With O(state=paused), move the node's roles to other nodes (live migration for VMs).
     type: bool
@@ -65,6 +82,8 @@ options:
     description:
       - With O(state=up) and O(failback=immediate), the roles to wait for. Defaults to the roles whose
         first preferred owner is this node.
+      - With O(state=present), roles to move to the node once it has joined (live migration for VMs), for
+        example the roles it owned before it was evicted. Default none.
     type: list
     elements: str
   wait_timeout:
@@ -100,7 +119,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 node:
-  description: The node after the operation.
+  description: The node after the operation (with O(state=absent) or V(present), its membership).
   returned: success
   type: dict
   sample: {name: HV-N2, state: Paused, drain_status: Completed, roles_owned: []}
@@ -123,8 +142,46 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
     check_wait_options, wait_argument_spec, winrm_argument_spec)
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import nodes
-from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import membership, nodes
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, RemoteCommandError
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module, session_from_module
+
+
+def _membership(module, session):
+    """state absent / present: evict, or add and bring the given roles home."""
+    p = module.params
+    name = p['name']
+    cluster, members = membership.read_members(session)
+    node = membership.find(members, name)
+    before = {'name': name, 'member': node is not None, 'state': node.state if node else None}
+    result = {'changed': False, 'node': before, 'roles_moved': [], 'diff': {'before': before, 'after': before}}
+    if p['state'] == 'absent':
+        if node is None:
+            return result
+        after = {'name': name, 'member': False, 'state': None}
+        if not module.check_mode:
+            membership.evict(session, node, p['ignore_storage_loss'])
+            if membership.find(membership.read_members(session)[1], name) is not None:
+                raise RemoteCommandError("Cluster node '%s' is still listed after Remove-ClusterNode" % name)
+    else:
+        if node is not None:
+            return result
+        if not p['node_host']:
+            raise InvalidOption('node_host (the WinRM address of %s) is required with state=present' % name)
+        after = {'name': name, 'member': True, 'state': 'Up'}
+        if not module.check_mode:
+            with runner_from_module(module, host=p['node_host']) as runner:
+                joined = membership.add(runner, cluster.name, name)
+                result['node_round_trips'] = runner.round_trips
+            after = {'name': name, 'member': True, 'state': joined.state}
+            roles = p['failback_roles'] or []
+            if roles:
+                membership.move_roles(session, roles, name)
+                if p['wait']:
+                    nodes.wait_failback(session, name, roles, p['wait_timeout'], p['poll_interval'])
+                result['roles_moved'] = list(roles)
+    result.update(changed=True, node=after, diff={'before': before, 'after': after})
+    return result
 
 
 def _apply(module):
@@ -132,6 +189,10 @@ def _apply(module):
     check_wait_options(p)
     name, state = p['name'], p['state']
     with session_from_module(module, exclude=name) as session:
+        if state in ('absent', 'present'):
+            result = _membership(module, session)
+            result.update(round_trips=session.round_trips + result.pop('node_round_trips', 0), polls=session.polls)
+            return result
         view = nodes.read_node(session, name)
         before = view.to_dict()
         result = {'changed': False, 'node': before, 'roles_moved': [], 'diff': {'before': before, 'after': before}}
@@ -167,7 +228,9 @@ def main():
     argument_spec.update(wait_argument_spec(1800))
     argument_spec.update(
         name=dict(type='str', required=True),
-        state=dict(type='str', required=True, choices=['paused', 'up']),
+        state=dict(type='str', required=True, choices=['paused', 'up', 'absent', 'present']),
+        node_host=dict(type='str'),
+        ignore_storage_loss=dict(type='bool', default=False),
         drain=dict(type='bool', default=True),
         force_drain=dict(type='bool', default=False),
         failback=dict(type='str', default='immediate', choices=['immediate', 'policy', 'none']),

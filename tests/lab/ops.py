@@ -389,7 +389,9 @@ def pool_update(lab, node, params):
 
 @operation('vm.list')
 def vm_list(lab, node, params):
-    return [{'Name': g.name, 'State': 'Running' if g.state == 'Online' else 'Off', 'Version': g.vm_version}
+    default = provisioning.VM_VERSION[provisioning.LEVEL_OS[min(lab.functional_level, node.os_info['level'])]]
+    return [{'Name': g.name, 'State': 'Running' if g.state == 'Online' else 'Off', 'Version': g.vm_version,
+             'HostDefault': default}
             for g in lab.groups.values() if g.group_type == 'VirtualMachine' and g.owner == node.name]
 
 

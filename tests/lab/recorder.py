@@ -86,9 +86,13 @@ class Recorder:
             'activities': list(self.activities),
         }
         if lab is not None:
-            out['vm_downtime'] = dict((g.name, round(g.downtime, 3)) for g in lab.groups.values()
-                                      if g.group_type == 'VirtualMachine' and g.downtime > 0)
+            # Unplanned downtime; a stop the user allowed (VM configuration version update) is apart.
+            out['vm_downtime'] = dict((g.name, round(g.downtime - g.planned_downtime, 3)) for g in lab.groups.values()
+                                      if g.group_type == 'VirtualMachine' and g.downtime - g.planned_downtime > 0)
+            out['vm_planned_downtime'] = dict((g.name, round(g.planned_downtime, 3)) for g in lab.groups.values()
+                                              if g.planned_downtime > 0)
             live = set(e['group'] for e in self.events if e['kind'] == 'group.live_migrated')
             out['live_migrated_vms'] = len(live)
-            out['live_migrated_downtime'] = round(sum(g.downtime for g in lab.groups.values() if g.name in live), 3)
+            out['live_migrated_downtime'] = round(sum(g.downtime - g.planned_downtime for g in lab.groups.values()
+                                                      if g.name in live), 3)
         return out

@@ -21,7 +21,7 @@ class LabProtocol:
 
     def _check_power(self):
         self.lab.tick()  # time passes for the whole lab, also while this node is off
-        node = self.lab.node(self.node_name)
+        node = self.lab.machine(self.node_name)
         if node.power != 'On':
             import requests
             raise requests.exceptions.ConnectionError('[Errno 111] Connection refused')
@@ -44,7 +44,7 @@ class LabProtocol:
         self._stdin = b''
         decoded = json.loads(base64.b64decode(request.strip()))
         self.requests.append(decoded)
-        response = ops.execute(self.lab, self.lab.node(self.node_name), decoded, ops.shim_operations(shim))
+        response = ops.execute(self.lab, self.lab.machine(self.node_name), decoded, ops.shim_operations(shim))
         return (_shim.encode_response(response) + '\r\n').encode(), b'', 0, True
 
     def cleanup_command(self, shell_id, command_id):
@@ -55,7 +55,9 @@ class LabProtocol:
 
 
 def build_lab(name='hyperv4'):
-    return scenario_mod.build(scenario_mod.load(name), net='127.0.250')
+    lab = scenario_mod.build(scenario_mod.load(name), net='127.0.250')
+    lab.users = {'LAB\\admin': 'pw'}
+    return lab
 
 
 def patch_modules(monkeypatch, lab, *modules):
@@ -65,7 +67,7 @@ def patch_modules(monkeypatch, lab, *modules):
     from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 
     def runner_factory(options):
-        node = options.host if lab.node(options.host) else lab.core_group().owner
+        node = options.host if lab.machine(options.host) else lab.core_group().owner
         protocol = LabProtocol(lab, node)
         lab.protocols.append(protocol)
         return PowerShellRunner(options, protocol_factory=lambda o: protocol)

@@ -34,8 +34,14 @@ PROTOCOL = 1
 SAFE_TO_REPEAT = frozenset((
     'cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv', 'cluster.vm_move_policy',
     'storage.pools', 'storage.virtualdisks', 'storage.jobs', 'cau.role', 'cau.run_state', 'cau.scan',
-    'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'wu.remove',
+    'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'wu.remove', 'node.config', 'vm.list',
 ))
+# Operations whose cmdlets reach other nodes and so need a delegated credential from a WinRM
+# session (windows-facts.md 1.1), with the cmdlet named in the error when there is none.
+NEEDS_DELEGATION = {
+    'cluster.node.remove': 'Remove-ClusterNode', 'cluster.node.add': 'Add-ClusterNode',
+    'cluster.group.move': 'Move-ClusterVirtualMachineRole',
+}
 REQUEST_SEPARATOR = '#wsfc-rpc-request#'
 RESULT_MARKER = 'WSFC-RPC-RESULT:'
 
@@ -49,7 +55,7 @@ if ($wsfcParts.Count -ne 2) {
     exit 2
 }
 $wsfcShim = [scriptblock]::Create($wsfcParts[0])
-& $wsfcShim -EncodedRequest $wsfcParts[1].Trim()
+& $wsfcShim -EncodedRequest $wsfcParts[1].Trim() -ShimText $wsfcParts[0]
 exit 0
 """
 
@@ -60,7 +66,8 @@ SHIM = r"""# wsfc.rolling rpc shim 1
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
-    [string]$EncodedRequest
+    [string]$EncodedRequest,
+    [string]$ShimText = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -530,9 +537,190 @@ $WsfcOperations = @{
             Parameters = $parameters
         }
     }
+    'node.config' = {
+        param($p)
+        # What the upgrade flow captures before an eviction and checks after reprovisioning.
+        $os = Get-CimInstance -ClassName Win32_OperatingSystem
+        $switches = @()
+        if ($null -ne (Get-Command -Name Get-VMSwitch -ErrorAction SilentlyContinue)) {
+            $switches = @(Get-VMSwitch | ForEach-Object {
+                    [ordered]@{ Name = [string]$_.Name; SwitchType = ConvertTo-WsfcText $_.SwitchType; EmbeddedTeamingEnabled = [bool]$_.EmbeddedTeamingEnabled }
+                })
+        }
+        $service = Get-Service -Name ClusSvc -ErrorAction SilentlyContinue
+        [ordered]@{
+            ComputerName = [string]$env:COMPUTERNAME
+            Caption = [string]$os.Caption
+            BuildNumber = [int]$os.BuildNumber
+            Adapters = @(Get-NetAdapter -Physical | ForEach-Object {
+                    [ordered]@{ Name = [string]$_.Name; InterfaceDescription = [string]$_.InterfaceDescription; MacAddress = [string]$_.MacAddress; LinkSpeed = [string]$_.LinkSpeed }
+                })
+            IPAddresses = @(Get-NetIPAddress -AddressFamily IPv4 | Where-Object { $_.PrefixOrigin -ne 'WellKnown' -and $_.IPAddress -notlike '169.254.*' } | ForEach-Object {
+                    [ordered]@{ InterfaceAlias = [string]$_.InterfaceAlias; IPAddress = [string]$_.IPAddress; PrefixLength = [int]$_.PrefixLength }
+                })
+            VMSwitches = $switches
+            Disks = @(Get-Disk | ForEach-Object {
+                    [ordered]@{ Number = [int]$_.Number; FriendlyName = [string]$_.FriendlyName; SerialNumber = ([string]$_.SerialNumber).Trim(); Size = [long]$_.Size; BusType = ConvertTo-WsfcText $_.BusType }
+                })
+            Features = @(Get-WindowsFeature | Where-Object { $_.Installed } | ForEach-Object { [string]$_.Name })
+            ClusterService = ConvertTo-WsfcText $service.Status
+        }
+    }
+    'cluster.node.remove' = {
+        param($p)
+        $arguments = @{ Name = [string]$p.name; Force = $true }
+        if ([bool](Get-WsfcParam $p 'ignore_storage_loss' $false)) {
+            $arguments.IgnoreStorageConnectivityLoss = $true
+        }
+        Remove-ClusterNode @arguments
+        $null
+    }
+    'cluster.node.add' = {
+        param($p)
+        # Run on the joining node itself with -Cluster: nodes on the newer OS are added from a
+        # node on the newer OS (Cluster OS Rolling Upgrade).
+        $arguments = @{ Name = [string]$p.name; Cluster = [string]$p.cluster }
+        if ([bool](Get-WsfcParam $p 'no_storage' $false)) {
+            $arguments.NoStorage = $true
+        }
+        $node = Add-ClusterNode @arguments
+        ConvertTo-WsfcNode (Get-ClusterNode -Cluster ([string]$p.cluster) -Name ([string]$p.name))
+    }
+    'cluster.group.move' = {
+        param($p)
+        $owner = [string]$p.owner
+        , @(@($p.names) | ForEach-Object {
+                $group = Get-ClusterGroup -Name ([string]$_)
+                if ([int]$group.GroupType -eq 111) {
+                    $moved = Move-ClusterVirtualMachineRole -Name $group.Name -Node $owner -MigrationType Live -Wait 0
+                }
+                else {
+                    $moved = Move-ClusterGroup -Name $group.Name -Node $owner -Wait 0
+                }
+                ConvertTo-WsfcGroup (Get-ClusterGroup -Name $group.Name)
+            })
+    }
+    'cluster.functional_level' = {
+        param($p)
+        $whatIf = [bool](Get-WsfcParam $p 'what_if' $true)
+        # -WhatIf tests whether the update would succeed and throws when it would not.
+        if ($whatIf) {
+            Update-ClusterFunctionalLevel -Force -WhatIf
+        }
+        else {
+            [void](Update-ClusterFunctionalLevel -Force)
+        }
+        $cluster = Get-Cluster
+        $target = (@(Get-ClusterNode | ForEach-Object { [long]$_.NodeHighestVersion -shr 16 }) | Measure-Object -Minimum).Minimum
+        [ordered]@{
+            ClusterFunctionalLevel = [int]$cluster.ClusterFunctionalLevel
+            ClusterUpgradeVersion = [int]$cluster.ClusterUpgradeVersion
+            WhatIf = $whatIf
+            TargetLevel = [int]$target
+        }
+    }
+    'storage.pool_update' = {
+        param($p)
+        Update-StoragePool -FriendlyName ([string]$p.name) -Confirm:$false
+        $pool = Get-StoragePool -FriendlyName ([string]$p.name)
+        [ordered]@{ FriendlyName = [string]$pool.FriendlyName; Version = ConvertTo-WsfcText $pool.Version }
+    }
+    'vm.list' = {
+        param($p)
+        $default = [string](Get-VMHostSupportedVersion -Default).Version
+        , @(Get-VM | ForEach-Object {
+                [ordered]@{ Name = [string]$_.Name; State = ConvertTo-WsfcText $_.State; Version = [string]$_.Version; HostDefault = $default }
+            })
+    }
+    'vm.update_version' = {
+        param($p)
+        $name = [string]$p.name
+        $vm = Get-VM -Name $name
+        $running = ($vm.State -ne 'Off')
+        if ($running -and -not [bool](Get-WsfcParam $p 'allow_stop' $false)) {
+            throw "The virtual machine '$name' must be turned off to update its configuration version."
+        }
+        if ($running) {
+            Stop-VM -Name $name -Force
+        }
+        Update-VMVersion -Name $name -Force
+        if ($running) {
+            Start-VM -Name $name
+        }
+        $vm = Get-VM -Name $name
+        [ordered]@{ Name = [string]$vm.Name; State = ConvertTo-WsfcText $vm.State; Version = [string]$vm.Version }
+    }
+    'node.os_upgrade' = {
+        param($p)
+        # setup.exe runs as SYSTEM from a scheduled task: it restarts the node several times and
+        # must outlive this WinRM session. The media path is a value, never part of a command line.
+        $setup = Join-Path ([string]$p.media) 'setup.exe'
+        if (-not (Test-Path -Path $setup)) {
+            throw [System.Management.Automation.ItemNotFoundException]::new("Setup media not found at '$([string]$p.media)'.")
+        }
+        $taskName = 'wsfc.rolling OS upgrade'
+        $action = New-ScheduledTaskAction -Execute $setup -Argument '/auto upgrade /quiet /eula accept /dynamicupdate disable'
+        $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+        [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+        Start-ScheduledTask -TaskName $taskName
+        [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Started = $true }
+    }
 }
 
-function Invoke-WsfcCall($Call) {
+function ConvertTo-WsfcError($Record) {
+    [ordered]@{
+        category = $Record.CategoryInfo.Category.ToString()
+        fqid = [string]$Record.FullyQualifiedErrorId
+        message = [string]$Record.Exception.Message
+        target = [string]$Record.TargetObject
+        exception = $Record.Exception.GetType().FullName
+        native_code = Get-WsfcNativeCode $Record.Exception
+    }
+}
+
+$WsfcDelegatedOps = @('cluster.node.remove', 'cluster.node.add', 'cluster.group.move')
+
+function Invoke-WsfcDelegated($Call, $Delegate) {
+    # Runs one call in a scheduled task logged on with the user's password: that logon holds
+    # network credentials, which a WinRM network logon without delegation lacks (the double hop).
+    # The task gets this same shim and a request of that call alone; only ids name the files.
+    $base = Join-Path $env:ProgramData 'wsfc.rolling'
+    [void](New-Item -ItemType Directory -Path $base -Force)
+    $id = [guid]::NewGuid().ToString()
+    $scriptPath = Join-Path $base "delegated-$id.ps1"
+    $requestPath = Join-Path $base "delegated-$id.request"
+    $outputPath = Join-Path $base "delegated-$id.out"
+    $taskName = "wsfc.rolling delegated $id"
+    $inner = [ordered]@{ protocol = 1; stop_on_error = $true; calls = @($Call) }
+    $innerJson = ConvertTo-Json -InputObject $inner -Depth 12 -Compress
+    Set-Content -Path $scriptPath -Value $ShimText -Encoding UTF8
+    Set-Content -Path $requestPath -Value ([System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($innerJson))) -Encoding ASCII
+    $command = "& '$scriptPath' -EncodedRequest (Get-Content -Raw -Path '$requestPath') | Set-Content -Path '$outputPath' -Encoding ASCII"
+    $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$command`""
+    try {
+        [void](Register-ScheduledTask -TaskName $taskName -Action $action -User ([string]$Delegate.user) -Password ([string]$Delegate.password) -RunLevel Highest -Force)
+        Start-ScheduledTask -TaskName $taskName
+        $deadline = (Get-Date).AddSeconds(1800)
+        while ((Get-ScheduledTask -TaskName $taskName).State -ne 'Ready' -or -not (Test-Path -Path $outputPath)) {
+            if ((Get-Date) -gt $deadline) {
+                throw "The scheduled task '$taskName' did not finish within 1800 seconds."
+            }
+            Start-Sleep -Milliseconds 500
+        }
+        $line = @(Get-Content -Path $outputPath | Where-Object { $_ -like 'WSFC-RPC-RESULT:*' }) | Select-Object -First 1
+        if ($null -eq $line) {
+            throw "The scheduled task '$taskName' wrote no result."
+        }
+        $text = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($line.Substring(16)))
+        return @((ConvertFrom-Json -InputObject $text).results)[0]
+    }
+    finally {
+        Unregister-ScheduledTask -TaskName $taskName -Confirm:$false -ErrorAction SilentlyContinue
+        Remove-Item -Path $scriptPath, $requestPath, $outputPath -ErrorAction SilentlyContinue
+    }
+}
+
+function Invoke-WsfcCall($Call, $Delegate) {
     $operation = [string]$Call.op
     $result = [ordered]@{ id = $Call.id; op = $operation; ok = $true; value = $null; warnings = @() }
     if (-not $WsfcOperations.ContainsKey($operation)) {
@@ -542,6 +730,16 @@ function Invoke-WsfcCall($Call) {
             target = $operation; exception = 'System.ArgumentException'; native_code = $null
         }
         return $result
+    }
+    if ($null -ne $Delegate -and $WsfcDelegatedOps -contains $operation) {
+        try {
+            return Invoke-WsfcDelegated $Call $Delegate
+        }
+        catch {
+            $result.ok = $false
+            $result.error = ConvertTo-WsfcError $_
+            return $result
+        }
     }
     try {
         # Each pipeline object is one output: a list comes through as one array object (unary
@@ -565,16 +763,8 @@ function Invoke-WsfcCall($Call) {
         }
     }
     catch {
-        $record = $_
         $result.ok = $false
-        $result.error = [ordered]@{
-            category = $record.CategoryInfo.Category.ToString()
-            fqid = [string]$record.FullyQualifiedErrorId
-            message = [string]$record.Exception.Message
-            target = [string]$record.TargetObject
-            exception = $record.Exception.GetType().FullName
-            native_code = Get-WsfcNativeCode $record.Exception
-        }
+        $result.error = ConvertTo-WsfcError $_
     }
     return $result
 }
@@ -585,7 +775,7 @@ try {
     $request = ConvertFrom-Json -InputObject $json
     $results = New-Object System.Collections.ArrayList
     foreach ($call in @($request.calls)) {
-        $one = Invoke-WsfcCall $call
+        $one = Invoke-WsfcCall $call $request.delegate
         [void]$results.Add($one)
         if ((-not $one.ok) -and [bool]$request.stop_on_error) {
             break
@@ -707,12 +897,14 @@ Save-WsfcStatus
 """
 
 
-def encode_request(calls, stop_on_error=False):
+def encode_request(calls, stop_on_error=False, delegate=None):
     """Encode calls as the base64 request the shim decodes.
 
     Args:
         calls: list of ``(op, params)``; params is a dict of JSON-serialisable values.
         stop_on_error: stop at the first failed call (for dependent mutations).
+        delegate: ``{'user', 'password'}`` for the scheduled task that runs the operations in
+            NEEDS_DELEGATION, or None.
 
     Returns:
         ASCII base64 text of the UTF-8 JSON request.
@@ -722,6 +914,8 @@ def encode_request(calls, stop_on_error=False):
         'stop_on_error': bool(stop_on_error),
         'calls': [{'id': i, 'op': op, 'params': params or {}} for i, (op, params) in enumerate(calls)],
     }
+    if delegate:
+        request['delegate'] = delegate
     raw = json.dumps(request, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
     return base64.b64encode(raw).decode('ascii')
 

@@ -40,6 +40,7 @@ PASSWORD_TRANSPORTS = ('basic', 'ntlm', 'credssp')
 UNKNOWN_SHELL_FAULT = 2150858843
 # Transports able to hand a credential on to the node (the double hop, windows-facts.md 1.1).
 DELEGATING_TRANSPORTS = ('credssp',)
+DELEGATION_METHODS = ('auto', 'scheduled_task')
 
 
 class WinRMOptions(object):
@@ -47,12 +48,12 @@ class WinRMOptions(object):
 
     FIELDS = ('host', 'port', 'scheme', 'path', 'user', 'password', 'transport', 'validate_certs',
               'ca_path', 'message_encryption', 'kerberos_delegation', 'cert_pem', 'cert_key_pem',
-              'connection_timeout', 'read_timeout', 'operation_timeout')
+              'connection_timeout', 'read_timeout', 'operation_timeout', 'delegation')
 
     def __init__(self, host, user=None, password=None, port=None, scheme='https', path='/wsman',
                  transport='ntlm', validate_certs=True, ca_path=None, message_encryption='auto',
                  kerberos_delegation=False, cert_pem=None, cert_key_pem=None, connection_timeout=10,
-                 read_timeout=30, operation_timeout=20):
+                 read_timeout=30, operation_timeout=20, delegation='auto'):
         self.host = host
         self.user = user
         self.password = password
@@ -69,6 +70,7 @@ class WinRMOptions(object):
         self.connection_timeout = connection_timeout
         self.read_timeout = read_timeout
         self.operation_timeout = operation_timeout
+        self.delegation = delegation
         self.validate()
 
     @classmethod
@@ -123,6 +125,11 @@ class WinRMOptions(object):
                     raise InvalidOption('winrm_%s is required with winrm_transport certificate' % name)
                 if not os.path.isfile(value):
                     raise InvalidOption('winrm_%s file not found: %s' % (name, value))
+        if self.delegation not in DELEGATION_METHODS:
+            raise InvalidOption('winrm_delegation must be one of %s, got %r' % (', '.join(DELEGATION_METHODS), self.delegation))
+        if self.delegation == 'scheduled_task' and self.transport not in PASSWORD_TRANSPORTS:
+            raise InvalidOption('winrm_delegation scheduled_task logs the task on with winrm_user and winrm_password; '
+                                'it needs winrm_transport basic, ntlm or credssp')
         if self.kerberos_delegation and self.transport != 'kerberos':
             raise InvalidOption('winrm_kerberos_delegation only applies to winrm_transport kerberos')
         if self.ca_path is not None and not os.path.exists(self.ca_path):
@@ -317,7 +324,7 @@ class PowerShellRunner(object):
         Returns:
             list of CallResult, in call order (shorter than ``calls`` after a stop).
         """
-        request = _shim.encode_request(calls, stop_on_error)
+        request = _shim.encode_request(calls, stop_on_error, delegate=self._delegate(calls))
         command, args = _shim.powershell_command()
         self.round_trips += 1
         if poll:
@@ -341,6 +348,24 @@ class PowerShellRunner(object):
         doc = _shim.parse_output(stdout, stderr, rc, self.options.endpoint)
         return [CallResult(r.get('op'), bool(r.get('ok')), r.get('value'), r.get('error'), r.get('warnings'))
                 for r in doc.get('results', [])]
+
+    def _delegate(self, calls):
+        """The credential the shim hands to a scheduled task for cmdlets that touch other nodes.
+
+        Raises:
+            InvalidOption: such a cmdlet is asked for and nothing can delegate (before sending).
+        """
+        needing = [op for op, _params in calls if op in _shim.NEEDS_DELEGATION]
+        if not needing or self.options.can_delegate:
+            return None
+        if self.options.delegation == 'scheduled_task':
+            return {'user': self.options.user, 'password': self.options.password}
+        raise InvalidOption(
+            '%s must reach other cluster nodes from %s, which needs a delegated credential over WinRM (the double '
+            'hop: Add-, Remove-ClusterNode and Move-ClusterVirtualMachineRole refuse remote use without it). Use '
+            'winrm_transport=credssp, or kerberos with winrm_kerberos_delegation=true, or '
+            'winrm_delegation=scheduled_task (the cmdlet runs in a scheduled task logged on as winrm_user).'
+            % (', '.join(_shim.NEEDS_DELEGATION[op] for op in needing), self.options.host))
 
     def _start_command(self, command, args):
         """Start the command in our shell; a shell the server no longer knows is re-created once.

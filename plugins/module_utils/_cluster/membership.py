@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Evict a node, add one, move roles to a node (the cmdlets that need a delegated credential)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError, UnsafeToProceed
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
+
+
+def read_members(session):
+    """(cluster properties, nodes) in one round trip."""
+    cluster, nodes = session.invoke([('cluster.get', {}), ('cluster.nodes', {})], retry=True)
+    for result, what in ((cluster, 'the cluster'), (nodes, 'the cluster nodes')):
+        if not result.ok:
+            raise error_for_record('Failed to read %s' % what, result.error)
+    return model.ClusterProperties.from_ps(cluster.value), [model.Node.from_ps(n) for n in nodes.value or []]
+
+
+def find(nodes, name):
+    return next((n for n in nodes if n.name.lower() == name.lower()), None)
+
+
+def evict(session, node, ignore_storage_loss=False):
+    """Remove-ClusterNode -Force, for a node that is drained (Paused) or Down.
+
+    Raises:
+        UnsafeToProceed: the node is Up or Joining (drain it first: evicting fails its roles over).
+        RemoteCommandError: the cmdlet failed.
+    """
+    if node.state not in ('Paused', 'Down'):
+        raise UnsafeToProceed("Refusing to evict cluster node '%s': it is %s. Pause and drain it first "
+                              "(cluster_node state=paused), so that its roles move without failing over."
+                              % (node.name, node.state))
+    result = session.invoke([('cluster.node.remove', {'name': node.name, 'ignore_storage_loss': ignore_storage_loss})])[0]
+    if not result.ok:
+        raise error_for_record("Failed to evict cluster node '%s'" % node.name, result.error)
+
+
+def add(node_runner, cluster_name, name, no_storage=False):
+    """Add-ClusterNode run on the joining node itself (RU: add newer nodes from a newer node)."""
+    result = node_runner.invoke([('cluster.node.add', {'name': name, 'cluster': cluster_name, 'no_storage': no_storage})])[0]
+    if not result.ok:
+        raise error_for_record("Failed to add '%s' to cluster '%s'" % (name, cluster_name), result.error)
+    return model.Node.from_ps(result.value)
+
+
+def move_roles(session, names, owner):
+    """Start moving roles to ``owner`` (VMs by live migration); returns at once, the caller waits."""
+    if not names:
+        return []
+    result = session.invoke([('cluster.group.move', {'names': list(names), 'owner': owner})])[0]
+    if not result.ok:
+        raise error_for_record("Failed to move roles %s to '%s'" % (', '.join(names), owner), result.error)
+    return [model.Group.from_ps(g) for g in result.value or []]
+
+
+def check_joined(node, build=None):
+    if node.state != 'Up':
+        raise RemoteCommandError("Node '%s' was added but is %s" % (node.name, node.state))
+    if build is not None and node.build_number != build:
+        raise RemoteCommandError("Node '%s' joined on build %d, not %d" % (node.name, node.build_number, build))
+    return node

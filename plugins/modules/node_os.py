@@ -1,0 +1,115 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: node_os
+short_description: Upgrade a node's Windows Server in place, or wait until a reinstalled node runs the target build
+version_added: 0.1.0
+description:
+  - Reads the build the node runs. When it is O(build) already, nothing is done.
+  - With O(setup_media), starts C(setup.exe /auto upgrade /quiet) from that folder as a scheduled task (SYSTEM) on the
+    node, the in-place path of the cluster OS rolling upgrade in which the node keeps its cluster membership, and
+    waits until the node answers WinRM on O(build).
+  - Without O(setup_media) it only waits: for a node being reinstalled through its BMC (PXE), until it answers on
+    O(build). A node that comes back on another build fails at once (wrong image, or it booted from its old disk).
+  - Drain the node first (the rolling upgrade playbook does).
+author:
+  - wsfc.rolling developers (@wsfc-rolling)
+extends_documentation_fragment:
+  - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.WAIT
+options:
+  name:
+    description: The node's name.
+    type: str
+    required: true
+  build:
+    description: The Windows Server build to reach, for example V(20348) (Windows Server 2022).
+    type: int
+    required: true
+  setup_media:
+    description: Folder holding C(setup.exe) of the target release, as the node sees it (for example a UNC path).
+    type: str
+  wait_timeout:
+    description: Seconds to wait for the node on O(build).
+    type: int
+    default: 7200
+attributes:
+  check_mode:
+    support: full
+    description: Reads the build and reports whether an upgrade would start.
+  diff_mode:
+    support: full
+    description: Shows the build before and after.
+'''
+
+EXAMPLES = r'''
+- name: Upgrade HV-N1 in place to Windows Server 2022
+  wsfc.rolling.node_os:
+    name: HV-N1
+    winrm_host: hv-n1.contoso.com
+    build: 20348
+    setup_media: \\deploy\media\ws2022
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+os:
+  description: What the node runs when the task ends.
+  returned: success
+  type: dict
+  sample: {caption: Microsoft Windows Server 2022 Datacenter, build: 20348}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
+    check_wait_options, wait_argument_spec, winrm_argument_spec)
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import updates, upgrade
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
+
+
+def _os(state):
+    return {'caption': state.get('Caption'), 'build': int(state.get('BuildNumber') or 0)}
+
+
+def _apply(module):
+    p = module.params
+    check_wait_options(p)
+    upgrade.level_of_build(p['build'])
+    with runner_from_module(module) as runner:
+        if not p['setup_media']:
+            state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'])
+            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips}
+        before = updates.boot_state(runner, p['name'])
+        if int(before['BuildNumber']) == p['build']:
+            return {'changed': False, 'os': _os(before), 'diff': {'before': _os(before), 'after': _os(before)}}
+        if module.check_mode:
+            return {'changed': True, 'os': _os(before), 'diff': {'before': _os(before), 'after': {'build': p['build']}}}
+        upgrade.start_inplace(runner, p['name'], p['setup_media'])
+        state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'])
+        return {'changed': True, 'os': _os(state), 'diff': {'before': _os(before), 'after': _os(state)},
+                'round_trips': runner.round_trips}
+
+
+def main():
+    argument_spec = winrm_argument_spec()
+    argument_spec.update(wait_argument_spec(7200))
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        build=dict(type='int', required=True),
+        setup_media=dict(type='str'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_module(module, _apply)
+
+
+if __name__ == '__main__':
+    main()
