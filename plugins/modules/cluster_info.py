@@ -32,6 +32,11 @@ options:
       - The name the cluster is expected to have. When set and O(winrm_host) belongs to another cluster,
         the module fails instead of reporting the wrong cluster.
     type: str
+  target_build:
+    description:
+      - A Windows Server build to plan a rolling OS upgrade to (for example V(20348), Windows Server 2022).
+        Adds RV(upgrade); fails when the target is older than the cluster or a node, or skips a version.
+    type: int
 seealso:
   - name: Get-ClusterNode
     description: The cmdlet behind RV(nodes).
@@ -132,6 +137,13 @@ health:
   type: dict
   sample: {healthy: true, all_nodes_up: true, nodes_up: 4, nodes_total: 4, storage_healthy: true,
            storage_quiet: true, quorum: {votes_total: 5, votes_present: 5, votes_needed: 3, margin: 2}}
+upgrade:
+  description:
+    - With O(target_build), the rolling upgrade plan. The target must be the cluster's functional level or
+      the next one, and not older than any node (else the task fails, naming why).
+  returned: when O(target_build) is given
+  type: dict
+  sample: {target_build: 20348, target_level: 11, nodes_on_target: [HV-N1], nodes_to_upgrade: [HV-N2, HV-N3, HV-N4]}
 round_trips:
   description: WinRM round trips the module made (one PowerShell execution each).
   returned: success
@@ -142,21 +154,27 @@ round_trips:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import upgrade
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
 
 
 def _read(module):
+    target = module.params['target_build']
+    if target is not None:
+        upgrade.level_of_build(target)
     with runner_from_module(module) as runner:
         state = read_cluster_state(runner, expected_cluster=module.params['cluster_name'])
         result = state.to_dict()
+        if target is not None:
+            result['upgrade'] = upgrade.plan(state.cluster.functional_level, state.nodes, target)
         result.update(changed=False, round_trips=runner.round_trips)
     return result
 
 
 def main():
     argument_spec = winrm_argument_spec()
-    argument_spec.update(cluster_name=dict(type='str'))
+    argument_spec.update(cluster_name=dict(type='str'), target_build=dict(type='int'))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _read)
 

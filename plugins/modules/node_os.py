@@ -18,7 +18,9 @@ description:
     node, the in-place path of the cluster OS rolling upgrade in which the node keeps its cluster membership, and
     waits until the node answers WinRM on O(build).
   - Without O(setup_media) it only waits: for a node being reinstalled through its BMC (PXE), until it answers on
-    O(build). A node that comes back on another build fails at once (wrong image, or it booted from its old disk).
+    O(build); see O(previous_boot_time) for failing fast on the wrong build.
+  - With O(wait=false) and no O(setup_media) it only reads what the node runs (RV(os) is null when the node does
+    not answer).
   - Drain the node first (the rolling upgrade playbook does).
 author:
   - wsfc.rolling developers (@wsfc-rolling)
@@ -36,6 +38,12 @@ options:
     required: true
   setup_media:
     description: Folder holding C(setup.exe) of the target release, as the node sees it (for example a UNC path).
+    type: str
+  previous_boot_time:
+    description:
+      - When only waiting, the node's boot time before it was restarted (RV(os.boot_time) of an earlier read), or
+        an empty string when it did not answer then. An answer on another build after a new boot then fails at
+        once (wrong image, or it booted from its old disk). Without it other builds are waited through.
     type: str
   wait_timeout:
     description: Seconds to wait for the node on O(build).
@@ -62,10 +70,14 @@ EXAMPLES = r'''
 
 RETURN = r'''
 os:
-  description: What the node runs when the task ends.
+  description: What the node runs when the task ends; null when it did not answer (O(wait=false)).
   returned: success
   type: dict
-  sample: {caption: Microsoft Windows Server 2022 Datacenter, build: 20348}
+  sample: {caption: Microsoft Windows Server 2022 Datacenter, build: 20348, boot_time: "2026-11-22T02:47:10Z"}
+no_answer:
+  description: With O(wait=false), why the node did not answer (its RV(os) is then null).
+  returned: when the node did not answer
+  type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -77,7 +89,8 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_mo
 
 
 def _os(state):
-    return {'caption': state.get('Caption'), 'build': int(state.get('BuildNumber') or 0)}
+    return {'caption': state.get('Caption'), 'build': int(state.get('BuildNumber') or 0),
+            'boot_time': state.get('LastBootUpTime')}
 
 
 def _apply(module):
@@ -85,8 +98,15 @@ def _apply(module):
     check_wait_options(p)
     upgrade.level_of_build(p['build'])
     with runner_from_module(module) as runner:
+        if not p['wait'] and not p['setup_media']:
+            try:
+                state = updates.boot_state(runner, p['name'])
+            except updates.UNREACHABLE as exc:
+                return {'changed': False, 'os': None, 'no_answer': str(exc)}
+            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips}
         if not p['setup_media']:
-            state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'])
+            state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
+                                           p['previous_boot_time'])
             return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips}
         before = updates.boot_state(runner, p['name'])
         if int(before['BuildNumber']) == p['build']:
@@ -94,7 +114,8 @@ def _apply(module):
         if module.check_mode:
             return {'changed': True, 'os': _os(before), 'diff': {'before': _os(before), 'after': {'build': p['build']}}}
         upgrade.start_inplace(runner, p['name'], p['setup_media'])
-        state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'])
+        state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
+                                       before['LastBootUpTime'])
         return {'changed': True, 'os': _os(state), 'diff': {'before': _os(before), 'after': _os(state)},
                 'round_trips': runner.round_trips}
 
@@ -106,6 +127,7 @@ def main():
         name=dict(type='str', required=True),
         build=dict(type='int', required=True),
         setup_media=dict(type='str'),
+        previous_boot_time=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _apply)

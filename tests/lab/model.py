@@ -251,7 +251,7 @@ class Lab:
         self.bmc_password = 'Bmc-Passw0rd!'
         self.images: Dict[str, dict] = {}   # node name -> image the deployment server offers it
         self.setup_media: Dict[str, str] = {}  # setup media path -> os (in-place upgrade)
-        self.pool_versions = {}             # functional level -> storage pool version after Update-StoragePool
+        self.reference_configs: Dict[str, dict] = {}  # each machine's configuration as built (repairs restore it)
         self._ids = itertools.count(1)
 
     # -- time -------------------------------------------------------------------------------

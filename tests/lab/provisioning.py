@@ -186,6 +186,7 @@ def evict(lab, name):
     if len(lab.nodes) == 1:
         raise _cluster_error('Remove-ClusterNode', 'The last node of a cluster cannot be evicted.', 'EvictLastNode',
                              target=node.name)
+    _record(lab, 'node.evicted', node, state_before=node.state)
     node.member = False
     node.draining = False
     node.cluster_service = 'Stopped'
@@ -193,7 +194,6 @@ def evict(lab, name):
     for group in lab.groups.values():
         if node.name in group.preferred_owners:
             group.preferred_owners.remove(node.name)
-    _record(lab, 'node.evicted', node, state_before=node.state)
     lab._after_membership_change()
 
 

@@ -136,6 +136,7 @@ def build(spec, net='127.0.10', clock_scale=None):
     for i, node in enumerate(lab.machines.values()):
         node.ubr = int(c.get('ubr', 1000))
         node.config = machine_config(i + 1, lab.s2d_enabled)
+        lab.reference_configs[node.name] = machine_config(i + 1, lab.s2d_enabled)
     for group in lab.groups.values():
         if group.group_type == 'VirtualMachine':
             group.vm_version = VM_VERSION[os_name]

@@ -5,6 +5,7 @@ process and stops it by PID. Everything listens on loopback only.
 """
 
 import argparse
+import copy
 import http.server
 import json
 import os
@@ -196,6 +197,13 @@ class LabServer:
                     raise ValueError('unknown os %r' % os_name)
                 self.lab.images[node.name] = {'os': os_name, 'ubr': 1000}
 
+    def repair_config(self, name):
+        """The administrator puts a reinstalled node's configuration right (switches, features)."""
+        with self.lab.lock:
+            node = self.lab.machine(name)
+            node.config = copy.deepcopy(self.lab.reference_configs[node.name])
+            self.lab.recorder.record('node.config_repaired', node=node.name)
+
     # -- faults ------------------------------------------------------------------------------
 
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
@@ -282,6 +290,8 @@ class LabServer:
                                        persistent=doc.get('persistent', False), uefi=doc.get('uefi', True))
                     elif action == 'stage_image':
                         server.stage_image(doc['node'], doc.get('os'))
+                    elif action == 'repair_config':
+                        server.repair_config(doc['node'])
                     else:
                         self._json(400, {'error': 'unknown action %r' % action})
                         return
@@ -322,6 +332,8 @@ class LabServer:
                     'wsfc_bmc_user': self.lab.bmc_user,
                     'wsfc_bmc_password': self.lab.bmc_password,
                     'wsfc_bmc_protocol': 'ipmi',
+                    'wsfc_bmc_port': "{{ wsfc_bmc_ipmi_port if wsfc_bmc_protocol == 'ipmi' else wsfc_bmc_redfish_port }}",
+                    'wsfc_winrm_delegation': 'scheduled_task',
                     'wsfc_bmc_ipmi_port': IPMI_PORT,
                     'wsfc_bmc_redfish_port': REDFISH_PORT,
                     'wsfc_bmc_ca_path': self.pki['ca'],

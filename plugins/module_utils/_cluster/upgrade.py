@@ -25,21 +25,36 @@ def level_of_build(build):
     return BUILD_LEVELS[build]
 
 
-def check_target(functional_level, target_build):
-    """The cluster OS rolling upgrade goes one version at a time, N -> N+1 (RU): refuse the rest.
+def plan(functional_level, nodes, target_build):
+    """Check a rolling upgrade target against the cluster and say which nodes still need it.
 
-    Returns the target functional level.
+    The cluster OS rolling upgrade goes one version at a time (RU): the target is the cluster's
+    functional level N (all nodes done, or the run resumes after the level was raised) or N+1,
+    never lower than what a node already runs and never N+2.
+
+    Args:
+        nodes: model.Node list (cluster members).
+
+    Returns:
+        dict(target_build, target_level, nodes_on_target, nodes_to_upgrade)
+
+    Raises:
+        InvalidOption: a target that is older than a node or the cluster, or skips a version.
     """
     target = level_of_build(target_build)
-    if target <= functional_level:
-        raise InvalidOption('target build %d (%s) is not newer than the cluster functional level %d (%s)'
-                            % (target_build, LEVEL_NAMES[target], functional_level, LEVEL_NAMES.get(functional_level)))
+    newer = sorted(n.name for n in nodes if n.functional_level > target)
+    if target < functional_level or newer:
+        raise InvalidOption('target build %d (%s) is older than %s: a rolling upgrade does not go back'
+                            % (target_build, LEVEL_NAMES[target], ('nodes ' + ', '.join(newer)) if newer else
+                               'the cluster functional level %d (%s)' % (functional_level, LEVEL_NAMES.get(functional_level))))
     if target > functional_level + 1:
         raise InvalidOption('target build %d (%s) skips a version: a cluster OS rolling upgrade goes one version at '
                             'a time (from %s only to %s); run it once per version'
                             % (target_build, LEVEL_NAMES[target], LEVEL_NAMES.get(functional_level),
                                LEVEL_NAMES.get(functional_level + 1)))
-    return target
+    return {'target_build': target_build, 'target_level': target,
+            'nodes_on_target': [n.name for n in nodes if n.build_number == target_build],
+            'nodes_to_upgrade': [n.name for n in nodes if n.build_number != target_build]}
 
 
 def start_inplace(runner, name, media):
@@ -48,39 +63,33 @@ def start_inplace(runner, name, media):
         raise error_for_record('Failed to start the in-place upgrade of %s from %s' % (name, media), result.error)
 
 
-def wait_for_build(runner, name, build, timeout, interval):
+def wait_for_build(runner, name, build, timeout, interval, previous_boot=None):
     """Wait until the node answers WinRM on ``build``.
 
-    The first answer may still come from the old OS going down. A node that answers on another
-    build after booting again (boot time later than the node's clock at that first answer, or any
-    answer after it was first unreachable) came back on the wrong image or from its old disk: that
-    fails at once instead of waiting out the timeout.
+    ``previous_boot`` is the node's LastBootUpTime before it was restarted ('' when it did not
+    answer then). An answer on another build after a new boot means the node came back on the
+    wrong image or from its old disk: that fails at once instead of waiting out the timeout.
+    Without it (None), other builds are waited through.
 
     Returns:
         the node's boot state.
     """
-    seen = {}
-
     def poll():
         try:
-            state = boot_state(runner, name, poll=True)
+            return boot_state(runner, name, poll=True)
         except UNREACHABLE as exc:
             runner.close()
-            seen.setdefault('first', None)
             return {'unreachable': str(exc)}
-        seen.setdefault('first', state.get('Now'))
-        return state
 
     def done(state):
         if state.get('unreachable'):
             return False
         if int(state.get('BuildNumber') or 0) == build:
             return True
-        started = seen.get('first')
-        if started is None or state.get('LastBootUpTime', '') > started:
+        if previous_boot is not None and state.get('LastBootUpTime') != previous_boot:
             raise UnsafeToProceed('%s came back on build %s (%s), not on the target build %d: check the image the '
-                                  'deployment server offers it' % (name, state.get('BuildNumber'), state.get('Caption'), build),
-                                  details={'boot': state})
+                                  'deployment server offers it (or that it boots from the network)'
+                                  % (name, state.get('BuildNumber'), state.get('Caption'), build), details={'boot': state})
         return False
 
     def describe(state):

@@ -98,9 +98,14 @@ def test_add_back_on_the_next_version_takes_the_core_group_and_brings_roles_home
 def test_node_os_fails_fast_on_the_wrong_build(run_module, lab):
     drain(run_module, 'HV-N3')
     lab.faults['wrong_build'] = {'HV-N3': 'ws2019'}
+    rc, before = run_module(node_os, args(name='HV-N3', winrm_host='HV-N3', build=20348, wait=False))
+    assert rc == 0 and before['os']['build'] == 17763 and before['os']['boot_time']
+    # Without the boot time before, another build is waited through (it may be the old OS going down).
+    rc, result = run_module(node_os, args(name='HV-N3', winrm_host='HV-N3', build=20348, poll_interval=0.02, wait_timeout=1))
+    assert rc == 1 and result['error_type'] == 'TimeoutFailure' and 'still answers on build 17763' in result['msg']
     reprovision(lab, 'HV-N3')
     rc, result = run_module(node_os, args(name='HV-N3', winrm_host='HV-N3', build=20348, poll_interval=0.02,
-                                          wait_timeout=3600))
+                                          wait_timeout=3600, previous_boot_time=before['os']['boot_time']))
     assert rc == 1 and 'came back on build 17763' in result['msg'] and 'not on the target build 20348' in result['msg']
     rc, result = run_module(node_os, args(name='HV-N3', winrm_host='HV-N3', build=12345))
     assert rc == 1 and 'not a Windows Server release build' in result['msg']

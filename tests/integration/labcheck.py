@@ -1,0 +1,44 @@
+"""Reading the lab's verdict in integration tests: its state, events and invariants."""
+
+import re
+
+from lab import cli as lab_cli
+
+
+def stats(state):
+    return lab_cli.control(state, '/stats')['invariants']
+
+
+def events(state, kind):
+    return [e for e in lab_cli.control(state, '/events') if e['kind'] == kind]
+
+
+def lab_state(state):
+    return lab_cli.control(state, '/state')
+
+
+def fault(state, name, value):
+    lab_cli.control(state, '/', {'action': 'fault', 'fault': name, 'value': value})
+
+
+def recap(stdout):
+    """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from the PLAY RECAP."""
+    out = {}
+    for host, fields in re.findall(r'^(\S+)\s+:\s+(ok=.*)$', stdout, re.M):
+        out[host] = dict((k, int(v)) for k, v in re.findall(r'(\w+)=(\d+)', fields))
+    return out
+
+
+def assert_safe(state):
+    inv = stats(state)
+    assert inv['violations'] == [], inv['violations']
+    assert inv['max_nodes_out'] <= 1
+    assert inv['min_quorum_margin'] >= 1
+    assert inv['vm_downtime'] == {}
+    assert inv['live_migrated_downtime'] == 0
+    return inv
+
+
+def said(proc, message):
+    """Whether the playbook's output holds ``message`` (the YAML callback wraps long lines)."""
+    return ' '.join(message.split()) in ' '.join(proc.stdout.replace("'\n", "' ").split())
