@@ -59,7 +59,7 @@ options:
   fingerprint:
     description:
       - SHA-256 fingerprint of the BMC's own certificate (hex, colons allowed). When set, the certificate
-        is pinned: it must match exactly, and no CA chain is needed (O(protocol=redfish)).
+        is pinned (it must match exactly, and no CA chain is needed) (O(protocol=redfish)).
       - If not set, the value of the E(WSFC_BMC_FINGERPRINT) environment variable is used.
     type: str
   timeout:
@@ -75,7 +75,7 @@ options:
     default: 3
 notes:
   - The modules run on the controller (or wherever the task is delegated to) and need network access to the
-    BMCs; set C(delegate_to) or use C(connection: local).
+    BMCs; use C(delegate_to) V(localhost) or a play on the controller.
   - All BMC modules are in the C(wsfc.rolling.bmc) action group, so O(user), O(password) and O(protocol)
     can be given once in C(module_defaults).
 requirements:

@@ -90,9 +90,9 @@ options:
     default: false
   winrm_delegation:
     description:
-      - How cmdlets that reach other nodes from the node they run on get a credential (the WinRM double hop):
-        C(Add-ClusterNode), C(Remove-ClusterNode) and C(Move-ClusterVirtualMachineRole).
-      - V(auto) relies on the transport: O(winrm_transport=credssp), or V(kerberos) with
+      - How cmdlets that reach other nodes from the node they run on get a credential (the WinRM double hop),
+        namely C(Add-ClusterNode), C(Remove-ClusterNode) and C(Move-ClusterVirtualMachineRole).
+      - V(auto) relies on the transport, that is O(winrm_transport=credssp), or V(kerberos) with
         O(winrm_kerberos_delegation=true). With any other transport such a task fails before sending anything,
         saying so.
       - V(scheduled_task) runs just those cmdlets in a short-lived scheduled task on the node, logged on as

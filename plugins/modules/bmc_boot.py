@@ -17,7 +17,7 @@ description:
     reads it back and compares; fails if the BMC reads back something else.
   - Sends nothing when the override already holds. Setting it does not restart the server; use
     M(wsfc.rolling.bmc_power) with V(restarted) for that.
-  - One-time by default (O(persistent=false)): the firmware uses it on the next boot and forgets it, the way a
+  - One-time by default (O(persistent=false)), so the firmware uses it on the next boot and forgets it, the way a
     PXE reprovisioning needs it.
 author:
   - wsfc.rolling developers (@wsfc-rolling)

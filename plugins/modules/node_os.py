@@ -17,7 +17,7 @@ description:
   - With O(setup_media), starts C(setup.exe /auto upgrade /quiet) from that folder as a scheduled task (SYSTEM) on the
     node, the in-place path of the cluster OS rolling upgrade in which the node keeps its cluster membership, and
     waits until the node answers WinRM on O(build).
-  - Without O(setup_media) it only waits: for a node being reinstalled through its BMC (PXE), until it answers on
+  - Without O(setup_media) it only waits, for a node being reinstalled through its BMC (PXE), until it answers on
     O(build); see O(previous_boot_time) for failing fast on the wrong build.
   - With O(wait=false) and no O(setup_media) it only reads what the node runs (RV(os) is null when the node does
     not answer).
@@ -74,6 +74,16 @@ os:
   returned: success
   type: dict
   sample: {caption: Microsoft Windows Server 2022 Datacenter, build: 20348, boot_time: "2026-11-22T02:47:10Z"}
+  contains:
+    caption:
+      description: The OS name.
+      type: str
+    build:
+      description: The OS build number.
+      type: int
+    boot_time:
+      description: When the node last booted (ISO 8601, the node's clock).
+      type: str
 no_answer:
   description: With O(wait=false), why the node did not answer (its RV(os) is then null).
   returned: when the node did not answer

@@ -53,7 +53,7 @@ def test_upgrade_2019_to_2022_then_finalize_only_with_opt_in(start_lab, playbook
     assert sorted(owners.values()) == [5, 5, 5, 5]
     assert snap['cluster']['functional_level'] == 10  # not raised by the upgrade itself
     assert said(proc, 'not raised') and said(proc, 'cannot be undone')
-    bmc_actions = [e for e in events(state, 'bmc.power')]
+    bmc_actions = events(state, 'bmc.power')
     assert [e['action'] for e in bmc_actions[:2]] == ['soft_off', 'off'] and bmc_actions[1]['how'] == 'acpi'
 
     # A re-run changes nothing and drains nothing.

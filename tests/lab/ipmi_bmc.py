@@ -21,10 +21,9 @@ import threading
 import time
 import urllib.request
 
-import pyghmi.ipmi.bmc as bmc
-import pyghmi.ipmi.private.constants as constants
-import pyghmi.ipmi.private.serversession as serversession
-import pyghmi.ipmi.private.session as ipmisession
+from pyghmi.ipmi import bmc
+from pyghmi.ipmi.private import constants, serversession
+from pyghmi.ipmi.private import session as ipmisession
 
 # IPMI 2.0 table 28-14, boot device selector (bits 5:2 of boot flags data 2).
 DEVICE_CODE = {'none': 0, 'network': 1, 'disk': 2, 'cd': 5, 'bios': 6}

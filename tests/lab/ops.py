@@ -342,7 +342,7 @@ def check_delegation(lab, op, delegate):
                           'PowerShell.%sCommand' % command, 'PermissionDenied', native_code=5)
     user = str(delegate.get('user') or '')
     known = dict((k.lower(), v) for k, v in lab.users.items())
-    short = user.split('\\')[-1].split('@')[0].lower()
+    short = user.rsplit('\\', maxsplit=1)[-1].split('@')[0].lower()
     password = known.get(user.lower(), known.get('%s\\%s' % (lab.domain.split('.')[0].lower(), short)))
     if password is None or password != delegate.get('password'):
         raise CmdletError('The user name or password is incorrect.', 'HRESULT 0x8007052e,Register-ScheduledTask',

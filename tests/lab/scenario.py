@@ -76,8 +76,8 @@ def build(spec, net='127.0.10', clock_scale=None):
     for i, name in enumerate(names):
         lab.machines[name] = Node(name=name, id=str(i + 1), address='%s.%d' % (net, 11 + i), os=os_name,
                                   bmc_address='%s.%d' % (net, 101 + i),
-                               memory_mb=int(n.get('memory_gb', 256)) * 1024, serial='LAB%05d' % (i + 1),
-                               fault_domain=['Site=lab', 'Rack=R%d' % (i // 8 + 1), 'Node=%s' % name])
+                                  memory_mb=int(n.get('memory_gb', 256)) * 1024, serial='LAB%05d' % (i + 1),
+                                  fault_domain=['Site=lab', 'Rack=R%d' % (i // 8 + 1), 'Node=%s' % name])
     witness = c.get('witness')
     if witness:
         quorum_type, resource_type = WITNESS[witness['type']]

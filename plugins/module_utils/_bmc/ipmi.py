@@ -17,7 +17,9 @@ try:
     HAS_PYGHMI = True
 except ImportError:
     HAS_PYGHMI = False
-    IpmiException = Exception
+
+    class IpmiException(Exception):
+        """Stand-in so that the except clauses below stay valid without pyghmi."""
 
 # pyghmi's device names <-> ours (IPMI 2.0 table 28-14 boot device selector).
 FROM_PYGHMI = {'network': 'network', 'hd': 'disk', 'optical': 'cd', 'setup': 'bios', 'default': 'none'}

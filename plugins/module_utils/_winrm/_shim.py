@@ -544,7 +544,10 @@ $WsfcOperations = @{
         $switches = @()
         if ($null -ne (Get-Command -Name Get-VMSwitch -ErrorAction SilentlyContinue)) {
             $switches = @(Get-VMSwitch | ForEach-Object {
-                    [ordered]@{ Name = [string]$_.Name; SwitchType = ConvertTo-WsfcText $_.SwitchType; EmbeddedTeamingEnabled = [bool]$_.EmbeddedTeamingEnabled }
+                    [ordered]@{
+                        Name = [string]$_.Name; SwitchType = ConvertTo-WsfcText $_.SwitchType
+                        EmbeddedTeamingEnabled = [bool]$_.EmbeddedTeamingEnabled
+                    }
                 })
         }
         $service = Get-Service -Name ClusSvc -ErrorAction SilentlyContinue
@@ -553,14 +556,21 @@ $WsfcOperations = @{
             Caption = [string]$os.Caption
             BuildNumber = [int]$os.BuildNumber
             Adapters = @(Get-NetAdapter -Physical | ForEach-Object {
-                    [ordered]@{ Name = [string]$_.Name; InterfaceDescription = [string]$_.InterfaceDescription; MacAddress = [string]$_.MacAddress; LinkSpeed = [string]$_.LinkSpeed }
+                    [ordered]@{
+                        Name = [string]$_.Name; InterfaceDescription = [string]$_.InterfaceDescription
+                        MacAddress = [string]$_.MacAddress; LinkSpeed = [string]$_.LinkSpeed
+                    }
                 })
-            IPAddresses = @(Get-NetIPAddress -AddressFamily IPv4 | Where-Object { $_.PrefixOrigin -ne 'WellKnown' -and $_.IPAddress -notlike '169.254.*' } | ForEach-Object {
+            IPAddresses = @(Get-NetIPAddress -AddressFamily IPv4 |
+                Where-Object { $_.PrefixOrigin -ne 'WellKnown' -and $_.IPAddress -notlike '169.254.*' } | ForEach-Object {
                     [ordered]@{ InterfaceAlias = [string]$_.InterfaceAlias; IPAddress = [string]$_.IPAddress; PrefixLength = [int]$_.PrefixLength }
                 })
             VMSwitches = $switches
             Disks = @(Get-Disk | ForEach-Object {
-                    [ordered]@{ Number = [int]$_.Number; FriendlyName = [string]$_.FriendlyName; SerialNumber = ([string]$_.SerialNumber).Trim(); Size = [long]$_.Size; BusType = ConvertTo-WsfcText $_.BusType }
+                    [ordered]@{
+                        Number = [int]$_.Number; FriendlyName = [string]$_.FriendlyName
+                        SerialNumber = ([string]$_.SerialNumber).Trim(); Size = [long]$_.Size; BusType = ConvertTo-WsfcText $_.BusType
+                    }
                 })
             Features = @(Get-WindowsFeature | Where-Object { $_.Installed } | ForEach-Object { [string]$_.Name })
             ClusterService = ConvertTo-WsfcText $service.Status
@@ -698,7 +708,8 @@ function Invoke-WsfcDelegated($Call, $Delegate) {
     $command = "& '$scriptPath' -EncodedRequest (Get-Content -Raw -Path '$requestPath') | Set-Content -Path '$outputPath' -Encoding ASCII"
     $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$command`""
     try {
-        [void](Register-ScheduledTask -TaskName $taskName -Action $action -User ([string]$Delegate.user) -Password ([string]$Delegate.password) -RunLevel Highest -Force)
+        $logon = @{ User = [string]$Delegate.user; Password = [string]$Delegate.password }
+        [void](Register-ScheduledTask -TaskName $taskName -Action $action @logon -RunLevel Highest -Force)
         Start-ScheduledTask -TaskName $taskName
         $deadline = (Get-Date).AddSeconds(1800)
         while ((Get-ScheduledTask -TaskName $taskName).State -ne 'Ready' -or -not (Test-Path -Path $outputPath)) {

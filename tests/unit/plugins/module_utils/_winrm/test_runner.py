@@ -106,6 +106,34 @@ def test_delegation_capability():
     assert WinRMOptions(transport='kerberos', kerberos_delegation=True, host='n').can_delegate
 
 
+def sent_request(proto):
+    return _shim.decode_request(proto.stdin.decode('ascii').split(_shim.REQUEST_SEPARATOR)[1].strip())
+
+
+def test_cmdlets_that_need_delegation_get_it_or_fail_before_sending():
+    proto = FakeProtocol()
+    with pytest.raises(InvalidOption, match='Remove-ClusterNode must reach other cluster nodes.*winrm_delegation=scheduled_task'):
+        runner(proto).invoke([('cluster.node.remove', {'name': 'N2'})])
+    assert proto.calls == []
+    runner(proto, delegation='scheduled_task').invoke([('cluster.node.remove', {'name': 'N2'})])
+    assert sent_request(proto)['delegate'] == {'user': 'LAB\\admin', 'password': 'pw'}
+    proto = FakeProtocol()
+    runner(proto, transport='credssp').invoke([('cluster.node.add', {'name': 'N2'}), ('cluster.get', {})])
+    assert 'delegate' not in sent_request(proto)  # CredSSP delegates by itself
+    proto = FakeProtocol()
+    runner(proto, delegation='scheduled_task').invoke([('cluster.get', {})])
+    assert 'delegate' not in sent_request(proto)  # the password travels only when a cmdlet needs it
+    with pytest.raises(InvalidOption, match='winrm_delegation must be one of'):
+        WinRMOptions(delegation='always', **BASE)
+
+
+def test_delegated_operations_agree_between_python_shim_and_lab():
+    import re
+    from lab import ops
+    listed = re.search(r"\$WsfcDelegatedOps = @\(([^)]*)\)", _shim.SHIM).group(1)
+    assert set(re.findall(r"'([a-z._]+)'", listed)) == set(_shim.NEEDS_DELEGATION) == set(ops.DELEGATED)
+
+
 def test_invoke_runs_one_round_trip_and_keeps_the_shell():
     proto = FakeProtocol({'protocol': 1, 'computer': 'N1', 'results': [
         {'id': 0, 'op': 'a', 'ok': True, 'value': [1], 'warnings': ['w']},
