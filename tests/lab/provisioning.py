@@ -42,8 +42,10 @@ def chassis_soft_off(lab, node):
     if node.chassis == 'Off' or node.power != 'On':
         return
     gen = node.power_gen
+    lab.recorder.activity_start(node.name, 'shutdown')
 
     def off():
+        lab.recorder.activity_end(node.name, 'shutdown')
         if node.power_gen == gen:
             chassis_off(lab, node, how='acpi')
     lab.clock.after(lab.timings['shutdown_seconds'], off)

@@ -3,8 +3,8 @@
 Every state change is recorded with its lab timestamp. ``invariants()`` reports what the mission
 promises: at most one node out of service at once, quorum kept with margin, VM downtime (0 for
 live-migrated VMs), and no drain asked for while storage was busy. ``physical_seconds()`` is the
-lab's lower bound for the work done: per node, the union of the time spent draining, installing,
-rebooting, resyncing and failing back, summed over nodes.
+lab's lower bound for the work done: per node, the union of the time spent draining, installing
+(updates or an OS image), shutting down, rebooting, resyncing and failing back, summed over nodes.
 """
 
 import threading

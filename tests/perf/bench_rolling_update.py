@@ -1,12 +1,15 @@
-"""Benchmark the rolling update against the lab and print the figures the project is held to.
+"""Benchmark the rolling update or upgrade against the lab and print the figures the project is held to.
 
     .venv/bin/python tests/perf/bench_rolling_update.py --scenario hyperv4 s2d16 --scale 60
+    .venv/bin/python tests/perf/bench_rolling_update.py --playbook upgrade --scenario hyperv4 s2d16 --scale 60
 
-For each scenario: start the lab, run playbooks/rolling_update.yml (every node needs updates), then
-run it again on the now compliant cluster (the no-op re-run), and print:
+For each scenario: start the lab, run playbooks/rolling_update.yml (every node needs updates) or
+playbooks/rolling_upgrade.yml (every node goes to the next Windows Server release through its BMC),
+then run it again on the now compliant cluster (the no-op re-run), and print:
 
 - wall time of the run, and the lab's physical lower bound for the same work: per node, the union
-  of the time spent draining, installing, restarting, resyncing and failing back, summed (lab
+  of the time spent draining, installing (updates, or the OS image), shutting down, restarting,
+  resyncing and failing back, summed (lab
   seconds, shown also in real seconds at the run's clock scale);
 - their ratio at this clock scale, the orchestration overhead per node in real seconds (wall time
   minus the physical bound, divided by the nodes), and the ratio that overhead gives on a real
@@ -35,31 +38,43 @@ from lab import cli as lab_cli  # noqa: E402
 NODE_PLAY_ACTIONS = ('cluster_gate', 'cluster_lock', 'cluster_node', 'node_updates', 'node_reboot', 'storage_health')
 
 
-def run_playbook(inventory, out, extra):
+PLAYBOOKS = {
+    'update': ('rolling_update.yml', lambda poll, run_dir, build: {'rolling_update_poll_interval': poll}),
+    'upgrade': ('rolling_upgrade.yml', lambda poll, run_dir, build: {
+        'rolling_upgrade_poll_interval': poll, 'rolling_upgrade_target_build': NEXT_BUILD[build],
+        'rolling_upgrade_capture_dir': os.path.join(run_dir, 'captures')}),
+}
+NEXT_BUILD = {14393: 17763, 17763: 20348, 20348: 26100}
+
+
+def run_playbook(inventory, out, extra, playbook='rolling_update.yml'):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.venv', 'collections'),
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callbacks'), ANSIBLE_CALLBACKS_ENABLED='wsfc_bench',
                WSFC_BENCH_OUT=out, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.minimal')
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
-           os.path.join(ROOT, 'playbooks', 'rolling_update.yml'), '-e', json.dumps(extra)]
+           os.path.join(ROOT, 'playbooks', playbook), '-e', json.dumps(extra)]
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
     if proc.returncode != 0:
-        raise SystemExit('rolling_update.yml failed:\n' + proc.stdout[-4000:] + proc.stderr[-2000:])
+        raise SystemExit('%s failed:\n' % playbook + proc.stdout[-4000:] + proc.stderr[-2000:])
     with open(out) as handle:
         return wall, [json.loads(line) for line in handle]
 
 
-def bench(scenario, scale, poll, net):
+def bench(scenario, scale, poll, net, kind='update'):
+    playbook, make_extra = PLAYBOOKS[kind]
     with tempfile.TemporaryDirectory() as run_dir:
         state = lab_cli.start(scenario, run_dir, net=net, scale=scale)
         try:
-            extra = {'rolling_update_poll_interval': poll}
-            wall, tasks = run_playbook(os.path.join(run_dir, 'inventory.yml'), os.path.join(run_dir, 'run1.jsonl'), extra)
+            extra = make_extra(poll, run_dir, lab_cli.control(state, '/state')['nodes'][0]['build'])
+            wall, tasks = run_playbook(os.path.join(run_dir, 'inventory.yml'), os.path.join(run_dir, 'run1.jsonl'), extra,
+                                       playbook)
             stats = lab_cli.control(state, '/stats')
             inv = stats['invariants']
             drains = len([e for e in lab_cli.control(state, '/events') if e['kind'] == 'node.suspend_requested'])
-            rewall, retasks = run_playbook(os.path.join(run_dir, 'inventory.yml'), os.path.join(run_dir, 'run2.jsonl'), extra)
+            rewall, retasks = run_playbook(os.path.join(run_dir, 'inventory.yml'), os.path.join(run_dir, 'run2.jsonl'), extra,
+                                           playbook)
             redrains = len([e for e in lab_cli.control(state, '/events') if e['kind'] == 'node.suspend_requested']) - drains
         finally:
             lab_cli.stop(run_dir)
@@ -78,7 +93,7 @@ def bench(scenario, scale, poll, net):
             node_seconds[t['host']] += t['seconds']
     per_node_physical = physical_lab / len(nodes) / scale
     cycle_overhead = sum(node_seconds.values()) / len(nodes) - per_node_physical
-    print('%s (%d nodes, clock x%g, poll %.2f s):' % (scenario, len(nodes), scale, poll))
+    print('%s, %s (%d nodes, clock x%g, poll %.2f s):' % (playbook, scenario, len(nodes), scale, poll))
     print('  wall time %.1f s; physical lower bound %.0f lab s = %.1f s real; ratio %.3f at this scale'
           % (wall, physical_lab, physical_real, wall / physical_real))
     print('  orchestration overhead %.2f s per node (whole run / nodes), %.2f s per node cycle (node play only);'
@@ -100,13 +115,14 @@ def bench(scenario, scale, poll, net):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument('--playbook', choices=sorted(PLAYBOOKS), default='update')
     parser.add_argument('--scenario', nargs='+', default=['hyperv4', 's2d16'])
     parser.add_argument('--scale', type=float, default=60.0, help='lab seconds per real second')
     parser.add_argument('--poll', type=float, default=0.1,
                         help='rolling_update_poll_interval in real seconds (0.1 at x60 = a 6 s poll on a real cluster)')
     args = parser.parse_args()
     for i, scenario in enumerate(args.scenario):
-        bench(scenario, args.scale, args.poll, '127.0.%d' % (210 + i))
+        bench(scenario, args.scale, args.poll, '127.0.%d' % (230 + i), args.playbook)
 
 
 if __name__ == '__main__':

@@ -60,6 +60,13 @@ def build_lab(name='hyperv4'):
     return lab
 
 
+def snapshot(lab):
+    """The lab's plain-data state without the clock, to compare before and after a task."""
+    snap = lab.snapshot()
+    snap.pop('time')
+    return snap
+
+
 def patch_modules(monkeypatch, lab, *modules):
     """Point the modules' connections at the lab model: a host that is a node name reaches that
     node, anything else (the cluster name) reaches the owner of the core cluster group."""
@@ -91,3 +98,12 @@ def patch_modules(monkeypatch, lab, *modules):
 def _measure(runner_factory, options, host):
     with runner_factory(options.replace(host=host)) as runner:
         return runner.call('node.capacity'), runner.round_trips
+
+
+def bmc_args(lab, node, protocol, **kw):
+    """Connection options of ``node``'s BMC in the lab, as the modules name them."""
+    bmc = lab['bmc']
+    out = dict(name=bmc['addresses'][node], user=bmc['user'], password=bmc['password'], protocol=protocol,
+               port=bmc.get('%s_port' % protocol), ca_path=lab['ca_path'])
+    out.update(kw)
+    return out

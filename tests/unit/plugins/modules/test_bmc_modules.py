@@ -1,29 +1,19 @@
 """bmc_power, bmc_boot and bmc_info as Ansible runs them, against the lab's BMCs."""
 
-import itertools
-
 import pytest
 
 from ansible_collections.wsfc.rolling.plugins.modules import bmc_boot, bmc_info, bmc_power
 from lab import cli as lab_cli
+from unit.labproto import bmc_args
 
-_nets = itertools.count(210)
 
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    run_dir = str(tmp_path_factory.mktemp('bmc-modules'))
-    state = lab_cli.start('hyperv4', run_dir, net='127.0.%d' % next(_nets))
-    yield state
-    lab_cli.stop(run_dir)
+@pytest.fixture
+def lab(bmc_lab):
+    return bmc_lab
 
 
 def args(lab, node='HV-N2', protocol='ipmi', **kw):
-    bmc = lab['bmc']
-    out = dict(name=bmc['addresses'][node], user=bmc['user'], password=bmc['password'], protocol=protocol,
-               port=bmc.get('%s_port' % protocol), ca_path=lab['ca_path'])
-    out.update(kw)
-    return out
+    return bmc_args(lab, node, protocol, **kw)
 
 
 def sent(lab):

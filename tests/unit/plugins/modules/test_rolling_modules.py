@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.wsfc.rolling.plugins.modules import (
     cau_scan, cluster_gate, cluster_lock, cluster_node, node_reboot, node_updates, storage_health)
-from unit.labproto import build_lab, patch_modules
+from unit.labproto import build_lab, patch_modules, snapshot
 
 CONN = {'winrm_host': 'HVCLU01', 'winrm_user': 'LAB\\admin', 'winrm_password': 'pw',
         'winrm_fallback_hosts': ['HV-N1', 'HV-N2', 'HV-N3', 'HV-N4']}
@@ -33,12 +33,6 @@ def run_module(run_module):
             arguments = dict({'poll_interval': 0.02}, **arguments)
         return run_module(module, arguments)
     return run
-
-
-def snapshot(lab):
-    snap = lab.snapshot()
-    snap.pop('time')
-    return snap
 
 
 def test_cluster_node_drain_is_idempotent_and_checkable(run_module, lab):

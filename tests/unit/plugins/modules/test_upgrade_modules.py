@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.wsfc.rolling.plugins.modules import cluster_functional_level, cluster_node, node_config, node_os
 from lab import provisioning
-from unit.labproto import build_lab, patch_modules
+from unit.labproto import build_lab, patch_modules, snapshot
 
 CONN = {'winrm_host': 'HVCLU01', 'winrm_user': 'LAB\\admin', 'winrm_password': 'pw',
         'winrm_fallback_hosts': ['HV-N1', 'HV-N2', 'HV-N3', 'HV-N4']}
@@ -25,12 +25,6 @@ def args(**kw):
     out = dict(CONN)
     out.update(kw)
     return out
-
-
-def snapshot(lab):
-    snap = lab.snapshot()
-    snap.pop('time')
-    return snap
 
 
 def drain(run_module, node):
@@ -190,3 +184,24 @@ def test_functional_level_needs_all_nodes_new_and_an_explicit_opt_in(run_module,
     assert rc == 0 and len(result['vms_updated']) == 19 and 'VM01' not in result['vms_updated']
     rc, result = run_module(cluster_functional_level, args(accept_irreversible=True))
     assert rc == 0 and result['changed'] is False and result['functional_level'] == 11
+
+
+def test_storage_pool_is_updated_after_the_level_and_only_once(run_module, monkeypatch):
+    lab = build_lab('s2d4')
+    patch_modules(monkeypatch, lab, cluster_functional_level)
+    hosts = ['HCI-N%d' % i for i in range(1, 5)]
+    conn = dict(CONN, winrm_host='HCICLU01', winrm_fallback_hosts=hosts)
+    pool = lab.pools[0]
+    before = pool.version
+    with lab.lock:  # every node already runs the next release (as after the rolling upgrade)
+        for node in lab.nodes.values():
+            node.os = 'ws2022' if node.os == 'ws2019' else 'ws2025'
+    target = lab.nodes['HCI-N1'].os_info['level']
+    rc, result = run_module(cluster_functional_level, dict(conn, _ansible_check_mode=True))
+    assert rc == 0 and result['changed'] and result['storage_pools_updated'] == [pool.friendly_name]
+    assert pool.version == before and lab.functional_level == target - 1
+    rc, result = run_module(cluster_functional_level, dict(conn, accept_irreversible=True, _ansible_diff=True))
+    assert rc == 0 and result['functional_level'] == target and result['storage_pools_updated'] == [pool.friendly_name]
+    assert pool.version != before and result['diff']['after']['pools'][pool.friendly_name] == pool.version
+    rc, result = run_module(cluster_functional_level, dict(conn, accept_irreversible=True))
+    assert rc == 0 and result['changed'] is False and result['storage_pools_updated'] == []

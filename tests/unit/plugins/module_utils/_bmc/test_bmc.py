@@ -1,10 +1,9 @@
 """BmcClient over both backends against the lab's BMCs (real IPMI over UDP, real Redfish over HTTPS)."""
 
 import hashlib
-import itertools
+import shutil
 import ssl
 import subprocess
-import shutil
 
 import pytest
 
@@ -13,25 +12,18 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import Bm
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     AuthenticationFailure, ConnectionFailure, InvalidOption)
 from lab import cli as lab_cli
+from unit.labproto import bmc_args
 
 PROTOCOLS = ('ipmi', 'redfish')
-_nets = itertools.count(200)
 
 
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    run_dir = str(tmp_path_factory.mktemp('bmc-lab'))
-    state = lab_cli.start('hyperv4', run_dir, net='127.0.%d' % next(_nets))
-    yield state
-    lab_cli.stop(run_dir)
+@pytest.fixture
+def lab(bmc_lab):
+    return bmc_lab
 
 
 def options(lab, node, protocol, **kw):
-    bmc = lab['bmc']
-    args = dict(name=bmc['addresses'][node], user=bmc['user'], password=bmc['password'], protocol=protocol,
-                port=bmc['%s_port' % protocol], ca_path=lab['ca_path'])
-    args.update(kw)
-    return BmcOptions(**args)
+    return BmcOptions(**bmc_args(lab, node, protocol, **kw))
 
 
 def lab_node(lab, name):
