@@ -84,6 +84,14 @@ os:
     boot_time:
       description: When the node last booted (ISO 8601, the node's clock).
       type: str
+round_trips:
+  description: WinRM round trips made (polls included).
+  returned: when the node answered
+  type: int
+polls:
+  description: How many of RV(round_trips) were status polls of the wait.
+  returned: when the node answered
+  type: int
 no_answer:
   description: With O(wait=false), why the node did not answer (its RV(os) is then null).
   returned: when the node did not answer
@@ -113,21 +121,23 @@ def _apply(module):
                 state = updates.boot_state(runner, p['name'])
             except updates.UNREACHABLE as exc:
                 return {'changed': False, 'os': None, 'no_answer': str(exc)}
-            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips}
+            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips, 'polls': runner.polls}
         if not p['setup_media']:
             state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
                                            p['previous_boot_time'])
-            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips}
+            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips, 'polls': runner.polls}
         before = updates.boot_state(runner, p['name'])
         if int(before['BuildNumber']) == p['build']:
-            return {'changed': False, 'os': _os(before), 'diff': {'before': _os(before), 'after': _os(before)}}
+            return {'changed': False, 'os': _os(before), 'diff': {'before': _os(before), 'after': _os(before)},
+                    'round_trips': runner.round_trips, 'polls': 0}
         if module.check_mode:
-            return {'changed': True, 'os': _os(before), 'diff': {'before': _os(before), 'after': {'build': p['build']}}}
+            return {'changed': True, 'os': _os(before), 'diff': {'before': _os(before), 'after': {'build': p['build']}},
+                    'round_trips': runner.round_trips, 'polls': 0}
         upgrade.start_inplace(runner, p['name'], p['setup_media'])
         state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
                                        before['LastBootUpTime'])
         return {'changed': True, 'os': _os(state), 'diff': {'before': _os(before), 'after': _os(state)},
-                'round_trips': runner.round_trips}
+                'round_trips': runner.round_trips, 'polls': runner.polls}
 
 
 def main():
