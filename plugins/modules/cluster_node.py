@@ -143,7 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
     check_wait_options, wait_argument_spec, winrm_argument_spec)
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import membership, nodes
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, RemoteCommandError
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module, session_from_module
 
 
@@ -161,8 +161,6 @@ def _membership(module, session):
         after = {'name': name, 'member': False, 'state': None}
         if not module.check_mode:
             membership.evict(session, node, p['ignore_storage_loss'])
-            if membership.find(membership.read_members(session)[1], name) is not None:
-                raise RemoteCommandError("Cluster node '%s' is still listed after Remove-ClusterNode" % name)
     else:
         if node is not None:
             return result

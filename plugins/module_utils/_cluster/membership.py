@@ -36,9 +36,13 @@ def evict(session, node, ignore_storage_loss=False):
         raise UnsafeToProceed("Refusing to evict cluster node '%s': it is %s. Pause and drain it first "
                               "(cluster_node state=paused), so that its roles move without failing over."
                               % (node.name, node.state))
-    result = session.invoke([('cluster.node.remove', {'name': node.name, 'ignore_storage_loss': ignore_storage_loss})])[0]
-    if not result.ok:
-        raise error_for_record("Failed to evict cluster node '%s'" % node.name, result.error)
+    # The membership is read back in the same round trip.
+    results = session.invoke([('cluster.node.remove', {'name': node.name, 'ignore_storage_loss': ignore_storage_loss}),
+                              ('cluster.nodes', {})], stop_on_error=True)
+    if not results[0].ok:
+        raise error_for_record("Failed to evict cluster node '%s'" % node.name, results[0].error)
+    if not results[1].ok or find([model.Node.from_ps(n) for n in results[1].value or []], node.name) is not None:
+        raise RemoteCommandError("Cluster node '%s' is still listed after Remove-ClusterNode" % node.name)
 
 
 def add(node_runner, cluster_name, name, no_storage=False):
