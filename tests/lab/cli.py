@@ -158,7 +158,7 @@ def report(state):
             inv['live_migrated_vms'], inv['live_migrated_downtime'], verdict(inv['live_migrated_downtime'] == 0)),
         '  drains: %d, of which asked for while storage was busy: %d  %s' % (len(drains), len(busy), verdict(not busy)),
         '  restarts: %d' % len(restarts),
-        '  physical lower bound of the work done: %s (drain + install + restart + resync + failback)'
+        '  physical lower bound of the work done: %s (drain + install or reimage + shutdown + restart + resync + failback)'
         % _duration(inv['physical_seconds']),
         '  invariant violations: %s' % (', '.join(v['rule'] for v in inv['violations']) or 'none'),
         '  run lock: %s' % (view['lock'] or 'free'),
