@@ -113,6 +113,11 @@ IRREVERSIBLE = ('This cannot be undone: raising the cluster functional level (an
                 'configuration versions) is permanent; set accept_irreversible=true to go ahead.')
 
 
+def _require_opt_in(module):
+    """Every irreversible step needs accept_irreversible, except to report it in check mode."""
+    finalize.require(module.check_mode or module.params['accept_irreversible'], IRREVERSIBLE)
+
+
 def _vms(module, nodes, apply=True):
     """Update the outdated VMs named in vm_names on their owner nodes (or, in check mode, list them).
     With ``apply=False`` only check, before anything changes, that no named VM would need a stop
@@ -135,7 +140,7 @@ def _vms(module, nodes, apply=True):
                     continue
                 if not finalize.vm_outdated(vm):
                     continue
-                finalize.require(module.check_mode or p['accept_irreversible'], IRREVERSIBLE)
+                _require_opt_in(module)
                 finalize.require(p['allow_vm_stop'] or vm['State'] == 'Off',
                                  "VM '%s' is %s: updating its configuration version shuts it down; set allow_vm_stop=true "
                                  'to allow that' % (vm['Name'], vm['State']))
@@ -165,24 +170,23 @@ def _apply(module):
             finalize.require(not blockers, 'Not raising the functional level of %s from %d: %s'
                              % (cluster.name, cluster.functional_level, '; '.join(blockers)))
             finalize.update_level(session, what_if=True)  # Windows' own check first, in check mode too
-            finalize.require(module.check_mode or p['accept_irreversible'], IRREVERSIBLE)
+            _require_opt_in(module)
             if real:
                 result['functional_level'] = finalize.update_level(session, what_if=False)['ClusterFunctionalLevel']
                 module.warn('The functional level of %s was raised from %d to %d; this is permanent.'
                             % (cluster.name, cluster.functional_level, result['functional_level']))
+        after_pools = dict(before['pools'])
         if p['update_storage_pool']:
-            outdated = [x['FriendlyName'] for x in pools if finalize.pool_outdated(x, max(target, cluster.functional_level))]
+            # Nodes below the functional level cannot be members, so ``target`` is the level now or after the raise.
+            outdated = [x['FriendlyName'] for x in pools if finalize.pool_outdated(x, target)]
             if outdated and not raise_level:
-                finalize.require(module.check_mode or p['accept_irreversible'], IRREVERSIBLE)
-            for name in outdated:
-                if real:
-                    finalize.update_pool(session, name)
+                _require_opt_in(module)
+            if real:
+                for name in outdated:
+                    after_pools[name] = finalize.update_pool(session, name)['Version']
             result['storage_pools_updated'] = outdated
         if p['vm_names']:
             result['vms_updated'] = _vms(module, nodes)
-        after_pools = dict(before['pools'])
-        if real and result['storage_pools_updated']:
-            after_pools = dict((x['FriendlyName'], x['Version']) for x in finalize.read(session)[2])
         result['changed'] = bool(raise_level or result['storage_pools_updated'] or result['vms_updated'])
         result['diff'] = {'before': before, 'after': {'functional_level': target if raise_level else cluster.functional_level,
                                                       'pools': after_pools, 'vms_updated': result['vms_updated']}}

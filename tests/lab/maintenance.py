@@ -15,9 +15,9 @@ MSG_SPACE_DEGRADED = ('A clustered space is in a degraded condition and the requ
                       'at this time.')
 
 
-def _node_error(command, message, native_code, category='InvalidOperation', target=''):
+def _node_error(command, message, native_code, category='InvalidOperation', target='', reason=None):
     # FQID reason names for these refusals are UNVERIFIED; the native Win32 code is what callers match.
-    return CmdletError(message, '%s,Microsoft.FailoverClusters.PowerShell.%sCommand' % (command, command.replace('-', '')),
+    return CmdletError(message, '%s,Microsoft.FailoverClusters.PowerShell.%sCommand' % (reason or command, command.replace('-', '')),
                        category, target=target, native_code=native_code)
 
 

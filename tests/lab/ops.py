@@ -326,20 +326,20 @@ def node_config(lab, node, params):
             'ClusterService': 'Running' if node.cluster_service == 'Running' else 'Stopped'}
 
 
-# Operations whose cmdlets need a delegated credential from a remote session (windows-facts.md 1.1).
-DELEGATED = frozenset(('cluster.node.remove', 'cluster.node.add', 'cluster.group.move'))
+# Operations whose cmdlets need a delegated credential from a remote session (windows-facts.md 1.1),
+# with the cmdlet class named in the error.
+DELEGATED = {'cluster.node.remove': 'RemoveClusterNode', 'cluster.node.add': 'AddClusterNode',
+             'cluster.group.move': 'MoveClusterVirtualMachineRole'}
 
 
 def check_delegation(lab, op, delegate):
     """No delegation (the lab's Basic/NTLM logons never delegate): the cmdlet cannot reach the
     other nodes. With the scheduled-task method the task's logon checks the password."""
-    command = {'cluster.node.remove': 'RemoveClusterNode', 'cluster.node.add': 'AddClusterNode',
-               'cluster.group.move': 'MoveClusterVirtualMachineRole'}[op]
     if not delegate:
         # The wording of the double-hop failure is UNVERIFIED (windows-facts.md 1.1); access denied.
         raise CmdletError('You do not have administrative privileges on the cluster. Contact your network administrator '
                           'to request access.\n    Access is denied', 'ClusterAccessDenied,Microsoft.FailoverClusters.'
-                          'PowerShell.%sCommand' % command, 'PermissionDenied', native_code=5)
+                          'PowerShell.%sCommand' % DELEGATED[op], 'PermissionDenied', native_code=5)
     user = str(delegate.get('user') or '')
     known = dict((k.lower(), v) for k, v in lab.users.items())
     short = user.rsplit('\\', maxsplit=1)[-1].split('@')[0].lower()
@@ -374,9 +374,9 @@ def group_move(lab, node, params):
 def functional_level(lab, node, params):
     _require_cluster(lab, node, 'UpdateClusterFunctionalLevelCommand')
     what_if = bool(params.get('what_if', True))
-    level = provisioning.update_functional_level(lab, what_if)
+    provisioning.update_functional_level(lab, what_if)
     return {'ClusterFunctionalLevel': lab.functional_level, 'ClusterUpgradeVersion': lab.upgrade_version,
-            'WhatIf': what_if, 'TargetLevel': level}
+            'WhatIf': what_if}
 
 
 @operation('storage.pool_update')
@@ -387,18 +387,20 @@ def pool_update(lab, node, params):
     return {'FriendlyName': pool.friendly_name, 'Version': pool.version}
 
 
+def _vm_view(group):
+    return {'Name': group.name, 'State': 'Running' if group.state == 'Online' else 'Off', 'Version': group.vm_version}
+
+
 @operation('vm.list')
 def vm_list(lab, node, params):
     default = provisioning.VM_VERSION[provisioning.LEVEL_OS[min(lab.functional_level, node.os_info['level'])]]
-    return [{'Name': g.name, 'State': 'Running' if g.state == 'Online' else 'Off', 'Version': g.vm_version,
-             'HostDefault': default}
+    return [dict(_vm_view(g), HostDefault=default)
             for g in lab.groups.values() if g.group_type == 'VirtualMachine' and g.owner == node.name]
 
 
 @operation('vm.update_version')
 def vm_update_version(lab, node, params):
-    group = provisioning.update_vm_version(lab, node, str(params.get('name') or ''), bool(params.get('allow_stop')))
-    return {'Name': group.name, 'State': 'Running' if group.state == 'Online' else 'Off', 'Version': group.vm_version}
+    return _vm_view(provisioning.update_vm_version(lab, node, str(params.get('name') or ''), bool(params.get('allow_stop'))))
 
 
 @operation('node.os_upgrade')

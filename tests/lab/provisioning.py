@@ -8,7 +8,7 @@ All functions run with ``lab.lock`` held.
 import copy
 
 from .model import OS_CATALOG, CmdletError
-from .maintenance import MoveOperation, node_not_found
+from .maintenance import MoveOperation, _node_error, _return_to_service, node_not_found
 
 BOOT_DEVICES = ('none', 'network', 'disk', 'cd', 'bios')
 # Hyper-V default VM configuration version per OS (windows-facts.md 5.1, VMVER / RU).
@@ -175,8 +175,8 @@ def inplace_upgrade(lab, node, media):
 # -- Remove-ClusterNode / Add-ClusterNode (windows-facts.md 2.5, 2.6, 6.3) ------------------------
 
 def _cluster_error(command, message, reason, category='InvalidOperation', target='', native_code=None):
-    return CmdletError(message, '%s,Microsoft.FailoverClusters.PowerShell.%sCommand' % (reason, command.replace('-', '')),
-                       category, target=target, native_code=native_code)
+    # The refusals here are named by their reason rather than by the cmdlet.
+    return _node_error(command, message, native_code, category, target, reason=reason)
 
 
 def evict(lab, name):
@@ -241,7 +241,6 @@ def add(lab, node, cluster, name):
             _record(lab, 'group.moved_to_newer_node', target, group=core.name, source=core.owner)
             core.owner = target.name
     if target.out_since is not None:
-        from .maintenance import _return_to_service
         _return_to_service(lab, target)
     lab.recorder.check_quorum(lab)
     lab.recorder.check_nodes_out(lab)
@@ -297,14 +296,11 @@ def update_functional_level(lab, what_if):
         raise _cluster_error('Update-ClusterFunctionalLevel', 'The cluster functional level cannot be updated: %s.'
                              % '; '.join(blockers), 'UpdateClusterFunctionalLevelFailed')
     level = min(n.os_info['level'] for n in lab.nodes.values())
-    if what_if:
-        return level
-    if level > lab.functional_level:
+    if not what_if and level > lab.functional_level:
         before = lab.functional_level
         lab.functional_level = level
         lab.upgrade_version = OS_CATALOG[LEVEL_OS[level]]['upgrade']
         lab.recorder.record('cluster.functional_level_updated', before=before, after=level)
-    return level
 
 
 def update_pool(lab, name):

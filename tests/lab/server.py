@@ -114,9 +114,7 @@ class LabServer:
     # -- node power affects the network: a powered-off node refuses connections -------------
 
     def set_power(self, name, power):
-        node = self.lab.machine(name)
-        if node is None:
-            raise KeyError(name)
+        node = self._machine(name)
         self.lab.admin_power(node.name, power)
 
     def _on_power(self, name, power):
@@ -131,6 +129,13 @@ class LabServer:
                 listener.stop()
         if power != 'On':
             self.shell_hosts[name].reset()
+
+    def _machine(self, name):
+        """A machine of the lab by name; KeyError (a 400/404 of the control API) when there is none."""
+        node = self.lab.machine(name)
+        if node is None:
+            raise KeyError(name)
+        return node
 
     # -- BMCs: IPMI processes and Redfish listeners, bound to the model ----------------------
 
@@ -151,9 +156,7 @@ class LabServer:
     def bmc_state(self, name):
         with self.lab.lock:
             self.lab.advance()
-            node = self.lab.machine(name)
-            if node is None:
-                raise KeyError(name)
+            node = self._machine(name)
             return {
                 'user': self.lab.bmc_user,
                 'password': (self.lab.faults.get('bmc_password') or {}).get(node.name, self.lab.bmc_password),
@@ -166,9 +169,7 @@ class LabServer:
     def bmc_act(self, name, op, device=None, persistent=False, uefi=True):
         with self.lab.lock:
             self.lab.advance()
-            node = self.lab.machine(name)
-            if node is None:
-                raise KeyError(name)
+            node = self._machine(name)
             if op == 'on':
                 provisioning.chassis_on(self.lab, node)
             elif op == 'off':
@@ -187,9 +188,7 @@ class LabServer:
 
     def stage_image(self, name, os_name):
         with self.lab.lock:
-            node = self.lab.machine(name)
-            if node is None:
-                raise KeyError(name)
+            node = self._machine(name)
             if os_name is None:
                 self.lab.images.pop(node.name, None)
             else:
@@ -200,7 +199,7 @@ class LabServer:
     def repair_config(self, name):
         """The administrator puts a reinstalled node's configuration right (switches, features)."""
         with self.lab.lock:
-            node = self.lab.machine(name)
+            node = self._machine(name)
             node.config = copy.deepcopy(self.lab.reference_configs[node.name])
             self.lab.recorder.record('node.config_repaired', node=node.name)
 

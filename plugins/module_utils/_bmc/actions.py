@@ -10,7 +10,6 @@ __metaclass__ = type
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError, TimeoutFailure
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 
-POWER_STATES = ('powered_on', 'powered_off', 'restarted')
 WANT = {'powered_on': 'on', 'powered_off': 'off', 'restarted': 'on'}
 
 

@@ -74,9 +74,9 @@ class BmcClient:
     #: seconds of the first pause between attempts; doubled each time
     backoff = 1.0
 
-    def __init__(self, options, sleep=time.sleep):
+    def __init__(self, options, sleep=None):
         self.options = options
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
         self.requests = 0
 
     def power_state(self):

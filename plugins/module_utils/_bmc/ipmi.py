@@ -36,10 +36,7 @@ class IpmiClient(BmcClient):
         if not HAS_PYGHMI:
             raise MissingDependency('The pyghmi Python library is required for protocol=ipmi on the controller '
                                     '(pip install pyghmi).')
-        if sleep is None:
-            super(IpmiClient, self).__init__(options)
-        else:
-            super(IpmiClient, self).__init__(options, sleep=sleep)
+        super(IpmiClient, self).__init__(options, sleep)
         self._command = None
 
     def _session(self):

@@ -46,10 +46,7 @@ class RedfishClient(BmcClient):
     def __init__(self, options, sleep=None):
         if not HAS_REQUESTS:
             raise MissingDependency('The requests Python library is required for protocol=redfish on the controller.')
-        if sleep is None:
-            super(RedfishClient, self).__init__(options)
-        else:
-            super(RedfishClient, self).__init__(options, sleep=sleep)
+        super(RedfishClient, self).__init__(options, sleep)
         o = options
         self.base = 'https://%s:%d' % (o.name, o.port)
         self.http = requests.Session()

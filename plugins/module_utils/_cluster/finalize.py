@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.upgrade import LEVEL_NAMES
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
@@ -46,7 +45,7 @@ def update_level(session, what_if):
 def pool_outdated(pool, level):
     """A pool whose version does not name the release of ``level`` (PowerShell shows e.g.
     'Windows Server 2022'; the exact strings are UNVERIFIED, windows-facts.md 4.3)."""
-    return LEVEL_NAMES.get(level, '') not in str(pool.get('Version') or '')
+    return model.FUNCTIONAL_LEVELS.get(level, '') not in str(pool.get('Version') or '')
 
 
 def update_pool(session, name):

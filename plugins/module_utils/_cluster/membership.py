@@ -61,11 +61,3 @@ def move_roles(session, names, owner):
     if not result.ok:
         raise error_for_record("Failed to move roles %s to '%s'" % (', '.join(names), owner), result.error)
     return [model.Group.from_ps(g) for g in result.value or []]
-
-
-def check_joined(node, build=None):
-    if node.state != 'Up':
-        raise RemoteCommandError("Node '%s' was added but is %s" % (node.name, node.state))
-    if build is not None and node.build_number != build:
-        raise RemoteCommandError("Node '%s' joined on build %d, not %d" % (node.name, node.build_number, build))
-    return node

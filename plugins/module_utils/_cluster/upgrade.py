@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.model import FUNCTIONAL_LEVELS as LEVEL_NAMES
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import UNREACHABLE, boot_state
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
@@ -14,8 +15,6 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import 
 
 # Windows Server builds and the cluster functional level each brings (windows-facts.md 2.1, 2.2).
 BUILD_LEVELS = {9600: 8, 14393: 9, 17763: 10, 20348: 11, 26100: 12}
-LEVEL_NAMES = {8: 'Windows Server 2012 R2', 9: 'Windows Server 2016', 10: 'Windows Server 2019',
-               11: 'Windows Server 2022', 12: 'Windows Server 2025'}
 
 
 def level_of_build(build):

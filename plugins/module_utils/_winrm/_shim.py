@@ -621,12 +621,10 @@ $WsfcOperations = @{
             [void](Update-ClusterFunctionalLevel -Force)
         }
         $cluster = Get-Cluster
-        $target = (@(Get-ClusterNode | ForEach-Object { [long]$_.NodeHighestVersion -shr 16 }) | Measure-Object -Minimum).Minimum
         [ordered]@{
             ClusterFunctionalLevel = [int]$cluster.ClusterFunctionalLevel
             ClusterUpgradeVersion = [int]$cluster.ClusterUpgradeVersion
             WhatIf = $whatIf
-            TargetLevel = [int]$target
         }
     }
     'storage.pool_update' = {

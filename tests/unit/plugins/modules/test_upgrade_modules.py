@@ -139,32 +139,24 @@ def test_node_config_capture_and_verify(run_module, lab, tmp_path):
     assert result['differences']['features']['missing'] == ['Hyper-V']
 
 
-def upgrade_all(run_module, lab):
-    for name in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):
-        drain(run_module, name)
-        assert run_module(cluster_node, args(name=name, state='absent', **TASK))[0] == 0
-        reprovision(lab, name)
-        assert run_module(node_os, args(name=name, winrm_host=name, build=20348, poll_interval=0.02))[0] == 0
-        rc, result = run_module(cluster_node, args(name=name, state='present', node_host=name, **TASK))
-        assert rc == 0, result
+def upgrade_node(run_module, lab, name):
+    """Drain, evict, reinstall on 2022 and add back one node, each step succeeding."""
+    drain(run_module, name)
+    assert run_module(cluster_node, args(name=name, state='absent', **TASK))[0] == 0
+    reprovision(lab, name)
+    assert run_module(node_os, args(name=name, winrm_host=name, build=20348, poll_interval=0.02))[0] == 0
+    rc, result = run_module(cluster_node, args(name=name, state='present', node_host=name, **TASK))
+    assert rc == 0, result
 
 
 def test_functional_level_needs_all_nodes_new_and_an_explicit_opt_in(run_module, lab):
     rc, result = run_module(cluster_functional_level, args(accept_irreversible=True))
     assert rc == 0 and result['changed'] is False and result['functional_level'] == 10  # nothing newer yet
-    drain(run_module, 'HV-N1')
-    assert run_module(cluster_node, args(name='HV-N1', state='absent', **TASK))[0] == 0
-    reprovision(lab, 'HV-N1')
-    assert run_module(node_os, args(name='HV-N1', winrm_host='HV-N1', build=20348, poll_interval=0.02))[0] == 0
-    assert run_module(cluster_node, args(name='HV-N1', state='present', node_host='HV-N1', **TASK))[0] == 0
+    upgrade_node(run_module, lab, 'HV-N1')
     rc, result = run_module(cluster_functional_level, args(accept_irreversible=True))
     assert rc == 1 and 'still on the older OS: HV-N2, HV-N3, HV-N4' in result['msg'] and lab.functional_level == 10
     for name in ('HV-N2', 'HV-N3', 'HV-N4'):
-        drain(run_module, name)
-        assert run_module(cluster_node, args(name=name, state='absent', **TASK))[0] == 0
-        reprovision(lab, name)
-        assert run_module(node_os, args(name=name, winrm_host=name, build=20348, poll_interval=0.02))[0] == 0
-        assert run_module(cluster_node, args(name=name, state='present', node_host=name, **TASK))[0] == 0
+        upgrade_node(run_module, lab, name)
 
     rc, result = run_module(cluster_functional_level, args(_ansible_check_mode=True, _ansible_diff=True))
     assert rc == 0 and result['changed'] and result['target_level'] == 11 and lab.functional_level == 10
