@@ -68,3 +68,7 @@ class NotFound(CollectionError):
 
 class UnsafeToProceed(CollectionError):
     """Raised when a safety gate fails: the cluster is not in a state where the step may run."""
+
+
+class WrongNode(UnsafeToProceed):
+    """Raised when an endpoint answers as another machine than the node it was reached for (nothing ran there)."""

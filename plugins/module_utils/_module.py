@@ -26,9 +26,12 @@ def run_module(module, body):
     module.exit_json(**result)
 
 
-def runner_from_module(module, host=None):
-    """A PowerShellRunner for the module's WinRM options (``host`` overrides winrm_host)."""
-    return PowerShellRunner(WinRMOptions.from_params(module.params, host=host))
+def runner_from_module(module, host=None, node=None):
+    """A PowerShellRunner for the module's WinRM options (``host`` overrides winrm_host).
+
+    ``node``: the cluster node the endpoint must be; every round trip then confirms it (WrongNode).
+    """
+    return PowerShellRunner(WinRMOptions.from_params(module.params, host=host), expect_node=node)
 
 
 def session_from_module(module, exclude=None):

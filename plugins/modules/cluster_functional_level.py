@@ -128,7 +128,7 @@ def _vms(module, nodes, apply=True):
     for node in nodes:
         if node.name not in p['node_hosts']:
             raise InvalidOption('node_hosts has no WinRM address for node %s (needed for vm_names)' % node.name)
-        with runner_from_module(module, host=p['node_hosts'][node.name]) as runner:
+        with runner_from_module(module, host=p['node_hosts'][node.name], node=node.name) as runner:
             for vm in finalize.list_vms(runner, node.name):
                 if '*' not in wanted and vm['Name'] not in wanted:
                     continue

@@ -103,8 +103,10 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_mo
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 
 
-def measure(options, host):
-    with PowerShellRunner(options.replace(host=host)) as runner:
+def measure(options, node, host):
+    # The node's own endpoint confirms it is that node (the same round trip): a swapped address
+    # stops the gate before anything changes.
+    with PowerShellRunner(options.replace(host=host), expect_node=node) as runner:
         value = runner.call('node.capacity', action='Failed to read memory and VMs on %s' % host)
         return value, runner.round_trips
 
@@ -134,7 +136,7 @@ def _check(module):
     if wanted:
         options = WinRMOptions.from_params(p)
         with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
-            for node, (value, trips) in zip(wanted, pool.map(lambda n: measure(options, hosts[n]), wanted)):
+            for node, (value, trips) in zip(wanted, pool.map(lambda n: measure(options, n, hosts[n]), wanted)):
                 capacity[node] = {'free_mb': int(value['FreeMemoryMB']), 'total_mb': int(value['TotalMemoryMB']),
                                   'vms': dict((v['Name'], int(v['MemoryAssignedMB'])) for v in value.get('VMs') or [])}
                 round_trips += trips

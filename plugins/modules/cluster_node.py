@@ -168,7 +168,7 @@ def _membership(module, session):
             raise InvalidOption('node_host (the WinRM address of %s) is required with state=present' % name)
         after = {'name': name, 'member': True, 'state': 'Up'}
         if not module.check_mode:
-            with runner_from_module(module, host=p['node_host']) as runner:
+            with runner_from_module(module, host=p['node_host'], node=name) as runner:
                 joined = membership.add(runner, cluster.name, name)
                 result['node_round_trips'] = runner.round_trips
             after = {'name': name, 'member': True, 'state': joined.state}

@@ -96,7 +96,7 @@ def _apply(module):
     path = p['path']
     if p['state'] == 'verified' and not os.path.isfile(path):
         raise InvalidOption("No captured configuration of '%s' at %s" % (p['name'], path))
-    with runner_from_module(module) as runner:
+    with runner_from_module(module, node=p['name']) as runner:
         current = config.read_config(runner, p['name'])
     if p['state'] == 'captured':
         document = dict(current, node=p['name'], extra=p['extra'])

@@ -115,7 +115,7 @@ def _apply(module):
     p = module.params
     check_wait_options(p)
     upgrade.level_of_build(p['build'])
-    with runner_from_module(module) as runner:
+    with runner_from_module(module, node=p['name']) as runner:
         if not p['wait'] and not p['setup_media']:
             try:
                 state = updates.boot_state(runner, p['name'])

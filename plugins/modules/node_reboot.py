@@ -104,7 +104,7 @@ def _build(state):
 def _apply(module):
     p = module.params
     check_wait_options(p)
-    with runner_from_module(module) as runner:
+    with runner_from_module(module, node=p['name']) as runner:
         before = updates.boot_state(runner, p['name'])
         result = {'changed': False, 'rebooted': False, 'boot_time_before': before['LastBootUpTime'],
                   'boot_time': before['LastBootUpTime'], 'build': _build(before), 'cluster_state': before['ClusterState']}

@@ -132,7 +132,7 @@ def _apply(module):
     mode = 'scan' if module.check_mode else 'install'
     job_id = p['job_id'] or 'wsfc-%s-%d' % (mode, int(time.time() * 1000))
     name = p['name'] or p['winrm_host']
-    with runner_from_module(module) as runner:
+    with runner_from_module(module, node=p['name']) as runner:
         pending, job = updates.start_job(runner, job_id, mode, criteria)
         if p['wait']:
             job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])

@@ -420,6 +420,12 @@ def shim_operations(shim_text):
 def execute(lab, node, request, defined_ops):
     """Run a decoded request as the shim would on ``node``; returns the response document."""
     results = []
+    expected = str((request.get('expect') or {}).get('computer') or '')
+    if expected and expected.lower() != node.name.lower():
+        # The shim's identity check: nothing runs on a machine of another name.
+        lab.recorder.record('rpc.wrong_node', node=node.name, expected=expected)
+        return {'protocol': 1, 'computer': node.name, 'results': [],
+                'identity': {'expected': expected, 'actual': node.name}}
     with lab.lock:
         lab.advance()
         for call in request.get('calls', []):

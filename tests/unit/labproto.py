@@ -73,18 +73,18 @@ def patch_modules(monkeypatch, lab, *modules):
     from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
     from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 
-    def runner_factory(options):
+    def runner_factory(options, expect_node=None):
         node = options.host if lab.machine(options.host) else lab.core_group().owner
         protocol = LabProtocol(lab, node)
         lab.protocols.append(protocol)
-        return PowerShellRunner(options, protocol_factory=lambda o: protocol)
+        return PowerShellRunner(options, protocol_factory=lambda o: protocol, expect_node=expect_node)
 
     def session_from_module(module, exclude=None):
         return ClusterSession(WinRMOptions.from_params(module.params), module.params.get('winrm_fallback_hosts') or [],
                               exclude=exclude, runner_factory=runner_factory)
 
-    def runner_from_module(module, host=None):
-        return runner_factory(WinRMOptions.from_params(module.params, host=host))
+    def runner_from_module(module, host=None, node=None):
+        return runner_factory(WinRMOptions.from_params(module.params, host=host), expect_node=node)
 
     lab.protocols = []
     for module in modules:
@@ -92,11 +92,11 @@ def patch_modules(monkeypatch, lab, *modules):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, value)
         if hasattr(module, 'PowerShellRunner'):
-            monkeypatch.setattr(module, 'measure', lambda options, host: _measure(runner_factory, options, host))
+            monkeypatch.setattr(module, 'measure', lambda options, node, host: _measure(runner_factory, options, node, host))
 
 
-def _measure(runner_factory, options, host):
-    with runner_factory(options.replace(host=host)) as runner:
+def _measure(runner_factory, options, node, host):
+    with runner_factory(options.replace(host=host), expect_node=node) as runner:
         return runner.call('node.capacity'), runner.round_trips
 
 

@@ -783,11 +783,22 @@ try {
     $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($EncodedRequest))
     $request = ConvertFrom-Json -InputObject $json
     $results = New-Object System.Collections.ArrayList
-    foreach ($call in @($request.calls)) {
-        $one = Invoke-WsfcCall $call $request.delegate
-        [void]$results.Add($one)
-        if ((-not $one.ok) -and [bool]$request.stop_on_error) {
-            break
+    # Identity before action: a request meant for one node runs nothing on another machine (an
+    # inventory with two addresses swapped, a DNS record pointing at the wrong host).
+    $expected = ''
+    if ($null -ne $request.expect) {
+        $expected = [string]$request.expect.computer
+    }
+    if ($expected -ne '' -and $expected -ne [string]$env:COMPUTERNAME) {
+        $response.identity = [ordered]@{ expected = $expected; actual = [string]$env:COMPUTERNAME }
+    }
+    else {
+        foreach ($call in @($request.calls)) {
+            $one = Invoke-WsfcCall $call $request.delegate
+            [void]$results.Add($one)
+            if ((-not $one.ok) -and [bool]$request.stop_on_error) {
+                break
+            }
         }
     }
     $response.results = @($results.ToArray())
@@ -906,7 +917,7 @@ Save-WsfcStatus
 """
 
 
-def encode_request(calls, stop_on_error=False, delegate=None):
+def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=None):
     """Encode calls as the base64 request the shim decodes.
 
     Args:
@@ -914,6 +925,8 @@ def encode_request(calls, stop_on_error=False, delegate=None):
         stop_on_error: stop at the first failed call (for dependent mutations).
         delegate: ``{'user', 'password'}`` for the scheduled task that runs the operations in
             NEEDS_DELEGATION, or None.
+        expect_computer: the computer name the endpoint must have; on any other machine the shim
+            runs none of the calls and answers with an ``identity`` record instead.
 
     Returns:
         ASCII base64 text of the UTF-8 JSON request.
@@ -925,6 +938,8 @@ def encode_request(calls, stop_on_error=False, delegate=None):
     }
     if delegate:
         request['delegate'] = delegate
+    if expect_computer:
+        request['expect'] = {'computer': expect_computer}
     raw = json.dumps(request, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
     return base64.b64encode(raw).decode('ascii')
 

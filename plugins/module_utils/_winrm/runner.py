@@ -20,6 +20,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     NotFound,
     RemoteCommandError,
     TimeoutFailure,
+    WrongNode,
 )
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
 
@@ -182,11 +183,18 @@ class PowerShellRunner(object):
     messages, shell create/delete included.
     """
 
-    def __init__(self, options, protocol_factory=None):
+    def __init__(self, options, protocol_factory=None, expect_node=None):
+        """
+        Args:
+            expect_node: the cluster node (computer) this endpoint must be. Every request then
+                carries it; the shim runs nothing on a machine of another name, and the runner
+                raises WrongNode. A DNS-style name is compared by its first label.
+        """
         if not HAS_WINRM and protocol_factory is None:
             raise MissingDependency('pywinrm is required to reach Windows nodes: pip install pywinrm',
                                     details={'exception': WINRM_IMPORT_ERROR})
         self.options = options
+        self.expect_computer = computer_name(expect_node) if expect_node else None
         self._protocol_factory = protocol_factory or self._default_protocol
         self._protocol = None
         self._shell_id = None
@@ -324,7 +332,8 @@ class PowerShellRunner(object):
         Returns:
             list of CallResult, in call order (shorter than ``calls`` after a stop).
         """
-        request = _shim.encode_request(calls, stop_on_error, delegate=self._delegate(calls))
+        request = _shim.encode_request(calls, stop_on_error, delegate=self._delegate(calls),
+                                       expect_computer=self.expect_computer)
         command, args = _shim.powershell_command()
         self.round_trips += 1
         if poll:
@@ -346,8 +355,21 @@ class PowerShellRunner(object):
             self._shell_id = None
             raise
         doc = _shim.parse_output(stdout, stderr, rc, self.options.endpoint)
+        self._check_identity(doc)
         return [CallResult(r.get('op'), bool(r.get('ok')), r.get('value'), r.get('error'), r.get('warnings'))
                 for r in doc.get('results', [])]
+
+    def _check_identity(self, doc):
+        """Raise WrongNode when the machine that answered is not the node this runner is for."""
+        if not self.expect_computer:
+            return
+        actual = str(doc.get('computer') or '')
+        if doc.get('identity') or actual.lower() != self.expect_computer.lower():
+            raise WrongNode(
+                '%s answered as %s, not as the node %s it was given for: nothing was run there. Check the address '
+                'of %s in the inventory (wsfc_winrm_host) or in DNS' % (
+                    self.options.host, actual or 'an unknown machine', self.expect_computer, self.expect_computer),
+                details={'endpoint': self.options.host, 'expected_node': self.expect_computer, 'answered_as': actual})
 
     def _delegate(self, calls):
         """The credential the shim hands to a scheduled task for cmdlets that touch other nodes.
@@ -404,6 +426,11 @@ class PowerShellRunner(object):
         if not result.ok:
             raise error_for_record(action or 'Operation %s failed on %s' % (op, self.options.host), result.error)
         return result.value
+
+
+def computer_name(node):
+    """The computer (NetBIOS) name a cluster node answers as: a DNS name's first label."""
+    return str(node).split('.')[0]
 
 
 def _root_cause(exc):

@@ -227,3 +227,33 @@ def test_cluster_gate_passes_then_refuses_with_every_reason(run_module, lab):
     assert 'run_lock: the run lock is not held by this run (no lock)' in result['msg']
     rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts={'HV-N7': 'x'}))
     assert rc == 1 and result['error_type'] == 'InvalidOption' and 'HV-N7' in result['msg']
+
+
+@pytest.mark.parametrize('module, extra', [
+    (node_reboot, {}),
+    (node_updates, {'state': 'installed'}),
+])
+def test_a_node_module_given_another_nodes_address_changes_nothing(run_module, lab, module, extra):
+    """Swapped inventory addresses: the endpoint that answers is HV-N3, the task is for HV-N4."""
+    lab.node('HV-N4').reboot_pending = lab.node('HV-N3').reboot_pending = True
+    before = snapshot(lab)
+    rc, result = run_module(module, args(name='HV-N4', winrm_host='HV-N3', **extra))
+    assert rc == 1 and result['error_type'] == 'WrongNode', result
+    assert result['msg'].startswith('HV-N3 answered as HV-N3, not as the node HV-N4 it was given for: nothing was run there')
+    assert result['answered_as'] == 'HV-N3' and result['expected_node'] == 'HV-N4'
+    assert snapshot(lab) == before
+    assert [e['expected'] for e in lab.recorder.events if e['kind'] == 'rpc.wrong_node'] == ['HV-N4']
+    assert not [e for e in lab.recorder.events if e['kind'] == 'rpc.call']
+
+
+def test_a_name_that_is_no_node_is_refused_before_a_restart(run_module, lab):
+    rc, result = run_module(node_reboot, args(name='NOT-A-NODE', winrm_host='HV-N2'))
+    assert rc == 1 and result['error_type'] == 'WrongNode'
+    assert not [e for e in lab.recorder.events if e['kind'] == 'node.restart']
+
+
+def test_the_gate_refuses_swapped_node_addresses_before_anything_changes(run_module, lab):
+    rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts={'HV-N1': 'HV-N1', 'HV-N2': 'HV-N3',
+                                                                        'HV-N3': 'HV-N2', 'HV-N4': 'HV-N4'}))
+    assert rc == 1 and result['error_type'] == 'WrongNode'
+    assert 'answered as HV-N3, not as the node HV-N2' in result['msg'] or 'answered as HV-N2, not as the node HV-N3' in result['msg']
