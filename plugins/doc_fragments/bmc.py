@@ -73,6 +73,14 @@ options:
         again instead), and a refused login is never retried (BMCs lock accounts).
     type: int
     default: 3
+  system_serial:
+    description:
+      - Serial number of the system this BMC must manage, for example the cluster node's C(serial_number)
+        from M(wsfc.rolling.cluster_info). When set, the BMC's system is read first and a BMC that manages
+        another system is refused before any command is sent to it.
+      - Redfish reports the serial number of the ComputerSystem. IPMI's Get Device ID carries none, and
+        then the identity cannot be confirmed (the result says so); nothing is refused for that alone.
+    type: str
 notes:
   - The modules run on the controller (or wherever the task is delegated to) and need network access to the
     BMCs; use C(delegate_to) V(localhost) or a play on the controller.

@@ -71,4 +71,5 @@ def bmc_argument_spec():
         fingerprint=dict(type='str', fallback=(env_fallback, ['WSFC_BMC_FINGERPRINT'])),
         timeout=dict(type='int', default=20),
         retries=dict(type='int', default=3),
+        system_serial=dict(type='str'),
     )

@@ -53,6 +53,12 @@ system:
   returned: success
   type: dict
   sample: {manufacturer: Contoso, model: R760, serial_number: ABC1234, bios_version: 2.3.5, firmware_version: "7.10"}
+identity_confirmed:
+  description:
+    - V(true) when the BMC reported O(system_serial), V(false) when it reports no serial number (so the
+      identity could not be confirmed), V(null) when O(system_serial) was not given.
+  returned: success
+  type: bool
 protocol:
   description: The protocol used.
   returned: success
@@ -72,7 +78,7 @@ def _info(module):
     client = connect(options)
     try:
         return dict(changed=False, power_state=client.power_state(), boot=client.boot(), system=client.system(),
-                    protocol=options.protocol)
+                    identity_confirmed=client.identity_confirmed, protocol=options.protocol)
     finally:
         client.close()
 

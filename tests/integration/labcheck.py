@@ -42,3 +42,23 @@ def assert_safe(state):
 def said(proc, message):
     """Whether the playbook's output holds ``message`` (the YAML callback wraps long lines)."""
     return ' '.join(message.split()) in ' '.join(proc.stdout.replace("'\n", "' ").split())
+
+
+def swapped_inventory(state, path, key, first, second):
+    """A copy of the lab's inventory at ``path`` with ``key`` (wsfc_winrm_host, wsfc_bmc_host) of two nodes swapped."""
+    import yaml
+    with open(state['inventory']) as handle:
+        inventory = yaml.safe_load(handle)
+    hosts = inventory['all']['children']['wsfc_cluster']['hosts']
+    hosts[first][key], hosts[second][key] = hosts[second][key], hosts[first][key]
+    with open(path, 'w') as handle:
+        yaml.safe_dump(inventory, handle)
+    return str(path)
+
+
+def changes(state):
+    """Events that change something (drains, restarts, installs, BMC actions, lock writes)."""
+    kinds = ('node.suspend_requested', 'node.paused', 'node.restart', 'wu.job_started', 'lock.changed', 'node.evicted',
+             'node.power', 'node.firmware_boot', 'bmc.')
+    return [e for e in lab_cli.control(state, '/events') if e['kind'].startswith(kinds)
+            and not (e['kind'] == 'wu.job_started' and e.get('mode') == 'scan')]

@@ -5,7 +5,7 @@ import collections
 import pytest
 
 from lab import cli as lab_cli
-from integration.labcheck import assert_safe, events, fault, lab_state, recap, stats
+from integration.labcheck import assert_safe, changes, events, fault, lab_state, recap, said, stats, swapped_inventory
 
 pytestmark = pytest.mark.integration
 PLAY = 'playbooks/rolling_update.yml'
@@ -177,3 +177,14 @@ def test_deadline_stops_before_a_new_node_and_leaves_the_cluster_unlocked(start_
     proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert_all_updated(state)
+
+
+def test_swapped_node_addresses_are_refused_before_anything_changes(start_lab, playbook, tmp_path):
+    state = start_lab('hyperv4')
+    inventory = swapped_inventory(state, tmp_path / 'swapped.yml', 'wsfc_winrm_host', 'HV-N2', 'HV-N3')
+    proc = playbook(PLAY, inventory, FAST)[0]
+    assert proc.returncode != 0
+    assert said(proc, 'answered as HV-N3, not as the node HV-N2 it was given for: nothing was run there') or \
+        said(proc, 'answered as HV-N2, not as the node HV-N3 it was given for: nothing was run there'), proc.stdout[-3000:]
+    assert changes(state) == []
+    assert lab_state(state)['lock'] is None

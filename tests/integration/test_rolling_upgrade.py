@@ -6,7 +6,7 @@ import collections
 import pytest
 
 from lab import cli as lab_cli
-from integration.labcheck import assert_safe, events, fault, lab_state, recap, said
+from integration.labcheck import assert_safe, changes, events, fault, lab_state, recap, said, swapped_inventory
 
 pytestmark = pytest.mark.integration
 PLAY = 'playbooks/rolling_upgrade.yml'
@@ -175,3 +175,14 @@ def test_faults_end_safe_and_each_rerun_continues_where_it_stopped(start_lab, pl
     assert sorted(per_node(state, 'node.evicted').values()) == [1, 1, 1, 1]
     assert per_node(state, 'node.reprovision_started') == {'HV-N1': 2, 'HV-N2': 2, 'HV-N3': 1, 'HV-N4': 1}
     assert per_node(state, 'node.added') == {'HV-N1': 1, 'HV-N2': 1, 'HV-N3': 1, 'HV-N4': 1}
+
+
+def test_a_bmc_address_of_another_node_is_refused_before_anything_changes(start_lab, playbook, tmp_path):
+    state = start_lab('hyperv4')
+    inventory = swapped_inventory(state, tmp_path / 'swapped.yml', 'wsfc_bmc_host', 'HV-N1', 'HV-N2')
+    proc = playbook(PLAY, inventory, options(tmp_path, wsfc_bmc_protocol='redfish'))[0]
+    assert proc.returncode != 0
+    assert said(proc, 'manages the system with serial number'), proc.stdout[-3000:]
+    assert said(proc, 'Check the BMC address in the inventory (wsfc_bmc_host)')
+    assert changes(state) == []
+    assert lab_state(state)['lock'] is None

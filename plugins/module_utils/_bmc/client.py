@@ -18,7 +18,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    AuthenticationFailure, ConnectionFailure, InvalidOption)
+    AuthenticationFailure, ConnectionFailure, InvalidOption, WrongNode)
 
 PROTOCOLS = ('ipmi', 'redfish')
 DEFAULT_PORTS = {'ipmi': 623, 'redfish': 443}
@@ -34,7 +34,7 @@ class BmcOptions:
     """Validated connection options (the ``wsfc.rolling.bmc`` doc fragment)."""
 
     def __init__(self, name, user, password, protocol='ipmi', port=None, validate_certs=True, ca_path=None,
-                 fingerprint=None, timeout=20, retries=3):
+                 fingerprint=None, timeout=20, retries=3, system_serial=None):
         if not name:
             raise InvalidOption('name (the BMC address) is required')
         if protocol not in PROTOCOLS:
@@ -55,12 +55,14 @@ class BmcOptions:
         self.name, self.user, self.password, self.protocol = name, user, password, protocol
         self.port, self.validate_certs, self.ca_path = int(port), bool(validate_certs), ca_path
         self.fingerprint, self.timeout, self.retries = fingerprint, timeout, int(retries)
+        self.system_serial = (system_serial or '').strip() or None
 
     @classmethod
     def from_params(cls, params):
         return cls(params.get('name'), params.get('user'), params.get('password'), params.get('protocol') or 'ipmi',
                    params.get('port'), params.get('validate_certs', True), params.get('ca_path'),
-                   params.get('fingerprint'), params.get('timeout') or 20, params.get('retries', 3))
+                   params.get('fingerprint'), params.get('timeout') or 20, params.get('retries', 3),
+                   params.get('system_serial'))
 
     @property
     def endpoint(self):
@@ -151,6 +153,35 @@ def connect(options):
     """
     if options.protocol == 'ipmi':
         from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.ipmi import IpmiClient
-        return IpmiClient(options)
-    from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.redfish import RedfishClient
-    return RedfishClient(options)
+        client = IpmiClient(options)
+    else:
+        from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.redfish import RedfishClient
+        client = RedfishClient(options)
+    try:
+        client.identity_confirmed = confirm_system(client, options.system_serial)
+    except Exception:
+        client.close()
+        raise
+    return client
+
+
+def confirm_system(client, serial):
+    """Check that the BMC manages the system with serial number ``serial`` before anything is sent.
+
+    Returns:
+        True when the BMC reports that serial number, False when it reports none (IPMI's Get Device
+        ID carries no serial; many BMCs leave the FRU empty), None when no serial was given.
+    Raises:
+        WrongNode: the BMC manages a system with another serial number.
+    """
+    if not serial:
+        return None
+    reported = str(client.system().get('serial_number') or '').strip()
+    if not reported:
+        return False
+    if reported.lower() != serial.lower():
+        raise WrongNode('The BMC at %s manages the system with serial number %s, not %s (the node it was given for): '
+                        'nothing was sent to it. Check the BMC address in the inventory (wsfc_bmc_host)'
+                        % (client.options.name, reported, serial),
+                        details={'endpoint': client.options.name, 'expected_serial': serial, 'reported_serial': reported})
+    return True

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.wsfc.rolling.plugins.module_utils._bmc import actions
 from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import BmcClient, BmcOptions, Busy, connect
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    AuthenticationFailure, ConnectionFailure, InvalidOption)
+    AuthenticationFailure, ConnectionFailure, InvalidOption, WrongNode)
 from lab import cli as lab_cli
 from unit.labproto import bmc_args
 
@@ -168,3 +168,20 @@ def test_bad_options_are_refused_before_anything_is_sent(kwargs, message):
         BmcOptions(**args)
     with pytest.raises(InvalidOption, match='device must be one of'):
         FlakyBmc(0).set_boot('floppy')
+
+
+def test_a_bmc_of_another_system_is_refused_before_any_command(lab):
+    """The inventory gives HV-N2's BMC address for HV-N1: the serial numbers differ (Redfish reports one)."""
+    serial_n1 = lab_cli.control(lab, '/bmc/HV-N1')['serial']
+    before = len(bmc_events(lab, 'HV-N2'))
+    with pytest.raises(WrongNode) as info:
+        connect(options(lab, 'HV-N2', 'redfish', system_serial=serial_n1))
+    assert 'manages the system with serial number %s, not %s' % (lab_cli.control(lab, '/bmc/HV-N2')['serial'], serial_n1) in str(info.value)
+    assert len(bmc_events(lab, 'HV-N2')) == before
+    client = connect(options(lab, 'HV-N1', 'redfish', system_serial=serial_n1))
+    assert client.identity_confirmed is True
+    client.close()
+    # IPMI's Get Device ID has no serial number: not confirmed, and said so, rather than refused.
+    client = connect(options(lab, 'HV-N1', 'ipmi', system_serial=serial_n1))
+    assert client.identity_confirmed is False
+    client.close()
