@@ -141,6 +141,17 @@ options:
     default: 5.0
 '''
 
+    HEARTBEAT = r'''
+options:
+  lock_run_id:
+    description:
+      - Run id of the run lock (M(wsfc.rolling.cluster_lock)) this task works under. While the module waits,
+        it refreshes the lock's heartbeat about once a minute through a surviving node (never the node
+        named in O(name)), so that a live run is not taken for a gone one; and it stops when the lock
+        has been taken over by another run.
+    type: str
+'''
+
     READ_ONLY = r'''
 attributes:
   check_mode:

@@ -41,13 +41,17 @@ def winrm_argument_spec():
     )
 
 
-def wait_argument_spec(timeout):
-    """The bounded-wait options every waiting module takes."""
-    return dict(
+def wait_argument_spec(timeout, heartbeat=True):
+    """The bounded-wait options every waiting module takes; cluster modules (``heartbeat``) also
+    take ``lock_run_id`` (the ``wsfc.rolling.winrm.HEARTBEAT`` doc fragment)."""
+    spec = dict(
         wait=dict(type='bool', default=True),
         wait_timeout=dict(type='int', default=timeout),
         poll_interval=dict(type='float', default=5.0),
     )
+    if heartbeat:
+        spec['lock_run_id'] = dict(type='str')
+    return spec
 
 
 def check_wait_options(params):

@@ -7,8 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import CollectionError
+from ansible_collections.wsfc.rolling.plugins.module_utils._wait import on_poll
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 
 
@@ -19,11 +21,22 @@ def run_module(module, body):
     structured details; nothing else is caught (a bug should show its traceback).
     """
     try:
+        _register_heartbeat(module)
         result = body(module)
     except CollectionError as exc:
         extra = dict(exc.details)
         module.fail_json(msg=str(exc), error_type=type(exc).__name__, **extra)
     module.exit_json(**result)
+
+
+def _register_heartbeat(module):
+    """With ``lock_run_id``, every wait of this task refreshes the run lock's heartbeat."""
+    run_id = module.params.get('lock_run_id')
+    if not run_id or module.check_mode:
+        return
+    options = WinRMOptions.from_params(module.params)
+    session = ClusterSession(options, module.params.get('winrm_fallback_hosts') or [], exclude=module.params.get('name'))
+    on_poll(lock.Heartbeat(session, run_id).beat)
 
 
 def runner_from_module(module, host=None, node=None):

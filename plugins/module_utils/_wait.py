@@ -13,6 +13,14 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import Invali
 
 
 BACKOFF_LIMIT = 2
+# Called once per poll of every wait in this process: the run lock's heartbeat, registered by the
+# module glue when the task runs under a lock (a module is one process, one task).
+_on_poll = []
+
+
+def on_poll(callback):
+    """Register ``callback()`` to run at every poll of every wait in this process."""
+    _on_poll.append(callback)
 
 
 def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=None, done=bool,
@@ -51,6 +59,8 @@ def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=Non
     while True:
         last = predicate()
         polls += 1
+        for callback in _on_poll:
+            callback()
         if done(last):
             return last
         now = clock()

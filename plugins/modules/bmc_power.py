@@ -117,7 +117,7 @@ def _power(module):
 
 def main():
     argument_spec = bmc_argument_spec()
-    argument_spec.update(wait_argument_spec(600))
+    argument_spec.update(wait_argument_spec(600, heartbeat=False))
     argument_spec.update(
         state=dict(type='str', required=True, choices=['powered_on', 'powered_off', 'restarted']),
         graceful=dict(type='bool', default=True),

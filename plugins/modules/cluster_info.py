@@ -37,6 +37,10 @@ options:
       - A Windows Server build to plan a rolling OS upgrade to (for example V(20348), Windows Server 2022).
         Adds RV(upgrade); fails when the target is older than the cluster or a node, or skips a version.
     type: int
+  lock_stale_after:
+    description: Seconds without a heartbeat after which RV(run_lock) is reported as abandoned.
+    type: int
+    default: 600
 seealso:
   - name: Get-ClusterNode
     description: The cmdlet behind RV(nodes).
@@ -126,9 +130,14 @@ cau_role:
   returned: success
   type: dict
 run_lock:
-  description: The wsfc.rolling run lock when a rolling run holds the cluster (see M(wsfc.rolling.cluster_lock)), else null.
+  description:
+    - The wsfc.rolling run lock when a rolling run holds the cluster (see M(wsfc.rolling.cluster_lock)), else null.
+    - C(age) and C(heartbeat_age) are seconds (cluster clock) since it was taken and since its run last showed it
+      was alive; C(abandoned) is true when that run is gone (failed, expired, or no heartbeat for
+      O(lock_stale_after) seconds), so that the same owner may resume it.
   returned: success
   type: dict
+  sample: {owner: patch-job, run_id: 20261201T220000Z, status: running, node: HV-N2, heartbeat_age: 42, abandoned: false}
 health:
   description:
     - Summary computed from the above. C(quorum.margin) is how many more votes may be lost before
@@ -164,7 +173,8 @@ def _read(module):
     if target is not None:
         upgrade.level_of_build(target)
     with runner_from_module(module) as runner:
-        state = read_cluster_state(runner, expected_cluster=module.params['cluster_name'])
+        state = read_cluster_state(runner, expected_cluster=module.params['cluster_name'],
+                                   lock_stale_after=module.params['lock_stale_after'])
         result = state.to_dict()
         if target is not None:
             result['upgrade'] = upgrade.plan(state.cluster.functional_level, state.nodes, target)
@@ -174,7 +184,8 @@ def _read(module):
 
 def main():
     argument_spec = winrm_argument_spec()
-    argument_spec.update(cluster_name=dict(type='str'), target_build=dict(type='int'))
+    argument_spec.update(cluster_name=dict(type='str'), target_build=dict(type='int'),
+                         lock_stale_after=dict(type='int', default=600))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _read)
 

@@ -16,8 +16,11 @@ description:
   - One rolling run at a time per cluster. The lock records its owner, run id, expiry and the node being
     worked on, in a private property (C(WsfcRollingLock)) of the core cluster name resource, which the
     cluster database replicates to every node.
-  - A lock held by another owner and not expired refuses with who holds it. An expired lock is taken over
-    and reported as stale. The same owner takes over its own lock, so a re-run after a failure resumes.
+  - A lock held by another owner and not expired refuses with who holds it, how old it is, when its run last
+    showed it was alive, and how to get out. An expired lock is taken over and reported as stale.
+  - The same owner takes over its own lock once that run is gone (it failed, or its heartbeat stopped for
+    O(stale_after) seconds because the controller died), keeping the node it recorded, so a re-run resumes
+    there. Every write refreshes the heartbeat; long waits of the other modules refresh it too.
 author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
@@ -56,6 +59,16 @@ options:
     choices: [running, failed]
   force:
     description: With O(state=absent), release a lock held by another run.
+    type: bool
+    default: false
+  stale_after:
+    description: Seconds without a heartbeat after which a running lock's run counts as gone.
+    type: int
+    default: 600
+  takeover:
+    description:
+      - With O(state=present), take over a lock of another owner whose run is gone (no heartbeat for
+        O(stale_after) seconds), keeping the node it recorded. A live run's lock is never taken.
     type: bool
     default: false
 seealso:
@@ -101,8 +114,9 @@ def _apply(module):
         raise InvalidOption('owner and run_id are required with state=present')
     if p['state'] == 'absent' and not (p['run_id'] or p['force']):
         raise InvalidOption('run_id is required with state=absent (or force=true)')
-    if p['ttl'] <= 0:
-        raise InvalidOption('ttl must be greater than 0, got %d' % p['ttl'])
+    for name in ('ttl', 'stale_after'):
+        if p[name] <= 0:
+            raise InvalidOption('%s must be greater than 0, got %d' % (name, p[name]))
     with session_from_module(module) as session:
         current = lock.read(session)
         before = current[0]
@@ -120,7 +134,8 @@ def _apply(module):
                            any(before.get(k) != v for k, v in fields.items()))
             result.update(changed=bool(changes), diff={'before': before, 'after': None if p['state'] == 'absent' else before})
         elif p['state'] == 'present':
-            new, previous, changed = lock.acquire(session, p['owner'], p['run_id'], p['ttl'], current=current, **fields)
+            new, previous, changed = lock.acquire(session, p['owner'], p['run_id'], p['ttl'], current=current,
+                                                  stale_after=p['stale_after'], takeover=p['takeover'], **fields)
             result.update(changed=changed, lock=new, previous=previous, diff={'before': before, 'after': new})
         else:
             previous, changed = lock.release(session, p['run_id'], p['force'], current=current)
@@ -139,6 +154,8 @@ def main():
         node=dict(type='str'),
         status=dict(type='str', choices=['running', 'failed']),
         force=dict(type='bool', default=False),
+        stale_after=dict(type='int', default=600),
+        takeover=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _apply)

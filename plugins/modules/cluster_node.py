@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.HEARTBEAT
 attributes:
   check_mode:
     support: full

@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.HEARTBEAT
 options:
   name:
     description: The node's name.

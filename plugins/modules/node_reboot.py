@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.HEARTBEAT
 attributes:
   check_mode:
     support: full
@@ -45,8 +46,26 @@ options:
     description: Seconds to wait for the node to come back (CAU's RebootTimeoutMinutes, default 15 minutes there).
     type: int
     default: 1800
+  wait_for_return:
+    description:
+      - When the node does not answer at all, take it for a restart already under way (for example one started
+        by a run whose controller was killed) and wait until it is back, restarting nothing.
+    type: bool
+    default: false
+  gate:
+    description:
+      - Right before the restart, check in the same round trip that every other node is Up and that quorum keeps
+        O(min_quorum_margin) without this node (an offline witness counts as a lost vote). When that does not
+        hold, nothing is restarted and the task fails, naming the conditions.
+    type: bool
+    default: true
+  min_quorum_margin:
+    description: Votes quorum must keep to spare without this node; default 1 with 4 or more votes, else 0.
+    type: int
 notes:
-  - Drain the node first (M(wsfc.rolling.cluster_node)); this module does not check.
+  - Drain the node first (M(wsfc.rolling.cluster_node)); this module does not check that, only the cluster-wide
+    conditions of O(gate).
+  - Every round trip confirms that O(winrm_host) is the node O(name); another machine is refused before anything runs.
 '''
 
 EXAMPLES = r'''
@@ -75,6 +94,10 @@ build:
   description: OS build and update revision after the restart, like C(17763.7136).
   returned: success
   type: str
+waited_for_return:
+  description: With O(wait_for_return), whether the node was found down and waited for (nothing restarted).
+  returned: when the node was waited for
+  type: bool
 cluster_state:
   description: The node's cluster state once back.
   returned: success
@@ -105,12 +128,23 @@ def _apply(module):
     p = module.params
     check_wait_options(p)
     with runner_from_module(module, node=p['name']) as runner:
-        before = updates.boot_state(runner, p['name'])
+        try:
+            before = updates.boot_state(runner, p['name'])
+        except updates.UNREACHABLE:
+            if not p['wait_for_return'] or module.check_mode:
+                raise
+            # A restart already under way (its run's controller died): wait for it, restart nothing.
+            after = updates.wait_back(runner, p['name'], p['wait_timeout'], p['poll_interval'])
+            return {'changed': False, 'rebooted': False, 'waited_for_return': True, 'boot_time_before': None,
+                    'boot_time': after['LastBootUpTime'], 'build': _build(after), 'cluster_state': after['ClusterState'],
+                    'round_trips': runner.round_trips, 'polls': runner.polls}
         result = {'changed': False, 'rebooted': False, 'boot_time_before': before['LastBootUpTime'],
                   'boot_time': before['LastBootUpTime'], 'build': _build(before), 'cluster_state': before['ClusterState']}
         if p['only_if_required'] and not before.get('RebootPending'):
             result.update(round_trips=runner.round_trips, polls=runner.polls)
             return result
+        if p['gate']:
+            updates.restart_gate(before, p['name'], p['min_quorum_margin'])
         if module.check_mode:
             result.update(changed=True, round_trips=runner.round_trips, polls=runner.polls)
             return result
@@ -126,6 +160,9 @@ def main():
     argument_spec.update(
         name=dict(type='str', required=True),
         only_if_required=dict(type='bool', default=False),
+        wait_for_return=dict(type='bool', default=False),
+        gate=dict(type='bool', default=True),
+        min_quorum_margin=dict(type='int'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _apply)

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.HEARTBEAT
 attributes:
   check_mode:
     support: full
@@ -134,6 +135,7 @@ def _apply(module):
     name = p['name'] or p['winrm_host']
     with runner_from_module(module, node=p['name']) as runner:
         pending, job = updates.start_job(runner, job_id, mode, criteria)
+        job_id = job.get('Id') or job_id
         if p['wait']:
             job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])
             updates.remove_job(runner, job_id)

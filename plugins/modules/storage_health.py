@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.READ_ONLY
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.HEARTBEAT
 options:
   wait_timeout:
     description: Seconds to wait for the storage to be quiet and healthy.

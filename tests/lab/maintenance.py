@@ -392,7 +392,13 @@ def _update_view(u, result=None, hresult=None):
             'RebootRequired': u.reboot, 'ResultCode': result, 'HResult': hresult}
 
 
-def wu_start(lab, node, job_id, mode, criteria):
+def wu_start(lab, node, job_id, mode, criteria, adopt=False):
+    if adopt:
+        # The shim's adoption: a running install task of ours on the node is followed, not doubled.
+        running = [k for k, j in lab.wu_jobs.items() if k[0] == node.name and j['Mode'] == 'install'
+                   and j['TaskState'] == 'Running' and k[1].startswith('wsfc-install-')]
+        if running:
+            job_id = running[0][1]
     key = (node.name, job_id)
     if key in lab.wu_jobs:
         return lab.wu_jobs[key]

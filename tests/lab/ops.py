@@ -249,7 +249,8 @@ def wu_start(lab, node, params):
                           'OperationStopped', exception='System.Management.Automation.RuntimeException')
     criteria = {'categories': params.get('categories') or [], 'accept': params.get('accept') or [],
                 'reject': params.get('reject') or []}
-    return _job_view(maintenance.wu_start(lab, node, job_id, str(params.get('mode')), criteria))
+    return _job_view(maintenance.wu_start(lab, node, job_id, str(params.get('mode')), criteria,
+                                          adopt=bool(params.get('adopt'))))
 
 
 @operation('wu.status')

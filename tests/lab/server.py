@@ -206,7 +206,7 @@ class LabServer:
     # -- faults ------------------------------------------------------------------------------
 
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
-              'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused')
+              'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
@@ -214,7 +214,8 @@ class LabServer:
         bmc_password {node: password} (the BMC's password was changed), pxe_no_return [node] (the
         deployment never finishes), wrong_build {node: os} (the image deploys another release),
         config_mismatch [node] (the unattend leaves out the virtual switch and Hyper-V),
-        add_refused [node] (Add-ClusterNode times out)."""
+        add_refused [node] (Add-ClusterNode times out), witness_offline true|null (the witness resource
+        fails: the file share or cloud storage account cannot be reached; quorum loses its vote)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:
@@ -224,6 +225,11 @@ class LabServer:
                     raise ValueError('unknown VMs: %s' % ', '.join(sorted(unknown)))
                 for group in self.lab.groups.values():
                     group.live_migratable = group.name not in (value or [])
+            elif fault == 'witness_offline':
+                if not self.lab.quorum.resource:
+                    raise ValueError('this cluster has no witness')
+                self.lab.quorum.resource_state = 'Failed' if value else 'Online'
+                self.lab.recorder.check_quorum(self.lab)
             elif value is None:
                 self.lab.faults.pop(fault, None)
             else:

@@ -25,13 +25,6 @@ class Check(object):
         return {'name': self.name, 'ok': self.ok, 'detail': self.detail}
 
 
-def quorum_after_removal(state, name):
-    """Quorum summary with ``name`` out of membership."""
-    nodes = [replace(n, state='Down') if n.name.lower() == name.lower() and n.state in ('Up', 'Paused') else n
-             for n in state.nodes]
-    return quorum_summary(nodes, state.quorum)
-
-
 def free_memory(capacity, state, exclude):
     """Free memory (MB) per Up node other than ``exclude``, adjusted for VMs that moved since measured.
 
@@ -68,6 +61,27 @@ def place(demand, free):
     return unplaced
 
 
+def membership_checks(nodes, quorum, name, min_quorum_margin=None):
+    """The cluster-wide conditions for ``name`` being out, re-checked before every disruptive step:
+    every other node Up, and quorum keeping its margin (lost witness = lost vote) without ``name``."""
+    others = dict((n.name, n.state) for n in nodes if n.name.lower() != name.lower() and n.state != 'Up')
+    checks = [Check('other_nodes_up', not others, 'every other node is Up' if not others else
+                    'not Up: %s' % ', '.join('%s (%s)' % item for item in sorted(others.items())))]
+    after = quorum_summary([replace(n, state='Down') if n.name.lower() == name.lower() and n.state in ('Up', 'Paused')
+                            else n for n in nodes], quorum)
+    needed_margin = min_quorum_margin
+    if needed_margin is None:
+        # One node of spare margin once there are 4 or more voters (nodes + witness).
+        needed_margin = 1 if after['votes_total'] >= 4 else 0
+    checks.append(Check('quorum_margin', after['margin'] >= needed_margin,
+                        'without %s: %d of %d votes, %d needed, margin %d (required %d)%s' % (
+                            name, after['votes_present'], after['votes_total'], after['votes_needed'],
+                            after['margin'], needed_margin,
+                            '' if after['witness_online'] or not after['witness'] else
+                            '; witness %s is offline' % after['witness'])))
+    return checks
+
+
 def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_state=False,
              min_quorum_margin=None, lock=None, run_id=None, cau_run_state=None):
     """All gate checks for taking ``name`` out. Returns a list of Check (ok or not, with detail)."""
@@ -80,24 +94,15 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
         checks.append(Check('node_state', True, '%s is Up' % name))
     elif node.state == 'Paused' and ours:
         checks.append(Check('node_state', True, '%s is already paused by this run (resuming it)' % name))
+    elif node.state in ('Down', 'Joining') and ours:
+        # The run that recorded this node was interrupted while it restarted: finish it.
+        checks.append(Check('node_state', True, '%s is %s, restarting for this run (waiting for it)' % (name, node.state)))
     elif node.state == 'Down':
         checks.append(Check('node_state', False, '%s is Down: bring it back (power, cluster service) first' % name))
     else:
         checks.append(Check('node_state', False, '%s is %s (drain %s), not by this run' % (name, node.state, node.drain_status)))
 
-    others = dict((n.name, n.state) for n in state.nodes if n.name.lower() != name.lower() and n.state != 'Up')
-    checks.append(Check('other_nodes_up', not others, 'every other node is Up' if not others else
-                        'not Up: %s' % ', '.join('%s (%s)' % item for item in sorted(others.items()))))
-
-    after = quorum_after_removal(state, name)
-    needed_margin = min_quorum_margin
-    if needed_margin is None:
-        # One node of spare margin once there are 4 or more voters (nodes + witness).
-        needed_margin = 1 if after['votes_total'] >= 4 else 0
-    checks.append(Check('quorum_margin', after['margin'] >= needed_margin,
-                        'without %s: %d of %d votes, %d needed, margin %d (required %d)' % (
-                            name, after['votes_present'], after['votes_total'], after['votes_needed'],
-                            after['margin'], needed_margin)))
+    checks.extend(membership_checks(state.nodes, state.quorum, name, min_quorum_margin))
 
     running = [j for j in state.storage_jobs if not j.finished]
     unhealthy = [d for d in state.virtual_disks if not d.healthy]

@@ -17,7 +17,8 @@ import json
 import re
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.gates import describe_lock
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
+    ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure, UnsafeToProceed)
 
 _ISO = re.compile(r'^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$')
 
@@ -63,20 +64,71 @@ def expired(lock, now):
         return True
 
 
+# Seconds without a heartbeat after which a running lock's run counts as gone (its controller was
+# killed, lost its network or its host). Live runs refresh the heartbeat at every lock write and
+# every HEARTBEAT_EVERY seconds of a long wait.
+STALE_AFTER = 600
+HEARTBEAT_EVERY = 60
+
+
+def ages(lock, now):
+    """Seconds since the lock was taken and since its last heartbeat (None when unknown)."""
+    out = {}
+    for key, field in (('age', 'acquired'), ('heartbeat_age', 'heartbeat')):
+        try:
+            out[key] = int((now - parse_time(lock.get(field) or lock.get('acquired'))).total_seconds())
+        except ValueError:
+            out[key] = None
+    return out
+
+
+def abandoned(lock, now, stale_after=STALE_AFTER):
+    """Whether the run holding ``lock`` is provably not working any more: it ended failed, the lock
+    expired, or no heartbeat came for ``stale_after`` seconds."""
+    if lock.get('status') == 'failed' or expired(lock, now):
+        return True
+    quiet = ages(lock, now).get('heartbeat_age')
+    return quiet is None or quiet >= stale_after
+
+
+def annotate(lock, now, stale_after=STALE_AFTER):
+    """The lock with its age, heartbeat age and whether its run is gone, for reports and decisions."""
+    if lock is None:
+        return None
+    return dict(lock, abandoned=abandoned(lock, now, stale_after), **ages(lock, now))
+
+
+def refusal(lock, now, stale_after, owner):
+    """Why ``owner`` may not take ``lock`` now, and what to do about it."""
+    info = ages(lock, now)
+    if lock.get('owner') == owner:
+        why = ('Run %s of the same owner (%s) still looks alive: last heartbeat %ss ago (it counts as gone after %ss '
+               'without one)' % (lock.get('run_id'), owner, info.get('heartbeat_age'), stale_after))
+    else:
+        why = 'Another rolling run holds the cluster: %s; taken %ss ago, last heartbeat %ss ago' % (
+            describe_lock(lock), info.get('age'), info.get('heartbeat_age'))
+    return ('%s. If that run is gone, run again once %ss passed without a heartbeat, or take the lock over at once '
+            'with takeover=true (role variable rolling_update_takeover / rolling_upgrade_takeover); to remove it: '
+            'wsfc.rolling.cluster_lock state=absent force=true' % (why, stale_after))
+
+
 def _swap(session, expect, new):
     value = session.call('lock.cas', {'expect': expect, 'value': None if new is None else json.dumps(new, sort_keys=True)},
                          action='Failed to write the run lock')
     return value.get('Swapped'), decode(value.get('Value'))
 
 
-def acquire(session, owner, run_id, ttl, current=None, **fields):
+def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, takeover=False, **fields):
     """Take (or keep) the lock for ``run_id`` and set ``fields`` (``node``, ``status``), in one write.
 
-    Refused while another run holds it, unless that lock expired (taken over, reported as stale) or
-    it is this owner's own run that ended failed (a re-run resumes it, keeping its current node).
+    Refused while another run holds it, unless that lock expired (taken over, reported as stale), or
+    it is this owner's own run that is gone (failed, or no heartbeat for ``stale_after`` seconds: the
+    controller died; a re-run resumes it, keeping its current node), or ``takeover`` is set and the
+    holder's run is gone.
 
     Args:
         current: the ``read()`` result already at hand (saves a round trip).
+        takeover: take over another owner's lock whose run is gone (the node it recorded is kept).
 
     Returns:
         (lock, previous lock or None, changed)
@@ -91,17 +143,19 @@ def acquire(session, owner, run_id, ttl, current=None, **fields):
     if held is not None and held.get('run_id') == run_id and not expired(held, now):
         if all(held.get(k) == v for k, v in fields.items()):
             return held, None, False
-        new = dict(held, expires=expires, **fields)
+        new = dict(held, expires=expires, heartbeat=format_time(now), **fields)
     else:
+        inherit = False
         if held is not None:
             is_stale = expired(held, now)
-            resumable = held.get('owner') == owner and held.get('status') == 'failed'
+            gone = abandoned(held, now, stale_after)
+            resumable = gone and (held.get('owner') == owner or takeover)
             if not (is_stale or resumable):
-                raise UnsafeToProceed('Another rolling run holds the cluster: %s' % describe_lock(held),
-                                      details={'lock': held})
-            previous = dict(held, stale=is_stale)
+                raise UnsafeToProceed(refusal(held, now, stale_after, owner), details={'lock': annotate(held, now, stale_after)})
+            previous = dict(held, stale=is_stale, **ages(held, now))
+            inherit = held.get('owner') == owner or takeover
         new = {'owner': owner, 'run_id': run_id, 'acquired': format_time(now), 'status': 'running', 'expires': expires,
-               'node': held.get('node') if held and held.get('owner') == owner else None}
+               'heartbeat': format_time(now), 'node': held.get('node') if inherit else None}
         new.update(fields)
     swapped, value = _swap(session, raw, new)
     if not swapped:
@@ -115,11 +169,39 @@ def update(session, run_id, ttl, **fields):
     if current is None or current.get('run_id') != run_id:
         raise UnsafeToProceed('The run lock is not held by run %s: %s' % (
             run_id, describe_lock(current) if current else 'no lock'), details={'lock': current})
-    new = dict(current, expires=format_time(now + datetime.timedelta(seconds=ttl)), **fields)
+    if ttl:
+        fields['expires'] = format_time(now + datetime.timedelta(seconds=ttl))
+    new = dict(current, heartbeat=format_time(now), **fields)
     swapped, value = _swap(session, raw, new)
     if not swapped:
         raise UnsafeToProceed('The run lock changed while updating it: %s' % describe_lock(value or {}))
-    return new, any(current.get(k) != v for k, v in fields.items())
+    return new, any(current.get(k) != v for k, v in fields.items() if k != 'expires')
+
+
+class Heartbeat(object):
+    """Refreshes the lock's heartbeat during a long wait, so that a live run is never taken for a gone one.
+
+    ``beat()`` is called at every poll; it writes at most every ``every`` seconds (controller clock).
+    A heartbeat that cannot be written (the cluster briefly unreachable) is skipped; a lock that is no
+    longer this run's (another run took it over) stops the wait with UnsafeToProceed.
+    """
+
+    def __init__(self, session, run_id, every=HEARTBEAT_EVERY, clock=None):
+        import time
+        self.session, self.run_id, self.every = session, run_id, every
+        self.clock = clock or time.monotonic
+        self.last = self.clock()
+        self.beats = 0
+
+    def beat(self):
+        if self.clock() - self.last < self.every:
+            return
+        self.last = self.clock()
+        try:
+            update(self.session, self.run_id, None)
+        except (ConnectionFailure, TimeoutFailure, RemoteCommandError):
+            return
+        self.beats += 1
 
 
 def release(session, run_id, force=False, current=None):

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.lock import decode as decode_lock
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock as run_lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import NotFound
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
@@ -27,12 +27,13 @@ SNAPSHOT_CALLS = (
 )
 
 
-def read_cluster_state(runner, expected_cluster=None):
+def read_cluster_state(runner, expected_cluster=None, lock_stale_after=run_lock.STALE_AFTER):
     """Read the whole cluster in one round trip.
 
     Args:
         runner: a PowerShellRunner connected to the cluster name or any node.
         expected_cluster: when given, the cluster name the endpoint must belong to.
+        lock_stale_after: seconds without a heartbeat after which the run lock counts as abandoned.
 
     Returns:
         model.ClusterState
@@ -42,14 +43,14 @@ def read_cluster_state(runner, expected_cluster=None):
         RemoteCommandError: a cmdlet failed (e.g. the cluster service is not running there).
     """
     results = runner.invoke([(op, {}) for op, _what in SNAPSHOT_CALLS])
-    state = state_from_results(results, runner.options.host)
+    state = state_from_results(results, runner.options.host, lock_stale_after)
     if expected_cluster and state.cluster.name.lower() != expected_cluster.lower():
         raise NotFound("Cluster '%s' not found: %s belongs to cluster '%s'"
                        % (expected_cluster, runner.options.host, state.cluster.name))
     return state
 
 
-def state_from_results(results, host):
+def state_from_results(results, host, lock_stale_after=run_lock.STALE_AFTER):
     """Build the ClusterState from the results of SNAPSHOT_CALLS (in that order)."""
     values = {}
     for (op, what), result in zip(SNAPSHOT_CALLS, results):
@@ -68,5 +69,6 @@ def state_from_results(results, host):
         virtual_disks=[model.VirtualDisk.from_ps(d) for d in values['storage.virtualdisks'] or []],
         storage_jobs=[model.StorageJob.from_ps(d) for d in values['storage.jobs'] or []],
         cau_role=model.CauRole.from_ps(cau) if cau else None,
-        run_lock=decode_lock(values['lock.read'].get('Value')),
+        run_lock=run_lock.annotate(run_lock.decode(values['lock.read'].get('Value')),
+                                   run_lock.parse_time(values['lock.read']['Now']), lock_stale_after),
     )

@@ -9,8 +9,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, model
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure)
+    ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure, UnsafeToProceed)
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
@@ -35,11 +36,14 @@ def start_job(runner, job_id, mode, criteria):
     """Start (or find, if it already runs) the Windows Update task ``job_id`` on the node.
 
     Returns:
-        (whether a restart was already pending, the job's status), read in the same round trip.
+        (whether a restart was already pending, the job's status), read in the same round trip. The
+        job's ``Id`` is another one when a running install was adopted.
     """
     if not JOB_ID.match(job_id or ''):
         raise InvalidOption('job id must be 1-64 letters, digits or dashes, got %r' % (job_id,))
-    params = dict(criteria, id=job_id, mode=mode, task_script=_shim.WINDOWS_UPDATE_TASK)
+    # An install adopts one of ours that is still running on the node (a run whose controller died):
+    # Windows Update runs one installation at a time, and a second would only wait or fail.
+    params = dict(criteria, id=job_id, mode=mode, task_script=_shim.WINDOWS_UPDATE_TASK, adopt=mode == 'install')
     boot, job = runner.invoke([('node.boot', {}), ('wu.start', params)])
     for result in (boot, job):
         if not result.ok:
@@ -100,14 +104,40 @@ def failure_message(node, job, summary):
 # -- restart -----------------------------------------------------------------------------------
 
 def boot_state(runner, name, poll=False):
-    """Boot facts and, when the cluster service answers, the node's cluster state (one round trip)."""
-    boot, node = runner.invoke([('node.boot', {}), ('cluster.nodes', {'names': [name]})], poll=poll)
+    """Boot facts and, when the cluster service answers, the node's cluster state, every member and
+    the quorum (one round trip): what the gate before a restart needs comes along for free.
+
+    ``Members`` (model.Node list) and ``Quorum`` (model.Quorum) are None when the cluster service
+    does not answer on the node.
+    """
+    boot, nodes, quorum = runner.invoke([('node.boot', {}), ('cluster.nodes', {}), ('cluster.quorum', {})], poll=poll)
     if not boot.ok:
         raise RemoteCommandError('Failed to read boot state of %s: %s' % (name, boot.error.get('message')),
                                  records=[boot.error])
     state = dict(boot.value)
-    state['ClusterState'] = node.value[0]['State'] if node.ok and node.value else None
+    members = [model.Node.from_ps(d) for d in nodes.value or []] if nodes.ok else None
+    mine = [n for n in members or [] if n.name.lower() == name.lower()]
+    state['ClusterState'] = mine[0].state if mine else None
+    state['Members'] = members
+    state['Quorum'] = model.Quorum.from_ps(quorum.value) if quorum.ok and quorum.value else None
     return state
+
+
+def restart_gate(state, name, min_quorum_margin=None):
+    """Refuse the restart of ``name`` when another node is not Up or quorum would lose its margin.
+
+    Raises:
+        UnsafeToProceed: naming the failed conditions; the node is left as it is.
+    """
+    if state.get('Members') is None or state.get('Quorum') is None:
+        raise UnsafeToProceed('Not restarting %s: the cluster service on it does not answer, so the cluster-wide '
+                              'conditions cannot be checked' % name)
+    failed = [c for c in gates.membership_checks(state['Members'], state['Quorum'], name, min_quorum_margin) if not c.ok]
+    if failed:
+        raise UnsafeToProceed('Not restarting %s now: %s. The node was left as it is (%s); restart it once the '
+                              'cluster is whole again (run the playbook again)' % (
+                                  name, '; '.join('%s: %s' % (c.name, c.detail) for c in failed), state.get('ClusterState')),
+                              details={'checks': [c.to_dict() for c in failed]})
 
 
 def restart_and_wait(runner, name, timeout, interval, before=None):
@@ -125,6 +155,13 @@ def restart_and_wait(runner, name, timeout, interval, before=None):
     before = before or boot_state(runner, name)
     runner.call('node.restart', action='Failed to restart %s' % name)
     runner.close()
+    return before, wait_back(runner, name, timeout, interval, before['LastBootUpTime'])
+
+
+def wait_back(runner, name, timeout, interval, previous_boot=None):
+    """Wait until the node answers, runs the cluster service and is in membership (Paused or Up);
+    with ``previous_boot``, also until its boot time moved on (it did restart)."""
+    before = {'LastBootUpTime': previous_boot}
 
     def poll():
         try:
@@ -144,5 +181,4 @@ def restart_and_wait(runner, name, timeout, interval, before=None):
         return '%s restarted at %s but cluster service %s, cluster state %s' % (
             name, state.get('LastBootUpTime'), state.get('ClusterService'), state.get('ClusterState'))
 
-    after = wait_until(poll, timeout, interval=interval, describe=describe, done=back)
-    return before, after
+    return wait_until(poll, timeout, interval=interval, describe=describe, done=back)

@@ -423,6 +423,15 @@ $WsfcOperations = @{
         param($p)
         $id = Get-WsfcJobId $p
         $base = Join-Path $env:ProgramData 'wsfc.rolling'
+        if ([bool]$p.adopt) {
+            # An install of ours still running (its controller died): follow it rather than start a
+            # second Windows Update session next to it.
+            $running = @(Get-ScheduledTask -TaskName 'wsfc.rolling Windows Update wsfc-install-*' -ErrorAction SilentlyContinue |
+                    Where-Object { [string]$_.State -eq 'Running' }) | Select-Object -First 1
+            if ($null -ne $running) {
+                $id = ([string]$running.TaskName).Substring('wsfc.rolling Windows Update '.Length)
+            }
+        }
         $statusPath = Join-Path $base "wu-$id.json"
         if (-not (Test-Path -Path $statusPath)) {
             [void](New-Item -ItemType Directory -Path $base -Force)

@@ -257,3 +257,48 @@ def test_the_gate_refuses_swapped_node_addresses_before_anything_changes(run_mod
                                                                         'HV-N3': 'HV-N2', 'HV-N4': 'HV-N4'}))
     assert rc == 1 and result['error_type'] == 'WrongNode'
     assert 'answered as HV-N3, not as the node HV-N2' in result['msg'] or 'answered as HV-N2, not as the node HV-N3' in result['msg']
+
+
+def _drained(lab, name):
+    from lab import maintenance
+    with lab.lock:
+        maintenance.suspend(lab, name)
+    while lab.node(name).draining:
+        lab.tick()
+
+
+def test_a_restart_is_refused_when_another_node_went_down_during_the_cycle(run_module, lab):
+    _drained(lab, 'HV-N2')
+    lab.node('HV-N2').reboot_pending = True
+    lab.set_cluster_service('HV-N4', 'Stopped')  # not the node being worked on
+    rc, result = run_module(node_reboot, args(name='HV-N2', winrm_host='HV-N2', only_if_required=True))
+    assert rc == 1 and result['error_type'] == 'UnsafeToProceed'
+    assert result['msg'].startswith('Not restarting HV-N2 now: other_nodes_up: not Up: HV-N4 (Down); quorum_margin: '
+                                    'without HV-N2: 3 of 5 votes, 3 needed, margin 0 (required 1)')
+    assert 'The node was left as it is (Paused)' in result['msg']
+    assert not [e for e in lab.recorder.events if e['kind'] == 'node.restart']
+    assert lab.recorder.min_quorum_margin >= 1
+
+
+def test_a_lost_witness_is_lost_margin_before_a_restart(run_module, lab):
+    _drained(lab, 'HV-N3')
+    lab.node('HV-N3').reboot_pending = True
+    lab.quorum.resource_state = 'Failed'
+    rc, result = run_module(node_reboot, args(name='HV-N3', winrm_host='HV-N3', only_if_required=True))
+    assert rc == 1 and 'margin 0 (required 1); witness File Share Witness is offline' in result['msg']
+    lab.quorum.resource_state = 'Online'
+    rc, result = run_module(node_reboot, args(name='HV-N3', winrm_host='HV-N3', only_if_required=True))
+    assert rc == 0 and result['rebooted'] is True
+
+
+def test_node_reboot_waits_for_a_restart_already_under_way(run_module, lab):
+    from lab import maintenance
+    with lab.lock:
+        maintenance.restart(lab, lab.node('HV-N1'))
+    while lab.node('HV-N1').power == 'On':
+        lab.tick()
+    rc, result = run_module(node_reboot, args(name='HV-N1', winrm_host='HV-N1', only_if_required=True))
+    assert rc == 1 and result['error_type'] == 'ConnectionFailure'
+    rc, result = run_module(node_reboot, args(name='HV-N1', winrm_host='HV-N1', only_if_required=True, wait_for_return=True))
+    assert rc == 0 and result['waited_for_return'] and result['rebooted'] is False and result['cluster_state'] == 'Up'
+    assert len([e for e in lab.recorder.events if e['kind'] == 'node.restart']) == 1

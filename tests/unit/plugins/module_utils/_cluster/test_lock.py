@@ -49,7 +49,7 @@ def test_another_running_owner_is_refused_with_who_holds_it():
     lock.acquire(s, 'alice', 'r1', 3600)
     with pytest.raises(UnsafeToProceed, match=r'Another rolling run holds the cluster: held by alice, run r1 \(running\)'):
         lock.acquire(s, 'bob', 'r2', 3600)
-    with pytest.raises(UnsafeToProceed, match='Another rolling run'):
+    with pytest.raises(UnsafeToProceed, match=r'Run r1 of the same owner \(alice\) still looks alive: last heartbeat 0s ago'):
         lock.acquire(s, 'alice', 'r3', 3600)  # even the same owner: that run may still be running
     with pytest.raises(UnsafeToProceed, match='Not releasing the run lock of another run'):
         lock.release(s, 'r2')
@@ -88,3 +88,52 @@ def test_a_race_is_detected():
         lock.acquire(s, '', 'r1', 60)
     with pytest.raises(InvalidOption):
         lock.acquire(s, 'a', 'r1', 0)
+
+
+def test_a_run_whose_heartbeat_stopped_is_resumed_by_its_owner_and_taken_over_only_on_request():
+    """The controller was killed mid-node: the lock stays 'running' with the node, and its heartbeat stops."""
+    s = FakeSession()
+    lock.acquire(s, 'alice', 'r1', 14400)
+    lock.update(s, 'r1', None, node='HV-N2')
+    s.now += datetime.timedelta(seconds=599)
+    with pytest.raises(UnsafeToProceed) as info:
+        lock.acquire(s, 'alice', 'r2', 14400)
+    assert 'last heartbeat 599s ago' in str(info.value) and 'takeover=true' in str(info.value)
+    assert 'cluster_lock state=absent force=true' in str(info.value)
+    s.now += datetime.timedelta(seconds=1)
+    with pytest.raises(UnsafeToProceed, match=r'Another rolling run holds the cluster: held by alice.*taken 600s ago, '
+                                              r'last heartbeat 600s ago'):
+        lock.acquire(s, 'bob', 'r3', 14400)
+    new, previous, changed = lock.acquire(s, 'alice', 'r2', 14400)
+    assert changed and new['node'] == 'HV-N2' and previous['heartbeat_age'] == 600 and previous['stale'] is False
+
+
+def test_takeover_needs_a_gone_run_and_keeps_its_node():
+    s = FakeSession()
+    lock.acquire(s, 'alice', 'r1', 14400, node='HV-N4')
+    s.now += datetime.timedelta(seconds=30)
+    with pytest.raises(UnsafeToProceed):
+        lock.acquire(s, 'bob', 'r2', 14400, takeover=True)  # alice's run is alive
+    s.now += datetime.timedelta(seconds=600)
+    new, previous, changed = lock.acquire(s, 'bob', 'r2', 14400, takeover=True)
+    assert changed and new['owner'] == 'bob' and new['node'] == 'HV-N4'
+
+
+def test_heartbeat_refreshes_during_waits_and_stops_a_run_that_lost_its_lock():
+    s = FakeSession()
+    lock.acquire(s, 'alice', 'r1', 14400)
+    ticks = [0.0]
+    beat = lock.Heartbeat(s, 'r1', every=60, clock=lambda: ticks[0])
+    s.now += datetime.timedelta(seconds=500)
+    ticks[0] = 30
+    beat.beat()
+    assert beat.beats == 0  # not due yet
+    ticks[0] = 61
+    beat.beat()
+    assert beat.beats == 1
+    held = lock.annotate(json.loads(s.value), lock.parse_time(s.now.strftime('%Y-%m-%dT%H:%M:%SZ')))
+    assert held['heartbeat_age'] == 0 and held['age'] == 500 and held['abandoned'] is False
+    s.value = json.dumps({'owner': 'bob', 'run_id': 'r2'})
+    ticks[0] = 200
+    with pytest.raises(UnsafeToProceed, match='not held by run r1'):
+        beat.beat()
