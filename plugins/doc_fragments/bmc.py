@@ -73,6 +73,13 @@ options:
         again instead), and a refused login is never retried (BMCs lock accounts).
     type: int
     default: 3
+  allow_insecure:
+    description:
+      - Accept O(validate_certs=false) with O(protocol=redfish) and no O(fingerprint) (any certificate, so anyone on
+        the path can pose as the BMC). Refused without it; with it every task warns.
+      - If not set, the value of the E(WSFC_BMC_ALLOW_INSECURE) environment variable is used.
+    type: bool
+    default: false
   system_serial:
     description:
       - Serial number of the system this BMC must manage, for example the cluster node's C(serial_number)

@@ -67,10 +67,21 @@ options:
     default: ntlm
   winrm_validate_certs:
     description:
-      - Validate the server certificate over HTTPS. Turn off only for a lab.
+      - Validate the server certificate over HTTPS. V(false) is refused unless O(winrm_allow_insecure=true).
       - If not set, the value of the E(WSFC_WINRM_VALIDATE_CERTS) environment variable is used.
     type: bool
     default: true
+  winrm_allow_insecure:
+    description:
+      - Accept a connection that the network can read or spoof - O(winrm_scheme=http) with V(basic)
+        authentication (password and commands in clear text) or with O(winrm_message_encryption=never), or
+        O(winrm_validate_certs=false). Without it such settings are refused before anything is sent; with it
+        each task that connects that way warns, naming the setting.
+      - O(winrm_delegation=scheduled_task) never sends the password over an unencrypted connection, whatever
+        this option says.
+      - If not set, the value of the E(WSFC_WINRM_ALLOW_INSECURE) environment variable is used.
+    type: bool
+    default: false
   winrm_ca_path:
     description:
       - PEM file or directory of the certificate authorities to trust for the server certificate,

@@ -38,6 +38,7 @@ def winrm_argument_spec():
         winrm_connection_timeout=dict(type='int', default=10),
         winrm_read_timeout=dict(type='int', default=30),
         winrm_operation_timeout=dict(type='int', default=20),
+        winrm_allow_insecure=dict(type='bool', default=False, fallback=(env_fallback, ['WSFC_WINRM_ALLOW_INSECURE'])),
     )
 
 
@@ -76,4 +77,5 @@ def bmc_argument_spec():
         timeout=dict(type='int', default=20),
         retries=dict(type='int', default=3),
         system_serial=dict(type='str'),
+        allow_insecure=dict(type='bool', default=False, fallback=(env_fallback, ['WSFC_BMC_ALLOW_INSECURE'])),
     )

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import BmcOptions
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import CollectionError
@@ -21,12 +22,25 @@ def run_module(module, body):
     structured details; nothing else is caught (a bug should show its traceback).
     """
     try:
+        _warn_insecure(module)
         _register_heartbeat(module)
         result = body(module)
     except CollectionError as exc:
         extra = dict(exc.details)
         module.fail_json(msg=str(exc), error_type=type(exc).__name__, **extra)
     module.exit_json(**result)
+
+
+def _warn_insecure(module):
+    """An insecure connection the user accepted (winrm_allow_insecure, allow_insecure) is named in a
+    warning every time."""
+    p = module.params
+    if p.get('winrm_allow_insecure') and p.get('winrm_host'):
+        for choice in WinRMOptions.from_params(p).insecure_choices():
+            module.warn('Insecure WinRM connection accepted by winrm_allow_insecure: %s' % choice)
+    if p.get('allow_insecure') and 'system_serial' in p:
+        for choice in BmcOptions.from_params(p).insecure_choices():
+            module.warn('Insecure BMC connection accepted by allow_insecure: %s' % choice)
 
 
 def _register_heartbeat(module):

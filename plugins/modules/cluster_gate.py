@@ -85,6 +85,13 @@ capacity:
   description: Memory per node as measured (C(free_mb), C(vms) by name in MB), to pass to the next gate.
   returned: success
   type: dict
+node:
+  description:
+    - The node as the gate saw it (C(name), C(state), C(drain_status)). A node of this run that is V(Paused) or
+      restarting (V(Down), V(Joining)) passes the node check: a re-run continues it from there.
+  returned: success
+  type: dict
+  sample: {name: HV-N2, state: Up, drain_status: NotInitiated}
 round_trips:
   description: WinRM round trips made.
   returned: always
@@ -145,7 +152,9 @@ def _check(module):
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
                             cau_run_state=cau)
     failed = [c for c in checks if not c.ok]
+    node = state.node(name)
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,
+              'node': {'name': node.name, 'state': node.state, 'drain_status': node.drain_status} if node else None,
               'round_trips': round_trips}
     if failed:
         raise UnsafeToProceed('Not safe to take %s out: %s' % (name, '; '.join('%s: %s' % (c.name, c.detail) for c in failed)),

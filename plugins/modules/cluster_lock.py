@@ -28,7 +28,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reads the lock and reports what would change.
+    description: Reads the lock and reports what would change; a lock that could not be taken fails the task the same way.
   diff_mode:
     support: full
     description: Shows the lock before and after.
@@ -130,6 +130,8 @@ def _apply(module):
             if p['state'] == 'absent':
                 changes = before is not None
             else:
+                if before is not None and before.get('run_id') != p['run_id']:
+                    lock.check_takeable(before, current[2], p['owner'], p['stale_after'], p['takeover'])
                 changes = (before is None or before.get('run_id') != p['run_id'] or
                            any(before.get(k) != v for k, v in fields.items()))
             result.update(changed=bool(changes), diff={'before': before, 'after': None if p['state'] == 'absent' else before})

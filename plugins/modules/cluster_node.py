@@ -87,6 +87,12 @@ options:
         example the roles it owned before it was evicted. Default none.
     type: list
     elements: str
+  failback_placement:
+    description:
+      - With O(state=up) and O(failback=immediate), RV(placement) of the drain (role name to the node the drain
+        moved it to). Only the roles that still run on that node are waited for; roles that failed over or
+        were moved elsewhere since are not. Takes precedence over O(failback_roles); V({}) waits for none.
+    type: dict
   wait_timeout:
     description: Seconds to wait for the drain or the failback.
     type: int
@@ -129,6 +135,12 @@ roles_moved:
   returned: success
   type: list
   elements: str
+placement:
+  description: With O(state=paused), where the drain put each role it moved (role name to node); give it to
+    O(failback_placement) when resuming.
+  returned: when a drain ran
+  type: dict
+  sample: {VM-07: HV-N3, VM-12: HV-N1}
 round_trips:
   description: WinRM round trips made.
   returned: always
@@ -204,10 +216,21 @@ def _apply(module):
                 view = nodes.wait_drained(session, name, p['wait_timeout'], p['poll_interval']) if p['drain'] and p['wait'] \
                     else nodes.read_node(session, name)
                 result['roles_moved'] = [r for r in owned if r not in set(g.name for g in view.owned)]
+                owners = dict((g.name, g.owner_node) for g in view.groups)
+                result['placement'] = dict((r, owners.get(r)) for r in result['roles_moved'])
         else:
             done = view.node.state == 'Up'
             if not done and not module.check_mode:
-                roles = p['failback_roles'] if p['failback_roles'] is not None else nodes.preferred_roles(view)
+                if p['failback_placement'] is not None:
+                    # Only the roles this drain moved and that still run where it put them: a role
+                    # that failed over or was moved by someone since is not ours to wait for.
+                    owners = dict((g.name, g.owner_node) for g in view.groups)
+                    roles = [r for r, owner in sorted(p['failback_placement'].items())
+                             if owner and (owners.get(r) or '').lower() == owner.lower()]
+                elif p['failback_roles'] is not None:
+                    roles = p['failback_roles']
+                else:
+                    roles = nodes.preferred_roles(view)
                 away = [r for r in roles if r not in set(g.name for g in view.owned)]
                 nodes.resume(session, name, p['failback'])
                 if p['wait'] and p['failback'] == 'immediate':
@@ -234,6 +257,7 @@ def main():
         force_drain=dict(type='bool', default=False),
         failback=dict(type='str', default='immediate', choices=['immediate', 'policy', 'none']),
         failback_roles=dict(type='list', elements='str'),
+        failback_placement=dict(type='dict'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _apply)

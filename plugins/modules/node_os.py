@@ -132,6 +132,7 @@ def _apply(module):
             return {'changed': False, 'os': _os(before), 'diff': {'before': _os(before), 'after': _os(before)},
                     'round_trips': runner.round_trips, 'polls': 0}
         if module.check_mode:
+            upgrade.check_media(runner, p['name'], p['setup_media'])
             return {'changed': True, 'os': _os(before), 'diff': {'before': _os(before), 'after': {'build': p['build']}},
                     'round_trips': runner.round_trips, 'polls': 0}
         upgrade.start_inplace(runner, p['name'], p['setup_media'])

@@ -139,10 +139,11 @@ def test_stalled_resync_fails_fast_and_blocks_the_next_drain(start_lab, playbook
     assert 'Storage repair stalled: no progress for 2 s: job Repair Running 40%' in out
     assert_safe(state)
     assert len(events(state, 'node.suspend_requested')) == 1
-    # A re-run while the resync is still stuck stops at the gate: no second node is drained.
+    # A re-run while the resync is still stuck waits for storage first (the failed node's resync) and stops
+    # there: no second node is drained.
     proc = playbook(PLAY, state['inventory'], extra)[0]
     assert proc.returncode != 0
-    assert 'storage: job Repair Running 40%' in ' '.join(proc.stdout.split())
+    assert 'Storage repair stalled: no progress for 2 s: job Repair Running 40%' in ' '.join(proc.stdout.split())
     assert len(events(state, 'node.suspend_requested')) == 1
     fault(state, 'storage_stall', None)
     proc = playbook(PLAY, state['inventory'], FAST)[0]
@@ -188,3 +189,42 @@ def test_swapped_node_addresses_are_refused_before_anything_changes(start_lab, p
         said(proc, 'answered as HV-N2, not as the node HV-N3 it was given for: nothing was run there'), proc.stdout[-3000:]
     assert changes(state) == []
     assert lab_state(state)['lock'] is None
+
+
+@pytest.fixture(scope='module')
+def untouched_lab(tmp_path_factory):
+    """One lab for every bad-input case: none of them may change it (asserted each time)."""
+    run_dir = str(tmp_path_factory.mktemp('bad-update-input-lab'))
+    state = lab_cli.start('hyperv4', run_dir, net='127.0.221')
+    state['inventory'] = run_dir + '/inventory.yml'
+    yield state
+    lab_cli.stop(run_dir)
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'rolling_update_category_names': ['Security Update']},
+     "rolling_update_category_names has names that are no Windows Update classification: 'Security Update'"),
+    ({'rolling_update_node_order': ['HV-N2', 'HV-N7']},
+     'rolling_update_node_order names hosts that are not nodes of this cluster in the inventory: HV-N7'),
+    ({'rolling_update_drain_timeout': 0}, 'rolling_update_drain_timeout must be a number of seconds of at least 1, got 0'),
+    ({'rolling_update_accept_list': ['5068791']}, 'rolling_update_accept_list has values that are no KB article id'),
+    ({'rolling_update_pre_node_tasks': '/nonexistent/pre.yml', 'rolling_update_node_order': ['HV-N2']}, None),
+])
+def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, playbook, extra, message):
+    state = untouched_lab
+    proc = playbook(PLAY, state['inventory'], dict(FAST, **extra))[0]
+    assert proc.returncode != 0
+    if message:
+        assert said(proc, 'Not starting: ' + message), proc.stdout[-3000:]
+        assert changes(state) == [] and lab_state(state)['lock'] is None
+    else:
+        # A pre-node task file that cannot be loaded is a node failure like any other: the lock is marked
+        # failed with the node (which was not drained), and the re-run without it finishes the cluster.
+        assert said(proc, 'Rolling update stopped at HV-N2'), proc.stdout[-3000:]
+        assert events(state, 'node.suspend_requested') == []
+        lock = lab_state(state)['lock']
+        assert '"status": "failed"' in lock and '"node": "HV-N2"' in lock
+        proc = playbook(PLAY, state['inventory'], FAST)[0]
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert_all_updated(state)
+        assert_safe(state)

@@ -74,6 +74,7 @@ def test_upgrade_2019_to_2022_then_finalize_only_with_opt_in(start_lab, playbook
     assert [e['after'] for e in events(state, 'cluster.functional_level_updated')] == [11]
     proc = playbook(FINALIZE, state['inventory'], {'wsfc_accept_irreversible': True})[0]
     assert proc.returncode == 0 and recap(proc.stdout)['HV-N1']['changed'] == 0
+    assert said(proc, 'Nothing to raise: functional level 11 is the target') and not said(proc, 'Done (permanent)')
     assert_safe(state)
 
 
@@ -106,6 +107,10 @@ def untouched_lab(tmp_path_factory):
     ({'rolling_upgrade_target_build': 20000}, 'not a Windows Server release build'),
     ({'rolling_upgrade_method': 'in_place'}, 'in_place needs rolling_upgrade_setup_media'),
     ({'rolling_upgrade_method': 'sideways'}, 'rolling_upgrade_method must be'),
+    ({'rolling_upgrade_method': 'in_place', 'rolling_upgrade_setup_media': '\\\\deploy.lab.test\\nothing'},
+     'Setup media not found at'),
+    ({'rolling_upgrade_node_order': ['HV-N5']}, 'rolling_upgrade_node_order names hosts that are not nodes of this cluster'),
+    ({'rolling_upgrade_drain_timeout': 0}, 'rolling_upgrade_drain_timeout must be a number of seconds of at least 1, got 0'),
 ])
 def test_bad_targets_are_refused_before_anything_changes(untouched_lab, playbook, tmp_path, extra, message):
     state = untouched_lab

@@ -404,6 +404,17 @@ def vm_update_version(lab, node, params):
     return _vm_view(provisioning.update_vm_version(lab, node, str(params.get('name') or ''), bool(params.get('allow_stop'))))
 
 
+@operation('node.media')
+def node_media(lab, node, params):
+    media = str(params.get('media') or '')
+    checked_as = 'SYSTEM' if media.startswith('\\\\') else 'session'
+    if media not in lab.setup_media:
+        raise CmdletError("Setup media not found at '%s' (looked for setup.exe there as %s, as setup runs)." % (media, checked_as),
+                          'PathNotFound', 'ObjectNotFound', exception='System.Management.Automation.ItemNotFoundException',
+                          target=media)
+    return {'ComputerName': node.name, 'Media': media, 'Setup': media + '\\setup.exe', 'CheckedAs': checked_as}
+
+
 @operation('node.os_upgrade')
 def node_os_upgrade(lab, node, params):
     provisioning.inplace_upgrade(lab, node, str(params.get('media') or ''))

@@ -34,7 +34,7 @@ class BmcOptions:
     """Validated connection options (the ``wsfc.rolling.bmc`` doc fragment)."""
 
     def __init__(self, name, user, password, protocol='ipmi', port=None, validate_certs=True, ca_path=None,
-                 fingerprint=None, timeout=20, retries=3, system_serial=None):
+                 fingerprint=None, timeout=20, retries=3, system_serial=None, allow_insecure=False):
         if not name:
             raise InvalidOption('name (the BMC address) is required')
         if protocol not in PROTOCOLS:
@@ -56,13 +56,24 @@ class BmcOptions:
         self.port, self.validate_certs, self.ca_path = int(port), bool(validate_certs), ca_path
         self.fingerprint, self.timeout, self.retries = fingerprint, timeout, int(retries)
         self.system_serial = (system_serial or '').strip() or None
+        self.allow_insecure = bool(allow_insecure)
+        if self.insecure_choices() and not self.allow_insecure:
+            raise InvalidOption('Refusing an insecure connection to BMC %s: %s. Give ca_path or fingerprint, or accept '
+                                'the risk explicitly with allow_insecure=true' % (name, '; '.join(self.insecure_choices())))
+
+    def insecure_choices(self):
+        """The options that let anyone on the path pose as the BMC, in words."""
+        if self.protocol == 'redfish' and not self.validate_certs and not self.fingerprint:
+            return ['validate_certs false accepts any certificate, so anyone on the path can pose as the BMC '
+                    'and receive its password']
+        return []
 
     @classmethod
     def from_params(cls, params):
         return cls(params.get('name'), params.get('user'), params.get('password'), params.get('protocol') or 'ipmi',
                    params.get('port'), params.get('validate_certs', True), params.get('ca_path'),
                    params.get('fingerprint'), params.get('timeout') or 20, params.get('retries', 3),
-                   params.get('system_serial'))
+                   params.get('system_serial'), params.get('allow_insecure', False))
 
     @property
     def endpoint(self):

@@ -118,6 +118,15 @@ def _swap(session, expect, new):
     return value.get('Swapped'), decode(value.get('Value'))
 
 
+def check_takeable(held, now, owner, stale_after=STALE_AFTER, takeover=False):
+    """Raise UnsafeToProceed (what holds it, and how to get out) unless ``owner`` may take ``held``:
+    it expired, or its run is gone and it is ``owner``'s own or ``takeover`` was asked for."""
+    gone = abandoned(held, now, stale_after)
+    if expired(held, now) or (gone and (held.get('owner') == owner or takeover)):
+        return
+    raise UnsafeToProceed(refusal(held, now, stale_after, owner), details={'lock': annotate(held, now, stale_after)})
+
+
 def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, takeover=False, **fields):
     """Take (or keep) the lock for ``run_id`` and set ``fields`` (``node``, ``status``), in one write.
 
@@ -147,12 +156,8 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
     else:
         inherit = False
         if held is not None:
-            is_stale = expired(held, now)
-            gone = abandoned(held, now, stale_after)
-            resumable = gone and (held.get('owner') == owner or takeover)
-            if not (is_stale or resumable):
-                raise UnsafeToProceed(refusal(held, now, stale_after, owner), details={'lock': annotate(held, now, stale_after)})
-            previous = dict(held, stale=is_stale, **ages(held, now))
+            check_takeable(held, now, owner, stale_after, takeover)
+            previous = dict(held, stale=expired(held, now), **ages(held, now))
             inherit = held.get('owner') == owner or takeover
         new = {'owner': owner, 'run_id': run_id, 'acquired': format_time(now), 'status': 'running', 'expires': expires,
                'heartbeat': format_time(now), 'node': held.get('node') if inherit else None}

@@ -18,10 +18,25 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import 
 
 JOB_ID = re.compile(r'^[A-Za-z0-9-]{1,64}$')
 KB = re.compile(r'^KB\d{4,8}$', re.I)
+# Windows Update classifications as the Windows Update Agent names its categories (the Microsoft
+# Update catalog's "Classification" values), matched by name; a category GUID is taken as it is.
+CLASSIFICATIONS = ('Critical Updates', 'Security Updates', 'Definition Updates', 'Drivers', 'Feature Packs',
+                   'Service Packs', 'Tools', 'Update Rollups', 'Updates', 'Upgrades')
+GUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', re.I)
+
+
+def unknown_classifications(names):
+    """The names that are neither a known classification nor a category GUID."""
+    return [c for c in names or [] if c not in CLASSIFICATIONS and not GUID.match(str(c))]
 UNREACHABLE = (ConnectionFailure, TimeoutFailure)
 
 
 def validate_criteria(categories, accept, reject):
+    unknown = unknown_classifications(categories)
+    if unknown:
+        # A filter that matches nothing would make every node look compliant.
+        raise InvalidOption('category_names has names that are no Windows Update classification: %s (known: %s, or a '
+                            'category GUID)' % (', '.join(repr(c) for c in unknown), ', '.join(CLASSIFICATIONS)))
     for kb in list(accept or []) + list(reject or []):
         if not KB.match(str(kb)):
             raise InvalidOption('%r is not a KB article id like KB5068791' % (kb,))

@@ -56,10 +56,20 @@ def plan(functional_level, nodes, target_build):
             'nodes_to_upgrade': [n.name for n in nodes if n.build_number != target_build]}
 
 
-def start_inplace(runner, name, media):
-    result = runner.invoke([('node.os_upgrade', {'media': media})])[0]
+def check_media(runner, name, media):
+    """Fail unless ``media`` holds setup.exe as the node's setup will see it (SYSTEM for a share)."""
+    result = runner.invoke([('node.media', {'media': media})])[0]
     if not result.ok:
-        raise error_for_record('Failed to start the in-place upgrade of %s from %s' % (name, media), result.error)
+        raise error_for_record('Cannot upgrade %s in place from %s' % (name, media), result.error)
+    return result.value
+
+
+def start_inplace(runner, name, media):
+    """Check the media and start setup, in one round trip (nothing starts when the media is missing)."""
+    results = runner.invoke([('node.media', {'media': media}), ('node.os_upgrade', {'media': media})], stop_on_error=True)
+    for result in results:
+        if not result.ok:
+            raise error_for_record('Failed to start the in-place upgrade of %s from %s' % (name, media), result.error)
 
 
 def wait_for_build(runner, name, build, timeout, interval, previous_boot=None):

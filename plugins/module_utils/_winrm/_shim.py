@@ -35,6 +35,7 @@ SAFE_TO_REPEAT = frozenset((
     'cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv', 'cluster.vm_move_policy',
     'storage.pools', 'storage.virtualdisks', 'storage.jobs', 'cau.role', 'cau.run_state', 'cau.scan',
     'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'wu.remove', 'node.config', 'vm.list',
+    'node.media',
 ))
 # Operations whose cmdlets reach other nodes and so need a delegated credential from a WinRM
 # session (windows-facts.md 1.1), with the cmdlet named in the error when there is none.
@@ -667,14 +668,58 @@ $WsfcOperations = @{
         $vm = Get-VM -Name $name
         [ordered]@{ Name = [string]$vm.Name; State = ConvertTo-WsfcText $vm.State; Version = [string]$vm.Version }
     }
+    'node.media' = {
+        param($p)
+        $media = [string]$p.media
+        $setup = Join-Path $media 'setup.exe'
+        $checkedAs = 'session'
+        if ($media.StartsWith('\\')) {
+            # A share is a second hop from a WinRM session without a delegated credential: Test-Path
+            # says False there for media that setup, running as SYSTEM (the computer account on the
+            # network), can read. So a short SYSTEM task looks, as setup will. The path travels in a
+            # file; only an id is part of the command line.
+            $checkedAs = 'SYSTEM'
+            $base = Join-Path $env:ProgramData 'wsfc.rolling'
+            [void](New-Item -ItemType Directory -Path $base -Force)
+            $id = [guid]::NewGuid().ToString()
+            $pathFile = Join-Path $base "media-$id.path"
+            $outFile = Join-Path $base "media-$id.out"
+            $taskName = "wsfc.rolling media check $id"
+            Set-Content -Path $pathFile -Value $setup -Encoding UTF8
+            $command = "Test-Path -LiteralPath (Get-Content -Raw -Path '$pathFile').Trim() | Set-Content -Path '$outFile' -Encoding ASCII"
+            $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$command`""
+            $principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
+            try {
+                [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+                Start-ScheduledTask -TaskName $taskName
+                $deadline = (Get-Date).AddSeconds(120)
+                while ((Get-ScheduledTask -TaskName $taskName).State -ne 'Ready' -or -not (Test-Path -Path $outFile)) {
+                    if ((Get-Date) -gt $deadline) {
+                        throw "The media check task '$taskName' did not finish within 120 seconds."
+                    }
+                    Start-Sleep -Milliseconds 500
+                }
+                $exists = ((Get-Content -Raw -Path $outFile).Trim() -eq 'True')
+            }
+            finally {
+                Unregister-ScheduledTask -TaskName $taskName -Confirm:$false -ErrorAction SilentlyContinue
+                Remove-Item -Path $pathFile, $outFile -ErrorAction SilentlyContinue
+            }
+        }
+        else {
+            $exists = Test-Path -LiteralPath $setup
+        }
+        if (-not $exists) {
+            throw [System.Management.Automation.ItemNotFoundException]::new("Setup media not found at '$media' (looked for setup.exe there as $checkedAs, as setup runs).")
+        }
+        [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Media = $media; Setup = $setup; CheckedAs = $checkedAs }
+    }
     'node.os_upgrade' = {
         param($p)
         # setup.exe runs as SYSTEM from a scheduled task: it restarts the node several times and
-        # must outlive this WinRM session. The media path is a value, never part of a command line.
+        # must outlive this WinRM session. The media path is a value, never part of a command line;
+        # 'node.media' checked it in the same request, the way setup will see it.
         $setup = Join-Path ([string]$p.media) 'setup.exe'
-        if (-not (Test-Path -Path $setup)) {
-            throw [System.Management.Automation.ItemNotFoundException]::new("Setup media not found at '$([string]$p.media)'.")
-        }
         $taskName = 'wsfc.rolling OS upgrade'
         $action = New-ScheduledTaskAction -Execute $setup -Argument '/auto upgrade /quiet /eula accept /dynamicupdate disable'
         $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest

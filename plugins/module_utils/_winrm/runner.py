@@ -49,12 +49,12 @@ class WinRMOptions(object):
 
     FIELDS = ('host', 'port', 'scheme', 'path', 'user', 'password', 'transport', 'validate_certs',
               'ca_path', 'message_encryption', 'kerberos_delegation', 'cert_pem', 'cert_key_pem',
-              'connection_timeout', 'read_timeout', 'operation_timeout', 'delegation')
+              'connection_timeout', 'read_timeout', 'operation_timeout', 'delegation', 'allow_insecure')
 
     def __init__(self, host, user=None, password=None, port=None, scheme='https', path='/wsman',
                  transport='ntlm', validate_certs=True, ca_path=None, message_encryption='auto',
                  kerberos_delegation=False, cert_pem=None, cert_key_pem=None, connection_timeout=10,
-                 read_timeout=30, operation_timeout=20, delegation='auto'):
+                 read_timeout=30, operation_timeout=20, delegation='auto', allow_insecure=False):
         self.host = host
         self.user = user
         self.password = password
@@ -72,6 +72,7 @@ class WinRMOptions(object):
         self.read_timeout = read_timeout
         self.operation_timeout = operation_timeout
         self.delegation = delegation
+        self.allow_insecure = bool(allow_insecure)
         self.validate()
 
     @classmethod
@@ -142,7 +143,33 @@ class WinRMOptions(object):
         if self.read_timeout <= self.operation_timeout:
             raise InvalidOption('winrm_read_timeout (%s) must be greater than winrm_operation_timeout (%s)'
                                 % (self.read_timeout, self.operation_timeout))
+        if self.delegation == 'scheduled_task' and not self.encrypted:
+            raise InvalidOption('winrm_delegation scheduled_task sends the password of winrm_user to the node inside '
+                                'the request, and winrm_scheme http with winrm_transport %s (message encryption %s) '
+                                'would send it in clear text: use https, or ntlm/kerberos/credssp with message '
+                                'encryption' % (self.transport, self.message_encryption))
+        insecure = self.insecure_choices()
+        if insecure and not self.allow_insecure:
+            raise InvalidOption('Refusing an insecure WinRM connection to %s: %s. Fix it, or accept the risk '
+                                'explicitly with winrm_allow_insecure=true' % (self.host, '; '.join(insecure)))
 
+    @property
+    def encrypted(self):
+        """Whether what goes over the wire is encrypted: TLS, or message encryption of NTLM/Kerberos/CredSSP."""
+        if self.scheme == 'https':
+            return True
+        return self.transport in ('ntlm', 'kerberos', 'credssp') and self.message_encryption != 'never'
+
+    def insecure_choices(self):
+        """The options that make this connection readable or spoofable by the network, in words."""
+        out = []
+        if not self.encrypted:
+            out.append('winrm_scheme http with winrm_transport %s%s sends %s unencrypted' % (
+                self.transport, ' and winrm_message_encryption never' if self.message_encryption == 'never' else '',
+                'the password and every command' if self.transport == 'basic' else 'every command and result'))
+        if self.scheme == 'https' and not self.validate_certs:
+            out.append('winrm_validate_certs false accepts any certificate, so anyone on the path can pose as the node')
+        return out
     @property
     def can_delegate(self):
         """True when remote cmdlets that touch other nodes may run (the double hop)."""

@@ -27,7 +27,8 @@ def test_lab_implements_exactly_the_operations_the_shim_defines():
 @pytest.mark.parametrize('transport, scheme', [('ntlm', 'https'), ('ntlm', 'http'), ('basic', 'https'), ('basic', 'http')])
 def test_every_transport_reads_the_cluster(start_lab, transport, scheme):
     state = start_lab('twonode')
-    with runner(state, state['cluster_address'], transport=transport, scheme=scheme) as r:
+    with runner(state, state['cluster_address'], transport=transport, scheme=scheme,
+                allow_insecure=(transport, scheme) == ('basic', 'http')) as r:
         snapshot = read_cluster_state(r, expected_cluster='EDGECLU01')
     assert [n.name for n in snapshot.nodes] == ['EDGE-N1', 'EDGE-N2']
     assert snapshot.health()['quorum']['margin'] == 1

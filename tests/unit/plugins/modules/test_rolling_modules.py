@@ -302,3 +302,14 @@ def test_node_reboot_waits_for_a_restart_already_under_way(run_module, lab):
     rc, result = run_module(node_reboot, args(name='HV-N1', winrm_host='HV-N1', only_if_required=True, wait_for_return=True))
     assert rc == 0 and result['waited_for_return'] and result['rebooted'] is False and result['cluster_state'] == 'Up'
     assert len([e for e in lab.recorder.events if e['kind'] == 'node.restart']) == 1
+
+
+def test_an_insecure_connection_is_refused_unless_accepted_and_then_named_each_time(run_module, lab):
+    rc, result = run_module(cluster_lock, args(state='absent', run_id='r1', winrm_validate_certs=False))
+    assert rc == 1 and result['error_type'] == 'InvalidOption'
+    assert 'winrm_validate_certs false accepts any certificate' in result['msg']
+    rc, result = run_module(cluster_lock, args(state='absent', run_id='r1', winrm_validate_certs=False,
+                                               winrm_allow_insecure=True))
+    assert rc == 0 and result['changed'] is False
+    assert any('Insecure WinRM connection accepted by winrm_allow_insecure: winrm_validate_certs false' in str(w)
+               for w in result['warnings'])

@@ -160,6 +160,8 @@ def test_busy_bmc_is_retried_with_doubling_backoff():
     (dict(fingerprint='abc'), 'fingerprint must be'),
     (dict(name=''), 'name'),
     (dict(retries=-1), 'retries'),
+    (dict(protocol='redfish', validate_certs=False), 'Refusing an insecure connection to BMC bmc.test: validate_certs '
+                                                     'false accepts any certificate.*allow_insecure=true'),
 ])
 def test_bad_options_are_refused_before_anything_is_sent(kwargs, message):
     args = dict(name='bmc.test', user='u', password='p')
@@ -185,3 +187,9 @@ def test_a_bmc_of_another_system_is_refused_before_any_command(lab):
     client = connect(options(lab, 'HV-N1', 'ipmi', system_serial=serial_n1))
     assert client.identity_confirmed is False
     client.close()
+
+
+def test_unvalidated_redfish_only_when_accepted_or_pinned():
+    assert BmcOptions('b', 'u', 'p', protocol='redfish', validate_certs=False, allow_insecure=True).insecure_choices()
+    assert not BmcOptions('b', 'u', 'p', protocol='redfish', validate_certs=False, fingerprint='a' * 64).insecure_choices()
+    assert not BmcOptions('b', 'u', 'p', protocol='ipmi', validate_certs=False).insecure_choices()

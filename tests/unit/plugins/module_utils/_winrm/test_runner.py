@@ -75,6 +75,14 @@ def runner(protocol, **kw):
     (dict(kerberos_delegation=True), 'winrm_kerberos_delegation only applies to winrm_transport kerberos'),
     (dict(host='  '), 'winrm_host must not be empty'),
     (dict(path='wsman'), "winrm_path must start with '/'"),
+    (dict(scheme='http', transport='basic'), 'Refusing an insecure WinRM connection to node1: winrm_scheme http with '
+                                             'winrm_transport basic sends the password and every command unencrypted'),
+    (dict(scheme='http', message_encryption='never'), 'winrm_scheme http with winrm_transport ntlm and '
+                                                      'winrm_message_encryption never sends every command and result'),
+    (dict(validate_certs=False), 'winrm_validate_certs false accepts any certificate'),
+    (dict(validate_certs=False), 'accept the risk explicitly with winrm_allow_insecure=true'),
+    (dict(scheme='http', transport='basic', delegation='scheduled_task', allow_insecure=True),
+     'winrm_delegation scheduled_task sends the password of winrm_user to the node inside the request'),
 ])
 def test_bad_options_are_refused_before_anything_is_sent(kwargs, message):
     opts = dict(BASE)
@@ -244,3 +252,11 @@ def test_a_shell_the_server_forgot_is_recreated_once():
     proto.failures = 2
     with pytest.raises(RemoteCommandError, match='code 2150858843'):
         r.invoke([('a', {})])
+
+
+def test_insecure_choices_pass_only_when_accepted_and_stay_named():
+    o = WinRMOptions(scheme='http', transport='basic', allow_insecure=True, **BASE)
+    assert o.insecure_choices() == ['winrm_scheme http with winrm_transport basic sends the password and every '
+                                    'command unencrypted']
+    assert WinRMOptions(scheme='http', **BASE).insecure_choices() == []  # NTLM encrypts the messages
+    assert WinRMOptions(scheme='http', delegation='scheduled_task', **BASE).encrypted

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks of the runbooks' role variables that argument specs cannot express, by the names users set."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import CLASSIFICATIONS, KB, unknown_classifications
+
+# variable suffix -> (smallest allowed value, what it is)
+BOUNDS = {
+    'lock_ttl': (1, 'seconds'), 'lock_stale_after': (1, 'seconds'), 'drain_timeout': (1, 'seconds'),
+    'install_timeout': (1, 'seconds'), 'reboot_timeout': (1, 'seconds'), 'storage_timeout': (1, 'seconds'),
+    'storage_stall_timeout': (1, 'seconds'), 'graceful_timeout': (1, 'seconds'), 'poll_interval': (0.001, 'seconds'),
+    'max_retries': (0, 'retries'), 'stop_after': (0, 'seconds (0: no deadline)'),
+    'min_quorum_margin': (-1, 'votes (-1: the default rule)'),
+}
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def option_errors(variables, runbook, nodes=None):
+    """One message per unusable variable of ``runbook`` (``rolling_update`` / ``rolling_upgrade``)."""
+    prefix = runbook + '_'
+    errors = []
+    for suffix, (low, unit) in sorted(BOUNDS.items()):
+        name = prefix + suffix
+        if name not in variables:
+            continue
+        value = variables[name]
+        if not _number(value) or value < low:
+            errors.append('%s must be a number of %s of at least %s, got %r' % (name, unit, low, value))
+    categories = variables.get(prefix + 'category_names') or []
+    unknown = unknown_classifications(categories)
+    if unknown:
+        errors.append('%s has names that are no Windows Update classification: %s (known: %s, or a category GUID); '
+                      'an unknown name would match no update and make every node look compliant'
+                      % (prefix + 'category_names', ', '.join(repr(c) for c in unknown), ', '.join(CLASSIFICATIONS)))
+    for suffix in ('accept_list', 'reject_list'):
+        bad = [kb for kb in variables.get(prefix + suffix) or [] if not KB.match(str(kb))]
+        if bad:
+            errors.append('%s has values that are no KB article id like KB5068791: %s'
+                          % (prefix + suffix, ', '.join(repr(kb) for kb in bad)))
+    both = set(str(k).upper() for k in variables.get(prefix + 'accept_list') or []) & set(
+        str(k).upper() for k in variables.get(prefix + 'reject_list') or [])
+    if both:
+        errors.append('%saccept_list and %sreject_list both name %s' % (prefix, prefix, ', '.join(sorted(both))))
+    if nodes is not None:
+        known = set(n.lower() for n in nodes)
+        order = variables.get(prefix + 'node_order') or []
+        strangers = [n for n in order if str(n).lower() not in known]
+        if strangers:
+            errors.append('%s names hosts that are not nodes of this cluster in the inventory: %s (nodes: %s)'
+                          % (prefix + 'node_order', ', '.join(strangers), ', '.join(nodes)))
+        twice = sorted(set(n for n in order if order.count(n) > 1))
+        if twice:
+            errors.append('%s names a node more than once: %s' % (prefix + 'node_order', ', '.join(twice)))
+    if runbook == 'rolling_upgrade':
+        target = variables.get(prefix + 'target_build')
+        try:
+            target = int(target)
+        except (TypeError, ValueError):
+            target = 0
+        if target <= 0:
+            errors.append('%starget_build (the Windows Server build to upgrade to, e.g. 20348) is required, got %r'
+                          % (prefix, variables.get(prefix + 'target_build')))
+        if variables.get(prefix + 'method') not in ('reprovision', 'in_place'):
+            errors.append("%smethod must be 'reprovision' or 'in_place', got %r" % (prefix, variables.get(prefix + 'method')))
+        if variables.get(prefix + 'method') == 'in_place' and not variables.get(prefix + 'setup_media'):
+            errors.append('%smethod in_place needs %ssetup_media (the path of the new release\'s setup media as the '
+                          'nodes see it)' % (prefix, prefix))
+    return errors

@@ -1,0 +1,74 @@
+"""Kill the controller's whole process tree at a chosen instant of a playbook run, then re-run.
+
+The instant is a task boundary: the Nth task banner Ansible prints (it prints the banner just before
+the task starts), optionally followed by a delay that lands in the middle of that task's wait. The
+playbook runs in its own session, so one SIGKILL to its process group ends ansible-playbook, its
+forks and every module process at once, as when a controller host or an AWX pod dies.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BANNER = re.compile(r'^TASK \[(.*)\] \*')
+
+
+def command(path, inventory, extra_vars):
+    return [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
+            os.path.join(ROOT, path), '-e', json.dumps(extra_vars)]
+
+
+def environment(collections_path, tmp_path):
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
+                ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
+                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'), ANSIBLE_FORCE_COLOR='0')
+
+
+def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_text=None):
+    """Run ``cmd``; kill its process group ``delay`` seconds after the ``banner_index``-th task banner
+    (0-based), or after the first banner containing ``banner_text``. Returns (banners seen, killed?,
+    output). A run that ends first is not killed."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    banners, lines, killed = [], [], threading.Event()
+
+    def kill():
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed.set()
+        except ProcessLookupError:
+            pass
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            match = BANNER.match(line)
+            if match:
+                banners.append(match.group(1))
+                hit = (len(banners) - 1 == banner_index if banner_text is None else
+                       banner_text in banners[-1] and not any(banner_text in b for b in banners[:-1]))
+                if hit:
+                    if delay:
+                        threading.Timer(delay, kill).start()
+                    else:
+                        kill()
+        proc.wait()
+    finally:
+        timer.cancel()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing of the run outlives it
+        except ProcessLookupError:
+            pass
+    return banners, killed.is_set(), ''.join(lines)
+
+
+def task_banners(cmd, env):
+    """The task banners of a whole run (to choose kill points from), and its output."""
+    banners, _killed, out = run_and_kill(cmd, env, banner_index=-1)
+    return banners, out

@@ -1,0 +1,43 @@
+"""The runbooks' option checks, by the names users set."""
+
+from ansible_collections.wsfc.rolling.plugins.filter.runbook import FilterModule
+from ansible_collections.wsfc.rolling.plugins.module_utils._runbook import option_errors
+
+NODES = ['HV-N1', 'HV-N2', 'HV-N3', 'HV-N4']
+
+
+def test_good_defaults_pass_and_the_filter_is_registered():
+    assert FilterModule().filters()['option_errors'] is option_errors
+    assert option_errors({'rolling_update_drain_timeout': 1800, 'rolling_update_poll_interval': 0.1,
+                          'rolling_update_category_names': ['Security Updates', '0fa1201d-4330-4fa8-8ae9-b877473b6441'],
+                          'rolling_update_node_order': ['hv-n2'], 'rolling_update_min_quorum_margin': -1},
+                         'rolling_update', NODES) == []
+
+
+def test_each_bad_value_is_named_by_its_variable():
+    errors = option_errors({
+        'rolling_update_drain_timeout': 0, 'rolling_update_poll_interval': 'fast', 'rolling_update_max_retries': -1,
+        'rolling_update_category_names': ['Security Update'], 'rolling_update_accept_list': ['5068791'],
+        'rolling_update_node_order': ['HV-N2', 'HV-N9', 'HV-N2'], 'rolling_update_stop_after': True,
+    }, 'rolling_update', NODES)
+    text = '\n'.join(errors)
+    assert 'rolling_update_drain_timeout must be a number of seconds of at least 1, got 0' in text
+    assert "rolling_update_poll_interval must be a number of seconds of at least 0.001, got 'fast'" in text
+    assert 'rolling_update_max_retries must be a number of retries of at least 0, got -1' in text
+    assert ("rolling_update_category_names has names that are no Windows Update classification: 'Security Update'"
+            in text and 'make every node look compliant' in text)
+    assert "rolling_update_accept_list has values that are no KB article id like KB5068791: '5068791'" in text
+    assert 'rolling_update_node_order names hosts that are not nodes of this cluster in the inventory: HV-N9' in text
+    assert 'rolling_update_node_order names a node more than once: HV-N2' in text
+    assert 'rolling_update_stop_after must be a number' in text
+    assert len(errors) == 8
+
+
+def test_upgrade_options():
+    assert option_errors({'rolling_upgrade_target_build': '20348', 'rolling_upgrade_method': 'reprovision'},
+                         'rolling_upgrade', NODES) == []
+    errors = option_errors({'rolling_upgrade_target_build': 0, 'rolling_upgrade_method': 'in_place',
+                            'rolling_upgrade_setup_media': ''}, 'rolling_upgrade', NODES)
+    assert errors == ['rolling_upgrade_target_build (the Windows Server build to upgrade to, e.g. 20348) is required, got 0',
+                      "rolling_upgrade_method in_place needs rolling_upgrade_setup_media (the path of the new release's "
+                      "setup media as the nodes see it)"]
