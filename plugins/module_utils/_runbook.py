@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import CLASSIFICATIONS, KB, unknown_classifications
 
 # variable suffix -> (smallest allowed value, what it is)
@@ -23,10 +25,40 @@ def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def option_errors(variables, runbook, nodes=None):
+def task_file(path, base):
+    """A pre/post-node task file's absolute path: ``path`` as given, or relative to ``base`` (the playbook's directory)."""
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base or '.', path))
+
+
+def _task_file_error(name, path, base):
+    """Why the task file ``path`` cannot be included, or None. Loading errors of an include cannot be
+    rescued by the runbook (the lock would stay 'running'), so they are found before the run starts."""
+    full = task_file(path, base)
+    if not os.path.isfile(full):
+        return '%s: no such file %s (a path, absolute or relative to the playbook directory %s)' % (name, full, base)
+    try:
+        import yaml
+        with open(full) as handle:
+            tasks = yaml.safe_load(handle)
+    except (OSError, ValueError) as exc:
+        return '%s: %s cannot be read as YAML: %s' % (name, full, exc)
+    except Exception as exc:  # pylint: disable=broad-except  (yaml.YAMLError and its subclasses)
+        return '%s: %s is not valid YAML: %s' % (name, full, ' '.join(str(exc).split()))
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        return '%s: %s must hold a list of tasks' % (name, full)
+    return None
+
+
+def option_errors(variables, runbook, nodes=None, playbook_dir=None):
     """One message per unusable variable of ``runbook`` (``rolling_update`` / ``rolling_upgrade``)."""
     prefix = runbook + '_'
     errors = []
+    for suffix in ('pre_node_tasks', 'post_node_tasks'):
+        path = variables.get(prefix + suffix)
+        if path:
+            problem = _task_file_error(prefix + suffix, str(path), playbook_dir)
+            if problem:
+                errors.append(problem)
     for suffix, (low, unit) in sorted(BOUNDS.items()):
         name = prefix + suffix
         if name not in variables:
@@ -68,7 +100,7 @@ def option_errors(variables, runbook, nodes=None):
         if target <= 0:
             errors.append('%starget_build (the Windows Server build to upgrade to, e.g. 20348) is required, got %r'
                           % (prefix, variables.get(prefix + 'target_build')))
-        if variables.get(prefix + 'method') not in ('reprovision', 'in_place'):
+        if prefix + 'method' in variables and variables[prefix + 'method'] not in ('reprovision', 'in_place'):
             errors.append("%smethod must be 'reprovision' or 'in_place', got %r" % (prefix, variables.get(prefix + 'method')))
         if variables.get(prefix + 'method') == 'in_place' and not variables.get(prefix + 'setup_media'):
             errors.append('%smethod in_place needs %ssetup_media (the path of the new release\'s setup media as the '

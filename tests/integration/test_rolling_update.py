@@ -208,18 +208,26 @@ def untouched_lab(tmp_path_factory):
      'rolling_update_node_order names hosts that are not nodes of this cluster in the inventory: HV-N7'),
     ({'rolling_update_drain_timeout': 0}, 'rolling_update_drain_timeout must be a number of seconds of at least 1, got 0'),
     ({'rolling_update_accept_list': ['5068791']}, 'rolling_update_accept_list has values that are no KB article id'),
-    ({'rolling_update_pre_node_tasks': '/nonexistent/pre.yml', 'rolling_update_node_order': ['HV-N2']}, None),
+    ({'rolling_update_pre_node_tasks': '/nonexistent/pre.yml'},
+     'rolling_update_pre_node_tasks: no such file /nonexistent/pre.yml'),
+    ({'rolling_update_post_node_tasks': 'BROKEN'}, 'rolling_update_post_node_tasks: '),
+    ({'rolling_update_pre_node_tasks': 'FAILING', 'rolling_update_node_order': ['HV-N2']}, None),
 ])
-def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, playbook, extra, message):
+def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, playbook, tmp_path, extra, message):
     state = untouched_lab
+    for name, text in (('BROKEN', '- name: [unclosed\n'), ('FAILING', '- name: Refuse\n  ansible.builtin.fail:\n    msg: no\n')):
+        path = tmp_path / (name.lower() + '.yml')
+        path.write_text(text)
+        extra = dict((k, str(path) if v == name else v) for k, v in extra.items())
     proc = playbook(PLAY, state['inventory'], dict(FAST, **extra))[0]
     assert proc.returncode != 0
     if message:
         assert said(proc, 'Not starting: ' + message), proc.stdout[-3000:]
+        assert not any(str(v).endswith('broken.yml') for v in extra.values()) or said(proc, 'is not valid YAML')
         assert changes(state) == [] and lab_state(state)['lock'] is None
     else:
-        # A pre-node task file that cannot be loaded is a node failure like any other: the lock is marked
-        # failed with the node (which was not drained), and the re-run without it finishes the cluster.
+        # A pre-node task that fails is a node failure like any other: the lock is marked failed with the
+        # node (which was not drained), and the re-run without it finishes the cluster.
         assert said(proc, 'Rolling update stopped at HV-N2'), proc.stdout[-3000:]
         assert events(state, 'node.suspend_requested') == []
         lock = lab_state(state)['lock']

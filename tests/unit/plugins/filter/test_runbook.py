@@ -41,3 +41,20 @@ def test_upgrade_options():
     assert errors == ['rolling_upgrade_target_build (the Windows Server build to upgrade to, e.g. 20348) is required, got 0',
                       "rolling_upgrade_method in_place needs rolling_upgrade_setup_media (the path of the new release's "
                       "setup media as the nodes see it)"]
+
+
+def test_task_files_must_exist_and_hold_tasks(tmp_path):
+    from ansible_collections.wsfc.rolling.plugins.module_utils._runbook import task_file
+    (tmp_path / 'ok.yml').write_text('- name: Say hello\n  ansible.builtin.debug:\n    msg: hi\n')
+    (tmp_path / 'bad.yml').write_text('- name: [unclosed\n')
+    (tmp_path / 'dict.yml').write_text('name: not a list\n')
+    assert task_file('ok.yml', str(tmp_path)) == str(tmp_path / 'ok.yml')
+    assert task_file('/abs/x.yml', str(tmp_path)) == '/abs/x.yml'
+    assert option_errors({'rolling_update_pre_node_tasks': 'ok.yml'}, 'rolling_update', playbook_dir=str(tmp_path)) == []
+    errors = option_errors({'rolling_update_pre_node_tasks': 'missing.yml', 'rolling_update_post_node_tasks': 'bad.yml'},
+                           'rolling_update', playbook_dir=str(tmp_path))
+    assert errors[0] == 'rolling_update_pre_node_tasks: no such file %s (a path, absolute or relative to the playbook ' \
+                        'directory %s)' % (tmp_path / 'missing.yml', tmp_path)
+    assert errors[1].startswith('rolling_update_post_node_tasks: %s is not valid YAML' % (tmp_path / 'bad.yml'))
+    assert option_errors({'rolling_upgrade_pre_node_tasks': str(tmp_path / 'dict.yml'), 'rolling_upgrade_target_build': 1},
+                         'rolling_upgrade') == ['rolling_upgrade_pre_node_tasks: %s must hold a list of tasks' % (tmp_path / 'dict.yml')]
