@@ -56,6 +56,14 @@ options:
     description: Refuse while Cluster-Aware Updating reports a run in progress or failed.
     type: bool
     default: true
+  only_membership:
+    description:
+      - Check only the cluster-wide conditions for O(name) being out - every other node Up, quorum keeping
+        O(min_quorum_margin) without it (an offline witness counts as a lost vote) - as before each disruptive
+        step on a node that is already out (for example the power cycle of an evicted node). O(name) need not
+        be a member.
+    type: bool
+    default: false
 seealso:
   - module: wsfc.rolling.cluster_lock
   - module: wsfc.rolling.cluster_node
@@ -134,6 +142,17 @@ def _check(module):
             'Unknown' if p['check_cau'] else None)
         round_trips = session.round_trips
 
+    if p['only_membership']:
+        # Before a disruptive step on a node that is already out (restart, power cycle of an evicted node):
+        # only the cluster-wide conditions.
+        checks = gates.membership_checks(state.nodes, state.quorum, name, p['min_quorum_margin'])
+        failed = [c for c in checks if not c.ok]
+        result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': {},
+                  'node': None, 'round_trips': round_trips}
+        if failed:
+            raise UnsafeToProceed('Not safe to go on with %s now: %s' % (
+                name, '; '.join('%s: %s' % (c.name, c.detail) for c in failed)), details=result)
+        return result
     capacity = dict(p['capacity'] or {})
     hosts = p['node_hosts'] or {}
     unknown = sorted(set(hosts) - set(n.name for n in state.nodes))
@@ -172,6 +191,7 @@ def main():
         min_quorum_margin=dict(type='int'),
         run_id=dict(type='str'),
         check_cau=dict(type='bool', default=True),
+        only_membership=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _check)

@@ -87,6 +87,11 @@ options:
         example the roles it owned before it was evicted. Default none.
     type: list
     elements: str
+  min_quorum_margin:
+    description:
+      - With O(state=absent), votes quorum must keep to spare without this node before it is evicted (default 1
+        with 4 or more votes, else 0); every other node must be Up too. An offline witness counts as a lost vote.
+    type: int
   failback_placement:
     description:
       - With O(state=up) and O(failback=immediate), RV(placement) of the drain (role name to the node the drain
@@ -164,7 +169,7 @@ def _membership(module, session):
     """state absent / present: evict, or add and bring the given roles home."""
     p = module.params
     name = p['name']
-    cluster, members = membership.read_members(session)
+    cluster, members, quorum = membership.read_members(session)
     node = membership.find(members, name)
     before = {'name': name, 'member': node is not None, 'state': node.state if node else None}
     result = {'changed': False, 'node': before, 'roles_moved': [], 'diff': {'before': before, 'after': before}}
@@ -173,7 +178,7 @@ def _membership(module, session):
             return result
         after = {'name': name, 'member': False, 'state': None}
         if not module.check_mode:
-            membership.evict(session, node, p['ignore_storage_loss'])
+            membership.evict(session, node, p['ignore_storage_loss'], members, quorum, p['min_quorum_margin'])
     else:
         if node is not None:
             return result
@@ -258,6 +263,7 @@ def main():
         failback=dict(type='str', default='immediate', choices=['immediate', 'policy', 'none']),
         failback_roles=dict(type='list', elements='str'),
         failback_placement=dict(type='dict'),
+        min_quorum_margin=dict(type='int'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _apply)

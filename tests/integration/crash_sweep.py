@@ -2,7 +2,7 @@
 and check that every run converges safely. Prints one line per kill point and a summary.
 
     .venv/bin/python tests/integration/crash_sweep.py --playbook update
-    .venv/bin/python tests/integration/crash_sweep.py --playbook upgrade --first 0 --last 200
+    .venv/bin/python tests/integration/crash_sweep.py --playbook upgrade --ranges 0-40 --list
 
 Each kill point gets a fresh lab. Not part of the test command (it takes tens of minutes); the test
 command runs a sample of these points (tests/integration/test_crash_resume.py).
@@ -64,9 +64,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--playbook', choices=sorted(PLAYBOOKS), default='update')
     parser.add_argument('--scenario', default='hyperv4')
-    parser.add_argument('--first', type=int, default=0, help='first banner index to kill at')
-    parser.add_argument('--last', type=int, default=10 ** 6, help='last banner index to kill at')
+    parser.add_argument('--ranges', default='0-1000000',
+                        help='banner indexes to kill at, like 0-39,96-111 (see --list)')
     parser.add_argument('--net', type=int, default=150)
+    parser.add_argument('--list', action='store_true', help='only list the task banners with their index')
     args = parser.parse_args(argv)
     path, extra = PLAYBOOKS[args.playbook]
     collections_path = os.path.join(os.path.dirname(os.path.dirname(HERE)), '.venv', 'collections')
@@ -86,8 +87,16 @@ def main(argv=None):
         banners, _out = crash.task_banners(crash.command(path, state['inventory'], extra), env)
     finally:
         lab_cli.stop(state['run_dir'])
-    points = [(i, 0.0) for i in range(len(banners)) if args.first <= i <= args.last]
-    points += [(i, 0.5) for i, b in enumerate(banners) if args.first <= i <= args.last and any(w in b for w in WAITS)]
+    if args.list:
+        for index, banner in enumerate(banners):
+            print('%3d %s' % (index, banner))
+        return 0
+    wanted = set()
+    for part in args.ranges.split(','):
+        first, _dash, last = part.partition('-')
+        wanted.update(range(int(first), int(last or first) + 1))
+    points = [(i, 0.0) for i in range(len(banners)) if i in wanted]
+    points += [(i, 0.5) for i, b in enumerate(banners) if i in wanted and any(w in b for w in WAITS)]
     print('%s on %s: %d task banners, %d kill points' % (args.playbook, args.scenario, len(banners), len(points)), flush=True)
     failed, started = 0, time.time()
     for index, delay in sorted(points):

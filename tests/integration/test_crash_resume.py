@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from integration import crash
+from lab import cli as lab_cli
 from integration.labcheck import assert_safe, events, lab_state
 
 pytestmark = pytest.mark.integration
@@ -66,3 +67,41 @@ def test_a_live_run_of_the_same_owner_is_not_resumed_and_another_owner_is_told_h
     out = ' '.join(proc.stdout.split())
     assert proc.returncode != 0 and 'Another rolling run holds the cluster: held by alice' in out, out[-3000:]
     assert 'takeover=true' in out and 'cluster_lock state=absent force=true' in out
+
+
+def test_a_node_lost_during_another_nodes_cycle_stops_the_run_before_the_restart(start_lab, collections_path, tmp_path):
+    """The cluster service of another node stops while the current node installs: the restart is refused
+    (the node stays paused), quorum never loses its margin, and once the node is back the re-run finishes."""
+    state = start_lab('hyperv4')
+    env = crash.environment(collections_path, tmp_path)
+    cmd = crash.command(UPDATE, state['inventory'], FAST)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    current, lost, lines = None, None, []
+    for line in proc.stdout:
+        lines.append(line)
+        match = crash.BANNER.match(line)
+        if match and 'node_drain | Drain ' in match.group(1) and current is None:
+            current = match.group(1).rsplit(' ', 1)[1]
+        if match and 'node_update | Install the updates' in match.group(1) and lost is None:
+            lost = next(n for n in ('HV-N4', 'HV-N3') if n != current)
+            lab_cli.control(state, '/', {'action': 'cluster_service', 'node': lost, 'status': 'Stopped'})
+    proc.wait()
+    out = ' '.join(''.join(lines).split())
+    assert proc.returncode != 0 and current and lost
+    assert 'Not restarting %s now: other_nodes_up: not Up: %s (Down)' % (current, lost) in out, out[-3000:]
+    assert 'Rolling update stopped at %s' % current in out
+    assert [e for e in events(state, 'node.restart') if e['node'] == current] == []
+    node = next(n for n in lab_state(state)['nodes'] if n['name'] == current)
+    assert node['state'] == 'Paused'
+    inv = lab_cli.control(state, '/stats')['invariants']
+    assert inv['min_quorum_margin'] >= 1
+    # The only violation is the fault itself: the lost node out while the current one is paused.
+    assert all(v['rule'] == 'more_than_one_node_out' and lost in v['nodes'] for v in inv['violations'])
+
+    lab_cli.control(state, '/', {'action': 'cluster_service', 'node': lost, 'status': 'Running'})
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    restarts = collections.Counter(e['node'] for e in events(state, 'node.restart'))
+    assert sorted(restarts.values()) == [1, 1, 1, 1], restarts
+    assert lab_state(state)['lock'] is None

@@ -7,35 +7,46 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, model
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
 
 def read_members(session):
-    """(cluster properties, nodes) in one round trip."""
-    cluster, nodes = session.invoke([('cluster.get', {}), ('cluster.nodes', {})], retry=True)
-    for result, what in ((cluster, 'the cluster'), (nodes, 'the cluster nodes')):
+    """(cluster properties, nodes, quorum) in one round trip."""
+    cluster, nodes, quorum = session.invoke([('cluster.get', {}), ('cluster.nodes', {}), ('cluster.quorum', {})], retry=True)
+    for result, what in ((cluster, 'the cluster'), (nodes, 'the cluster nodes'), (quorum, 'the quorum')):
         if not result.ok:
             raise error_for_record('Failed to read %s' % what, result.error)
-    return model.ClusterProperties.from_ps(cluster.value), [model.Node.from_ps(n) for n in nodes.value or []]
+    return (model.ClusterProperties.from_ps(cluster.value), [model.Node.from_ps(n) for n in nodes.value or []],
+            model.Quorum.from_ps(quorum.value))
 
 
 def find(nodes, name):
     return next((n for n in nodes if n.name.lower() == name.lower()), None)
 
 
-def evict(session, node, ignore_storage_loss=False):
+def evict(session, node, ignore_storage_loss=False, members=None, quorum=None, min_quorum_margin=None):
     """Remove-ClusterNode -Force, for a node that is drained (Paused) or Down.
 
+    With ``members`` and ``quorum`` (read just before), the cluster-wide conditions are checked first:
+    every other node Up and quorum keeping its margin without this node.
+
     Raises:
-        UnsafeToProceed: the node is Up or Joining (drain it first: evicting fails its roles over).
+        UnsafeToProceed: the node is Up or Joining (drain it first: evicting fails its roles over), or
+            the cluster-wide conditions do not hold (the node stays paused).
         RemoteCommandError: the cmdlet failed.
     """
     if node.state not in ('Paused', 'Down'):
         raise UnsafeToProceed("Refusing to evict cluster node '%s': it is %s. Pause and drain it first "
                               "(cluster_node state=paused), so that its roles move without failing over."
                               % (node.name, node.state))
+    if members is not None and quorum is not None:
+        failed = [c for c in gates.membership_checks(members, quorum, node.name, min_quorum_margin) if not c.ok]
+        if failed:
+            raise UnsafeToProceed("Not evicting cluster node '%s' now: %s. It was left %s; run again once the cluster "
+                                  "is whole" % (node.name, '; '.join('%s: %s' % (c.name, c.detail) for c in failed),
+                                                node.state), details={'checks': [c.to_dict() for c in failed]})
     # The membership is read back in the same round trip.
     results = session.invoke([('cluster.node.remove', {'name': node.name, 'ignore_storage_loss': ignore_storage_loss}),
                               ('cluster.nodes', {})], stop_on_error=True)

@@ -313,3 +313,33 @@ def test_an_insecure_connection_is_refused_unless_accepted_and_then_named_each_t
     assert rc == 0 and result['changed'] is False
     assert any('Insecure WinRM connection accepted by winrm_allow_insecure: winrm_validate_certs false' in str(w)
                for w in result['warnings'])
+
+
+def test_failback_waits_only_for_the_roles_the_drain_placed_and_that_stayed_there(run_module, lab):
+    # Before the run an administrator moved one of HV-N2's preferred roles away: not ours to wait for.
+    preferred = sorted(g.name for g in lab.groups.values() if g.preferred_owners[:1] == ['HV-N2'])
+    lab.groups[preferred[0]].owner = 'HV-N4'
+    rc, drained = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    assert rc == 0 and preferred[0] not in drained['roles_moved']
+    assert set(drained['placement']) == set(drained['roles_moved'])
+    # After the drain, one moved role is moved on again (an unplanned failover of the node it landed on).
+    moved_on = sorted(drained['placement'])[0]
+    away = next(n for n in ('HV-N1', 'HV-N3', 'HV-N4') if n != drained['placement'][moved_on])
+    lab.groups[moved_on].owner = away
+    rc, up = run_module(cluster_node, args(name='HV-N2', state='up', failback='immediate', wait_timeout=5,
+                                           failback_placement=drained['placement']))
+    assert rc == 0, up
+    assert moved_on not in up['roles_moved'] and preferred[0] not in up['roles_moved']
+    assert set(up['roles_moved']) <= set(drained['placement']) - {moved_on}
+    # Without the placement, the module would wait for every preferred role, the one moved away before included.
+    rc, _ = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    rc, old = run_module(cluster_node, args(name='HV-N2', state='up', failback='immediate', wait_timeout=1))
+    assert rc == 1 and old['error_type'] == 'TimeoutFailure' and preferred[0] in old['msg']
+
+
+def test_the_membership_gate_checks_only_the_rest_of_the_cluster(run_module, lab):
+    rc, result = run_module(cluster_gate, args(name='HV-N9', only_membership=True))
+    assert rc == 0 and [c['name'] for c in result['checks']] == ['other_nodes_up', 'quorum_margin']
+    lab.set_cluster_service('HV-N3', 'Stopped')
+    rc, result = run_module(cluster_gate, args(name='HV-N2', only_membership=True))
+    assert rc == 1 and result['msg'].startswith('Not safe to go on with HV-N2 now: other_nodes_up: not Up: HV-N3 (Down)')
