@@ -22,7 +22,15 @@ BOUNDS = {
 
 
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """The value as a number (``-e name=5`` gives the text '5'), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
 
 
 def task_file(path, base):
@@ -64,7 +72,8 @@ def option_errors(variables, runbook, nodes=None, playbook_dir=None):
         if name not in variables:
             continue
         value = variables[name]
-        if not _number(value) or value < low:
+        number = _number(value)
+        if number is None or number < low:
             errors.append('%s must be a number of %s of at least %s, got %r' % (name, unit, low, value))
     categories = variables.get(prefix + 'category_names') or []
     unknown = unknown_classifications(categories)

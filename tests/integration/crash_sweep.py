@@ -107,7 +107,8 @@ def main(argv=None):
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
             problems = verdict(state, expect_build)
             if proc.returncode != 0:
-                problems.insert(0, 're-run failed: %s' % proc.stdout[-600:].replace('\n', ' '))
+                fatal = [line for line in proc.stdout.splitlines() if 'msg' in line or 'fatal' in line or 'ERROR' in line]
+                problems.insert(0, 're-run failed: %s' % ' | '.join(fatal)[-1500:])
         finally:
             lab_cli.stop(state['run_dir'])
         failed += bool(problems)

@@ -105,3 +105,29 @@ def test_a_node_lost_during_another_nodes_cycle_stops_the_run_before_the_restart
     restarts = collections.Counter(e['node'] for e in events(state, 'node.restart'))
     assert sorted(restarts.values()) == [1, 1, 1, 1], restarts
     assert lab_state(state)['lock'] is None
+
+
+UPGRADE = 'playbooks/rolling_upgrade.yml'
+UPGRADE_KILL_POINTS = [
+    ('node_reprovision | Wait until the node answers on build', 0.5),
+    ('node_reprovision | Add the node back', 0.0),
+]
+
+
+@pytest.mark.parametrize('banner, delay', UPGRADE_KILL_POINTS, ids=['mid-reinstall', 'before-add'])
+def test_controller_killed_mid_upgrade_then_rerun_converges(start_lab, collections_path, tmp_path, banner, delay):
+    state = start_lab('hyperv4')
+    env = crash.environment(collections_path, tmp_path)
+    cmd = crash.command(UPGRADE, state['inventory'], {'rolling_upgrade_poll_interval': 0.1, 'rolling_upgrade_target_build': 20348,
+                                                      'rolling_upgrade_capture_dir': str(tmp_path / 'captures')})
+    _banners, killed, out = crash.run_and_kill(cmd, env, banner_text=banner, delay=delay)
+    assert killed, out[-3000:]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    snap = lab_state(state)
+    assert all(n['member'] and n['state'] == 'Up' and n['build'] == 20348 for n in snap['nodes']), snap['nodes']
+    assert snap['lock'] is None
+    assert_safe(state)
+    for kind in ('node.suspend_requested', 'node.evicted', 'node.reprovisioned', 'node.added'):
+        per_node = collections.Counter(e['node'] for e in events(state, kind))
+        assert sorted(per_node.values()) == [1, 1, 1, 1], (kind, per_node)

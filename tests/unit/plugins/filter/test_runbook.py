@@ -10,7 +10,8 @@ def test_good_defaults_pass_and_the_filter_is_registered():
     assert FilterModule().filters()['option_errors'] is option_errors
     assert option_errors({'rolling_update_drain_timeout': 1800, 'rolling_update_poll_interval': 0.1,
                           'rolling_update_category_names': ['Security Updates', '0fa1201d-4330-4fa8-8ae9-b877473b6441'],
-                          'rolling_update_node_order': ['hv-n2'], 'rolling_update_min_quorum_margin': -1},
+                          'rolling_update_node_order': ['hv-n2'], 'rolling_update_min_quorum_margin': -1,
+                          'rolling_update_storage_timeout': '600'},  # -e name=600 gives text
                          'rolling_update', NODES) == []
 
 
