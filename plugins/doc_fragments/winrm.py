@@ -158,7 +158,7 @@ options:
     description:
       - Run id of the run lock (M(wsfc.rolling.cluster_lock)) this task works under. While the module waits,
         it refreshes the lock's heartbeat about once a minute through a surviving node (never the node
-        named in O(name)), so that a live run is not taken for a gone one; and it stops when the lock
+        being worked on), so that a live run is not taken for a gone one; and it stops when the lock
         has been taken over by another run.
     type: str
 '''

@@ -50,7 +50,8 @@ def _task_file_error(name, path, base):
             tasks = yaml.safe_load(handle)
     except (OSError, ValueError) as exc:
         return '%s: %s cannot be read as YAML: %s' % (name, full, exc)
-    except Exception as exc:  # pylint: disable=broad-except  (yaml.YAMLError and its subclasses)
+    except Exception as exc:  # pylint: disable=broad-except
+        # yaml.YAMLError and its subclasses (the yaml module is imported only here)
         return '%s: %s is not valid YAML: %s' % (name, full, ' '.join(str(exc).split()))
     if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
         return '%s: %s must hold a list of tasks' % (name, full)

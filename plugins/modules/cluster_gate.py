@@ -96,7 +96,7 @@ capacity:
 node:
   description:
     - The node as the gate saw it (C(name), C(state), C(drain_status)). A node of this run that is V(Paused) or
-      restarting (V(Down), V(Joining)) passes the node check: a re-run continues it from there.
+      restarting (V(Down), V(Joining)) passes the node check, so that a re-run continues it from there.
   returned: success
   type: dict
   sample: {name: HV-N2, state: Up, drain_status: NotInitiated}

@@ -61,7 +61,7 @@ def verdict(state, expect_build=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--playbook', choices=sorted(PLAYBOOKS), default='update')
     parser.add_argument('--scenario', default='hyperv4')
     parser.add_argument('--ranges', default='0-1000000',
@@ -112,11 +112,11 @@ def main(argv=None):
         finally:
             lab_cli.stop(state['run_dir'])
         failed += bool(problems)
-        print('%-4s %3d +%.1fs %-70s %s' % ('FAIL' if problems else 'ok', index, delay, banners[index][:70],
-                                            '; '.join(problems) if problems else ('killed' if killed else 'ended first')),
+        outcome = '; '.join(problems) if problems else ('killed' if killed else 'ended first')
+        print('%-4s %3d +%.1fs %-70s %s' % ('FAIL' if problems else 'ok', index, delay, banners[index][:70], outcome),
               flush=True)
-    print('%d of %d kill points converged safely (%d failed) in %.0f s' % (len(points) - failed, len(points), failed,
-                                                                         time.time() - started))
+    print('%d of %d kill points converged safely (%d failed) in %.0f s'
+          % (len(points) - failed, len(points), failed, time.time() - started))
     return 1 if failed else 0
 
 

@@ -113,9 +113,20 @@ def refusal(lock, now, stale_after, owner):
 
 
 def _swap(session, expect, new):
-    value = session.call('lock.cas', {'expect': expect, 'value': None if new is None else json.dumps(new, sort_keys=True)},
-                         action='Failed to write the run lock')
-    return value.get('Swapped'), decode(value.get('Value'))
+    """Compare-and-set; after a lost answer the lock is read again to learn whether the write landed
+    (our value is there), did not (the old one is, so it is tried once more), or lost a race."""
+    raw = None if new is None else json.dumps(new, sort_keys=True)
+    for attempt in (1, 2):
+        try:
+            value = session.call('lock.cas', {'expect': expect, 'value': raw}, action='Failed to write the run lock')
+            return value.get('Swapped'), decode(value.get('Value'))
+        except (ConnectionFailure, TimeoutFailure):
+            _held, now_raw, _now = read(session)
+            if now_raw == raw:
+                return True, new
+            if now_raw != expect or attempt == 2:
+                return False, decode(now_raw)
+    return False, None
 
 
 def check_takeable(held, now, owner, stale_after=STALE_AFTER, takeover=False):

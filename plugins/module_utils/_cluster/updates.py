@@ -28,6 +28,8 @@ GUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def unknown_classifications(names):
     """The names that are neither a known classification nor a category GUID."""
     return [c for c in names or [] if c not in CLASSIFICATIONS and not GUID.match(str(c))]
+
+
 UNREACHABLE = (ConnectionFailure, TimeoutFailure)
 
 

@@ -710,7 +710,8 @@ $WsfcOperations = @{
             $exists = Test-Path -LiteralPath $setup
         }
         if (-not $exists) {
-            throw [System.Management.Automation.ItemNotFoundException]::new("Setup media not found at '$media' (looked for setup.exe there as $checkedAs, as setup runs).")
+            $message = "Setup media not found at '$media' (looked for setup.exe there as $checkedAs, as setup runs)."
+            throw [System.Management.Automation.ItemNotFoundException]::new($message)
         }
         [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Media = $media; Setup = $setup; CheckedAs = $checkedAs }
     }

@@ -170,6 +170,7 @@ class WinRMOptions(object):
         if self.scheme == 'https' and not self.validate_certs:
             out.append('winrm_validate_certs false accepts any certificate, so anyone on the path can pose as the node')
         return out
+
     @property
     def can_delegate(self):
         """True when remote cmdlets that touch other nodes may run (the double hop)."""
@@ -372,6 +373,17 @@ class PowerShellRunner(object):
                 self._wsman('sending the request', protocol.send_command_input, self._shell_id,
                             command_id, _shim.stdin_payload(request), True)
                 stdout, stderr, rc = self._receive(command_id)
+            except RemoteCommandError as exc:
+                if exc.details.get('wsman_fault_code') != UNKNOWN_SHELL_FAULT:
+                    raise
+                # The shell vanished after the command started: the address now reaches another
+                # machine (the cluster name moved with the core cluster group) or WinRM restarted.
+                # Whether the command ran is unknown, as with a dropped connection: reads are sent
+                # again in a new shell, mutations are re-read by their callers.
+                raise ConnectionFailure('%s forgot the shell while %s was running (the address moved to another '
+                                        'node, or WinRM restarted): %s' % (self.options.endpoint,
+                                                                           ', '.join(op for op, _p in calls), exc),
+                                        details={'transient': True})
             finally:
                 try:
                     self._wsman('ending the command', protocol.cleanup_command, self._shell_id, command_id)
@@ -457,7 +469,7 @@ class PowerShellRunner(object):
 
 def computer_name(node):
     """The computer (NetBIOS) name a cluster node answers as: a DNS name's first label."""
-    return str(node).split('.')[0]
+    return str(node).split('.', 1)[0]
 
 
 def _root_cause(exc):

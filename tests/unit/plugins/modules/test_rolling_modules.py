@@ -253,8 +253,8 @@ def test_a_name_that_is_no_node_is_refused_before_a_restart(run_module, lab):
 
 
 def test_the_gate_refuses_swapped_node_addresses_before_anything_changes(run_module, lab):
-    rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts={'HV-N1': 'HV-N1', 'HV-N2': 'HV-N3',
-                                                                        'HV-N3': 'HV-N2', 'HV-N4': 'HV-N4'}))
+    swapped = {'HV-N1': 'HV-N1', 'HV-N2': 'HV-N3', 'HV-N3': 'HV-N2', 'HV-N4': 'HV-N4'}
+    rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts=swapped))
     assert rc == 1 and result['error_type'] == 'WrongNode'
     assert 'answered as HV-N3, not as the node HV-N2' in result['msg'] or 'answered as HV-N2, not as the node HV-N3' in result['msg']
 
@@ -332,7 +332,8 @@ def test_failback_waits_only_for_the_roles_the_drain_placed_and_that_stayed_ther
     assert moved_on not in up['roles_moved'] and preferred[0] not in up['roles_moved']
     assert set(up['roles_moved']) <= set(drained['placement']) - {moved_on}
     # Without the placement, the module would wait for every preferred role, the one moved away before included.
-    rc, _ = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    rc, again = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    assert rc == 0 and again['changed']
     rc, old = run_module(cluster_node, args(name='HV-N2', state='up', failback='immediate', wait_timeout=1))
     assert rc == 1 and old['error_type'] == 'TimeoutFailure' and preferred[0] in old['msg']
 

@@ -137,3 +137,25 @@ def test_heartbeat_refreshes_during_waits_and_stops_a_run_that_lost_its_lock():
     ticks[0] = 200
     with pytest.raises(UnsafeToProceed, match='not held by run r1'):
         beat.beat()
+
+
+def test_a_lost_answer_to_a_lock_write_is_resolved_by_reading_the_lock_again():
+    from ansible_collections.wsfc.rolling.plugins.module_utils._errors import ConnectionFailure
+
+    class Lossy(FakeSession):
+        """The write lands (or not), then the answer is lost once."""
+        def __init__(self, lands):
+            FakeSession.__init__(self)
+            self.lands, self.lost = lands, False
+
+        def call(self, op, params=None, action=None, retry=False):
+            if op == 'lock.cas' and not self.lost:
+                self.lost = True
+                if self.lands:
+                    FakeSession.call(self, op, params, action, retry)
+                raise ConnectionFailure('the shell vanished', details={'transient': True})
+            return FakeSession.call(self, op, params, action, retry)
+    for lands in (True, False):
+        s = Lossy(lands)
+        new, previous, changed = lock.acquire(s, 'alice', 'r1', 3600)
+        assert changed and json.loads(s.value)['run_id'] == 'r1' and s.writes == 1

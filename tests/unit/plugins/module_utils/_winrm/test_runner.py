@@ -260,3 +260,27 @@ def test_insecure_choices_pass_only_when_accepted_and_stay_named():
                                     'command unencrypted']
     assert WinRMOptions(scheme='http', **BASE).insecure_choices() == []  # NTLM encrypts the messages
     assert WinRMOptions(scheme='http', delegation='scheduled_task', **BASE).encrypted
+
+
+def test_a_shell_lost_while_the_command_runs_is_a_drop_reads_are_sent_again_mutations_are_not():
+    """The cluster name moved to another node between Command and Receive: that node knows no such shell."""
+    fault = winrm.exceptions.WSManFaultError(500, 'x', '', 'shell not found', wsman_fault_code=2150858843)
+
+    class Moved(FakeProtocol):
+        failures = 1
+
+        def get_command_output_raw(self, shell_id, command_id):
+            if self.failures:
+                self.failures -= 1
+                self.calls.append('get_command_output_raw')
+                raise fault
+            return FakeProtocol.get_command_output_raw(self, shell_id, command_id)
+    proto = Moved()
+    r = runner(proto)
+    r._sleep = lambda s: None
+    r.invoke([('cluster.nodes', {})])  # a read: sent again in a new shell
+    assert proto.calls.count('open_shell') == 2 and proto.calls.count('run_command') == 2
+    proto.failures = 1
+    with pytest.raises(ConnectionFailure, match='forgot the shell while lock.cas was running') as err:
+        r.invoke([('lock.cas', {})])  # a mutation: the caller re-reads
+    assert err.value.details['transient'] is True
