@@ -482,5 +482,6 @@ def _root_cause(exc):
         seen = nxt
     text = str(seen)
     if 'Connection refused' in text or 'Errno 111' in text:
-        return 'connection refused'
+        return ('connection refused (nothing listens there: the machine is stopping or starting, WinRM is not '
+                'running, or the address or port is wrong)')
     return text
