@@ -1,9 +1,12 @@
+import itertools
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+
+from lab import cli as lab_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,3 +30,16 @@ def playbook(collections_path, tmp_path):
         result = json.loads(out_file.read_text()) if out_file.exists() else None
         return proc, result
     return run
+
+
+_untouched_nets = itertools.count(220)
+
+
+@pytest.fixture(scope='module')
+def untouched_lab(tmp_path_factory):
+    """One hyperv4 lab for a test module's bad-input cases: none of them may change it (each test asserts it)."""
+    run_dir = str(tmp_path_factory.mktemp('bad-input-lab'))
+    state = lab_cli.start('hyperv4', run_dir, net='127.0.%d' % next(_untouched_nets))
+    state['inventory'] = run_dir + '/inventory.yml'
+    yield state
+    lab_cli.stop(run_dir)

@@ -191,15 +191,6 @@ def test_swapped_node_addresses_are_refused_before_anything_changes(start_lab, p
     assert lab_state(state)['lock'] is None
 
 
-@pytest.fixture(scope='module')
-def untouched_lab(tmp_path_factory):
-    """One lab for every bad-input case: none of them may change it (asserted each time)."""
-    run_dir = str(tmp_path_factory.mktemp('bad-update-input-lab'))
-    state = lab_cli.start('hyperv4', run_dir, net='127.0.221')
-    state['inventory'] = run_dir + '/inventory.yml'
-    yield state
-    lab_cli.stop(run_dir)
-
 
 @pytest.mark.parametrize('extra, message', [
     ({'rolling_update_category_names': ['Security Update']},

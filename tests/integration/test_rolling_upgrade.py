@@ -91,15 +91,6 @@ def test_in_place_upgrade_keeps_every_node_a_member(start_lab, playbook, tmp_pat
     assert sorted(per_node(state, 'node.resumed').values()) == [1, 1, 1, 1]
 
 
-@pytest.fixture(scope='module')
-def untouched_lab(tmp_path_factory):
-    """One lab for every bad-input case: none of them may change it (asserted each time)."""
-    run_dir = str(tmp_path_factory.mktemp('bad-input-lab'))
-    state = lab_cli.start('hyperv4', run_dir, net='127.0.220')
-    state['inventory'] = run_dir + '/inventory.yml'
-    yield state
-    lab_cli.stop(run_dir)
-
 
 @pytest.mark.parametrize('extra, message', [
     ({'rolling_upgrade_target_build': 14393}, 'target build 14393 (Windows Server 2016) is older than nodes HV-N1, HV-N2, HV-N3, HV-N4'),

@@ -687,24 +687,9 @@ $WsfcOperations = @{
             $taskName = "wsfc.rolling media check $id"
             Set-Content -Path $pathFile -Value $setup -Encoding UTF8
             $command = "Test-Path -LiteralPath (Get-Content -Raw -Path '$pathFile').Trim() | Set-Content -Path '$outFile' -Encoding ASCII"
-            $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$command`""
-            $principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
-            try {
-                [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
-                Start-ScheduledTask -TaskName $taskName
-                $deadline = (Get-Date).AddSeconds(120)
-                while ((Get-ScheduledTask -TaskName $taskName).State -ne 'Ready' -or -not (Test-Path -Path $outFile)) {
-                    if ((Get-Date) -gt $deadline) {
-                        throw "The media check task '$taskName' did not finish within 120 seconds."
-                    }
-                    Start-Sleep -Milliseconds 500
-                }
-                $exists = ((Get-Content -Raw -Path $outFile).Trim() -eq 'True')
-            }
-            finally {
-                Unregister-ScheduledTask -TaskName $taskName -Confirm:$false -ErrorAction SilentlyContinue
-                Remove-Item -Path $pathFile, $outFile -ErrorAction SilentlyContinue
-            }
+            $system = @{ Principal = (New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest) }
+            $lines = Invoke-WsfcShortTask $taskName $command $system $outFile 120 @($pathFile)
+            $exists = ((@($lines) -join '').Trim() -eq 'True')
         }
         else {
             $exists = Test-Path -LiteralPath $setup
@@ -759,28 +744,37 @@ function Invoke-WsfcDelegated($Call, $Delegate) {
     Set-Content -Path $scriptPath -Value $ShimText -Encoding UTF8
     Set-Content -Path $requestPath -Value ([System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($innerJson))) -Encoding ASCII
     $command = "& '$scriptPath' -EncodedRequest (Get-Content -Raw -Path '$requestPath') | Set-Content -Path '$outputPath' -Encoding ASCII"
-    $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$command`""
+    $logon = @{ User = [string]$Delegate.user; Password = [string]$Delegate.password; RunLevel = 'Highest' }
+    $lines = Invoke-WsfcShortTask $taskName $command $logon $outputPath 1800 @($scriptPath, $requestPath)
+    $line = @($lines | Where-Object { $_ -like 'WSFC-RPC-RESULT:*' }) | Select-Object -First 1
+    if ($null -eq $line) {
+        throw "The scheduled task '$taskName' wrote no result."
+    }
+    $text = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($line.Substring(16)))
+    return @((ConvertFrom-Json -InputObject $text).results)[0]
+}
+
+function Invoke-WsfcShortTask([string]$Name, [string]$Command, [hashtable]$Logon, [string]$OutputPath, [int]$TimeoutSeconds, [string[]]$Files) {
+    # Runs one PowerShell command line in a scheduled task registered with $Logon (a Principal, or
+    # User, Password and RunLevel), waits until the task is back to Ready and wrote $OutputPath, and
+    # returns that file's lines. The task and the files are removed whatever happens. The command
+    # line holds only paths of files under ProgramData\wsfc.rolling, never a user value.
+    $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$Command`""
     try {
-        $logon = @{ User = [string]$Delegate.user; Password = [string]$Delegate.password }
-        [void](Register-ScheduledTask -TaskName $taskName -Action $action @logon -RunLevel Highest -Force)
-        Start-ScheduledTask -TaskName $taskName
-        $deadline = (Get-Date).AddSeconds(1800)
-        while ((Get-ScheduledTask -TaskName $taskName).State -ne 'Ready' -or -not (Test-Path -Path $outputPath)) {
+        [void](Register-ScheduledTask -TaskName $Name -Action $action @Logon -Force)
+        Start-ScheduledTask -TaskName $Name
+        $deadline = (Get-Date).AddSeconds($TimeoutSeconds)
+        while ((Get-ScheduledTask -TaskName $Name).State -ne 'Ready' -or -not (Test-Path -Path $OutputPath)) {
             if ((Get-Date) -gt $deadline) {
-                throw "The scheduled task '$taskName' did not finish within 1800 seconds."
+                throw "The scheduled task '$Name' did not finish within $TimeoutSeconds seconds."
             }
             Start-Sleep -Milliseconds 500
         }
-        $line = @(Get-Content -Path $outputPath | Where-Object { $_ -like 'WSFC-RPC-RESULT:*' }) | Select-Object -First 1
-        if ($null -eq $line) {
-            throw "The scheduled task '$taskName' wrote no result."
-        }
-        $text = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($line.Substring(16)))
-        return @((ConvertFrom-Json -InputObject $text).results)[0]
+        return @(Get-Content -Path $OutputPath)
     }
     finally {
-        Unregister-ScheduledTask -TaskName $taskName -Confirm:$false -ErrorAction SilentlyContinue
-        Remove-Item -Path $scriptPath, $requestPath, $outputPath -ErrorAction SilentlyContinue
+        Unregister-ScheduledTask -TaskName $Name -Confirm:$false -ErrorAction SilentlyContinue
+        Remove-Item -Path (@($Files) + @($OutputPath)) -ErrorAction SilentlyContinue
     }
 }
 
