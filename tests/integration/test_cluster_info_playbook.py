@@ -67,5 +67,5 @@ def test_demo_report_playbook_prints_the_table(start_lab, playbook):
     assert 'Cluster HVCLU01 (lab.test)' in proc.stdout
     for node in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):
         assert '%s        Up       NotInitiated  1/1    10.0.17763' % node in proc.stdout
-    assert 'Health: HEALTHY' in proc.stdout
+    assert 'Health: HEALTHY' in proc.stdout and 'Run lock: none' in proc.stdout
     print('cluster_report.yml wall time: %.2f s' % (time.monotonic() - started))

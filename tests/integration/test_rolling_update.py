@@ -191,6 +191,21 @@ def test_swapped_node_addresses_are_refused_before_anything_changes(start_lab, p
     assert lab_state(state)['lock'] is None
 
 
+def test_a_lost_witness_is_lost_margin_and_stops_the_run_before_anything_changes(untouched_lab, playbook):
+    state = untouched_lab  # before the bad-option cases: their last one updates the cluster
+    before = changes(state)
+    fault(state, 'witness_offline', True)
+    try:
+        proc = playbook(PLAY, state['inventory'], FAST)[0]
+    finally:
+        fault(state, 'witness_offline', None)
+    assert proc.returncode != 0
+    assert said(proc, 'quorum_margin: without HV-N2: 3 of 5 votes, 3 needed, margin 0 (required 1); '
+                      'witness File Share Witness is offline'), proc.stdout[-3000:]
+    # The lock was taken for the first gate and released again; nothing else was touched.
+    assert [e for e in changes(state)[len(before):] if e['kind'] != 'lock.changed'] == []
+    assert lab_state(state)['lock'] is None
+
 
 @pytest.mark.parametrize('extra, message', [
     ({'rolling_update_category_names': ['Security Update']},
@@ -210,12 +225,13 @@ def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, 
         path = tmp_path / (name.lower() + '.yml')
         path.write_text(text)
         extra = dict((k, str(path) if v == name else v) for k, v in extra.items())
+    before = changes(state)
     proc = playbook(PLAY, state['inventory'], dict(FAST, **extra))[0]
     assert proc.returncode != 0
     if message:
         assert said(proc, 'Not starting: ' + message), proc.stdout[-3000:]
         assert not any(str(v).endswith('broken.yml') for v in extra.values()) or said(proc, 'is not valid YAML')
-        assert changes(state) == [] and lab_state(state)['lock'] is None
+        assert changes(state) == before and lab_state(state)['lock'] is None
     else:
         # A pre-node task that fails is a node failure like any other: the lock is marked failed with the
         # node (which was not drained), and the re-run without it finishes the cluster.
@@ -227,3 +243,4 @@ def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, 
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert_all_updated(state)
         assert_safe(state)
+
