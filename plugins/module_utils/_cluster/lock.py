@@ -15,6 +15,7 @@ __metaclass__ = type
 import datetime
 import json
 import re
+import time
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.gates import describe_lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
@@ -171,7 +172,7 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
             previous = dict(held, stale=expired(held, now), **ages(held, now))
             inherit = held.get('owner') == owner or takeover
         new = {'owner': owner, 'run_id': run_id, 'acquired': format_time(now), 'status': 'running', 'expires': expires,
-               'heartbeat': format_time(now), 'node': held.get('node') if inherit else None}
+               'ttl': ttl, 'heartbeat': format_time(now), 'node': held.get('node') if inherit else None}
         new.update(fields)
     swapped, value = _swap(session, raw, new)
     if not swapped:
@@ -180,13 +181,15 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
 
 
 def update(session, run_id, ttl, **fields):
-    """Change fields of our lock (``node`` worked on, ``status``) and extend its expiry."""
+    """Change fields of our lock (``node`` worked on, ``status``), refresh its heartbeat and extend its
+    expiry by ``ttl`` (None: by the ttl it was taken with)."""
     current, raw, now = read(session)
     if current is None or current.get('run_id') != run_id:
         raise UnsafeToProceed('The run lock is not held by run %s: %s' % (
             run_id, describe_lock(current) if current else 'no lock'), details={'lock': current})
+    ttl = ttl or current.get('ttl')
     if ttl:
-        fields['expires'] = format_time(now + datetime.timedelta(seconds=ttl))
+        fields['expires'] = format_time(now + datetime.timedelta(seconds=int(ttl)))
     new = dict(current, heartbeat=format_time(now), **fields)
     swapped, value = _swap(session, raw, new)
     if not swapped:
@@ -203,7 +206,6 @@ class Heartbeat(object):
     """
 
     def __init__(self, session, run_id, every=HEARTBEAT_EVERY, clock=None):
-        import time
         self.session, self.run_id, self.every = session, run_id, every
         self.clock = clock or time.monotonic
         self.last = self.clock()

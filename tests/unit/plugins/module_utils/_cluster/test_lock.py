@@ -159,3 +159,11 @@ def test_a_lost_answer_to_a_lock_write_is_resolved_by_reading_the_lock_again():
         s = Lossy(lands)
         new, previous, changed = lock.acquire(s, 'alice', 'r1', 3600)
         assert changed and json.loads(s.value)['run_id'] == 'r1' and s.writes == 1
+
+
+def test_a_heartbeat_also_extends_the_expiry_by_the_ttl_the_lock_was_taken_with():
+    s = FakeSession()
+    lock.acquire(s, 'alice', 'r1', 3600)
+    s.now += datetime.timedelta(minutes=50)
+    lock.update(s, 'r1', None)
+    assert json.loads(s.value)['expires'] == '2026-11-22T04:50:00Z'
