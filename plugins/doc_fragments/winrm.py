@@ -163,6 +163,16 @@ options:
     type: str
 '''
 
+    NODE_ID = r'''
+options:
+  node_id:
+    description:
+      - The node's cluster node id (C(id) in M(wsfc.rolling.cluster_info)'s RV(wsfc.rolling.cluster_info#module:nodes)).
+        Every round trip then also confirms, where the cluster service runs on O(winrm_host), that the endpoint is
+        that node of this cluster, not a machine of the same name in another cluster.
+    type: str
+'''
+
     READ_ONLY = r'''
 attributes:
   check_mode:

@@ -56,9 +56,11 @@ def _register_heartbeat(module):
 def runner_from_module(module, host=None, node=None):
     """A PowerShellRunner for the module's WinRM options (``host`` overrides winrm_host).
 
-    ``node``: the cluster node the endpoint must be; every round trip then confirms it (WrongNode).
+    ``node``: the cluster node the endpoint must be; every round trip then confirms it (WrongNode),
+    with the module's ``node_id`` option too where it has one.
     """
-    return PowerShellRunner(WinRMOptions.from_params(module.params, host=host), expect_node=node)
+    return PowerShellRunner(WinRMOptions.from_params(module.params, host=host), expect_node=node,
+                            expect_node_id=module.params.get('node_id') if node else None)
 
 
 def session_from_module(module, exclude=None):

@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.NODE_ID
   - wsfc.rolling.winrm.HEARTBEAT
 options:
   name:
@@ -146,6 +147,7 @@ def main():
     argument_spec = winrm_argument_spec()
     argument_spec.update(wait_argument_spec(7200))
     argument_spec.update(
+        node_id=dict(type='str'),
         name=dict(type='str', required=True),
         build=dict(type='int', required=True),
         setup_media=dict(type='str'),

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.NODE_ID
   - wsfc.rolling.winrm.HEARTBEAT
 attributes:
   check_mode:
@@ -158,6 +159,7 @@ def main():
     argument_spec = winrm_argument_spec()
     argument_spec.update(wait_argument_spec(1800))
     argument_spec.update(
+        node_id=dict(type='str'),
         name=dict(type='str', required=True),
         only_if_required=dict(type='bool', default=False),
         wait_for_return=dict(type='bool', default=False),

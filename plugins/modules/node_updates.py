@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.NODE_ID
   - wsfc.rolling.winrm.HEARTBEAT
 attributes:
   check_mode:
@@ -153,6 +154,7 @@ def main():
     argument_spec.update(wait_argument_spec(7200))
     argument_spec.update(
         state=dict(type='str', required=True, choices=['installed']),
+        node_id=dict(type='str'),
         name=dict(type='str'),
         category_names=dict(type='list', elements='str', default=[]),
         accept_list=dict(type='list', elements='str', default=[]),

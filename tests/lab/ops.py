@@ -429,15 +429,25 @@ def shim_operations(shim_text):
     return set(SHIM_OPERATION.findall(shim_text))
 
 
+def _identity_mismatch(lab, node, expect):
+    """The shim's Get-WsfcIdentityMismatch: computer name, then the node id where the cluster service runs."""
+    expected = str(expect.get('computer') or '')
+    if expected and expected.lower() != node.name.lower():
+        return {'expected': expected, 'actual': node.name}
+    node_id = str(expect.get('node_id') or '')
+    if node_id and node.cluster_service == 'Running' and lab.node(node.name) is not None and node.id != node_id:
+        return {'expected': expected, 'actual': node.name, 'expected_node_id': node_id, 'actual_node_id': node.id}
+    return None
+
+
 def execute(lab, node, request, defined_ops):
     """Run a decoded request as the shim would on ``node``; returns the response document."""
     results = []
-    expected = str((request.get('expect') or {}).get('computer') or '')
-    if expected and expected.lower() != node.name.lower():
-        # The shim's identity check: nothing runs on a machine of another name.
-        lab.recorder.record('rpc.wrong_node', node=node.name, expected=expected)
-        return {'protocol': 1, 'computer': node.name, 'results': [],
-                'identity': {'expected': expected, 'actual': node.name}}
+    identity = _identity_mismatch(lab, node, request.get('expect') or {})
+    if identity:
+        # The shim's identity check: nothing runs on another machine.
+        lab.recorder.record('rpc.wrong_node', node=node.name, expected=identity['expected'])
+        return {'protocol': 1, 'computer': node.name, 'results': [], 'identity': identity}
     with lab.lock:
         lab.advance()
         for call in request.get('calls', []):

@@ -73,18 +73,20 @@ def patch_modules(monkeypatch, lab, *modules):
     from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
     from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 
-    def runner_factory(options, expect_node=None):
+    def runner_factory(options, expect_node=None, expect_node_id=None):
         node = options.host if lab.machine(options.host) else lab.core_group().owner
         protocol = LabProtocol(lab, node)
         lab.protocols.append(protocol)
-        return PowerShellRunner(options, protocol_factory=lambda o: protocol, expect_node=expect_node)
+        return PowerShellRunner(options, protocol_factory=lambda o: protocol, expect_node=expect_node,
+                                expect_node_id=expect_node_id)
 
     def session_from_module(module, exclude=None):
         return ClusterSession(WinRMOptions.from_params(module.params), module.params.get('winrm_fallback_hosts') or [],
                               exclude=exclude, runner_factory=runner_factory)
 
     def runner_from_module(module, host=None, node=None):
-        return runner_factory(WinRMOptions.from_params(module.params, host=host), expect_node=node)
+        return runner_factory(WinRMOptions.from_params(module.params, host=host), expect_node=node,
+                              expect_node_id=module.params.get('node_id') if node else None)
 
     lab.protocols = []
     for module in modules:

@@ -778,6 +778,36 @@ function Invoke-WsfcShortTask([string]$Name, [string]$Command, [hashtable]$Logon
     }
 }
 
+function Get-WsfcIdentityMismatch($Expect) {
+    # $null when this machine is the node the request is for: its computer name and, where it is
+    # given and the cluster service runs here, its cluster node id. Otherwise what was found.
+    if ($null -eq $Expect) {
+        return $null
+    }
+    $computer = [string]$Expect.computer
+    if ($computer -ne '' -and $computer -ne [string]$env:COMPUTERNAME) {
+        return [ordered]@{ expected = $computer; actual = [string]$env:COMPUTERNAME }
+    }
+    $nodeId = [string]$Expect.node_id
+    if ($nodeId -eq '') {
+        return $null
+    }
+    $service = Get-Service -Name ClusSvc -ErrorAction SilentlyContinue
+    if ($null -eq $service -or [string]$service.Status -ne 'Running') {
+        return $null
+    }
+    try {
+        $actualId = [string](Get-ClusterNode -Name $env:COMPUTERNAME -ErrorAction Stop).Id
+    }
+    catch {
+        return $null
+    }
+    if ($actualId -ne $nodeId) {
+        return [ordered]@{ expected = $computer; actual = [string]$env:COMPUTERNAME; expected_node_id = $nodeId; actual_node_id = $actualId }
+    }
+    return $null
+}
+
 function Invoke-WsfcCall($Call, $Delegate) {
     $operation = [string]$Call.op
     $result = [ordered]@{ id = $Call.id; op = $operation; ok = $true; value = $null; warnings = @() }
@@ -833,13 +863,11 @@ try {
     $request = ConvertFrom-Json -InputObject $json
     $results = New-Object System.Collections.ArrayList
     # Identity before action: a request meant for one node runs nothing on another machine (an
-    # inventory with two addresses swapped, a DNS record pointing at the wrong host).
-    $expected = ''
-    if ($null -ne $request.expect) {
-        $expected = [string]$request.expect.computer
-    }
-    if ($expected -ne '' -and $expected -ne [string]$env:COMPUTERNAME) {
-        $response.identity = [ordered]@{ expected = $expected; actual = [string]$env:COMPUTERNAME }
+    # inventory with two addresses swapped, a DNS record pointing at the wrong host, a node of the
+    # same name in another cluster).
+    $identity = Get-WsfcIdentityMismatch $request.expect
+    if ($null -ne $identity) {
+        $response.identity = $identity
     }
     else {
         foreach ($call in @($request.calls)) {
@@ -966,7 +994,7 @@ Save-WsfcStatus
 """
 
 
-def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=None):
+def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=None, expect_node_id=None):
     """Encode calls as the base64 request the shim decodes.
 
     Args:
@@ -976,6 +1004,8 @@ def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=No
             NEEDS_DELEGATION, or None.
         expect_computer: the computer name the endpoint must have; on any other machine the shim
             runs none of the calls and answers with an ``identity`` record instead.
+        expect_node_id: with it, also the cluster node id the endpoint must have while its cluster
+            service runs (a node of the same name in another cluster is refused the same way).
 
     Returns:
         ASCII base64 text of the UTF-8 JSON request.
@@ -989,6 +1019,8 @@ def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=No
         request['delegate'] = delegate
     if expect_computer:
         request['expect'] = {'computer': expect_computer}
+        if expect_node_id:
+            request['expect']['node_id'] = str(expect_node_id)
     raw = json.dumps(request, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
     return base64.b64encode(raw).decode('ascii')
 

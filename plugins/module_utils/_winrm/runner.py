@@ -211,18 +211,21 @@ class PowerShellRunner(object):
     messages, shell create/delete included.
     """
 
-    def __init__(self, options, protocol_factory=None, expect_node=None):
+    def __init__(self, options, protocol_factory=None, expect_node=None, expect_node_id=None):
         """
         Args:
             expect_node: the cluster node (computer) this endpoint must be. Every request then
                 carries it; the shim runs nothing on a machine of another name, and the runner
                 raises WrongNode. A DNS-style name is compared by its first label.
+            expect_node_id: with ``expect_node``, the node's cluster node id, checked where the
+                cluster service runs on the endpoint.
         """
         if not HAS_WINRM and protocol_factory is None:
             raise MissingDependency('pywinrm is required to reach Windows nodes: pip install pywinrm',
                                     details={'exception': WINRM_IMPORT_ERROR})
         self.options = options
         self.expect_computer = computer_name(expect_node) if expect_node else None
+        self.expect_node_id = str(expect_node_id) if expect_node and expect_node_id else None
         self._protocol_factory = protocol_factory or self._default_protocol
         self._protocol = None
         self._shell_id = None
@@ -361,7 +364,7 @@ class PowerShellRunner(object):
             list of CallResult, in call order (shorter than ``calls`` after a stop).
         """
         request = _shim.encode_request(calls, stop_on_error, delegate=self._delegate(calls),
-                                       expect_computer=self.expect_computer)
+                                       expect_computer=self.expect_computer, expect_node_id=self.expect_node_id)
         command, args = _shim.powershell_command()
         self.round_trips += 1
         if poll:
@@ -403,7 +406,16 @@ class PowerShellRunner(object):
         if not self.expect_computer:
             return
         actual = str(doc.get('computer') or '')
-        if doc.get('identity') or actual.lower() != self.expect_computer.lower():
+        found = doc.get('identity') or {}
+        if found.get('actual_node_id'):
+            raise WrongNode(
+                '%s answered as %s with cluster node id %s, not %s: it is a node of that name in another cluster, '
+                'not the node %s of this one. Nothing was run there; check the address of %s in the inventory' % (
+                    self.options.host, actual, found['actual_node_id'], found.get('expected_node_id'),
+                    self.expect_computer, self.expect_computer),
+                details={'endpoint': self.options.host, 'expected_node': self.expect_computer, 'answered_as': actual,
+                         'expected_node_id': found.get('expected_node_id'), 'answered_node_id': found['actual_node_id']})
+        if found or actual.lower() != self.expect_computer.lower():
             raise WrongNode(
                 '%s answered as %s, not as the node %s it was given for: nothing was run there. Check the address '
                 'of %s in the inventory (wsfc_winrm_host) or in DNS' % (

@@ -344,3 +344,15 @@ def test_the_membership_gate_checks_only_the_rest_of_the_cluster(run_module, lab
     lab.set_cluster_service('HV-N3', 'Stopped')
     rc, result = run_module(cluster_gate, args(name='HV-N2', only_membership=True))
     assert rc == 1 and result['msg'].startswith('Not safe to go on with HV-N2 now: other_nodes_up: not Up: HV-N3 (Down)')
+
+
+def test_a_node_of_the_same_name_in_another_cluster_is_refused_by_its_node_id(run_module, lab):
+    lab.node('HV-N3').reboot_pending = True
+    real_id = lab.node('HV-N3').id
+    rc, result = run_module(node_reboot, args(name='HV-N3', winrm_host='HV-N3', node_id='99', only_if_required=True))
+    assert rc == 1 and result['error_type'] == 'WrongNode'
+    assert result['msg'].startswith('HV-N3 answered as HV-N3 with cluster node id %s, not 99: it is a node of that name '
+                                    'in another cluster' % real_id)
+    assert not [e for e in lab.recorder.events if e['kind'] == 'node.restart']
+    rc, result = run_module(node_reboot, args(name='HV-N3', winrm_host='HV-N3', node_id=real_id, only_if_required=True))
+    assert rc == 0 and result['rebooted'] is True
