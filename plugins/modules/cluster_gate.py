@@ -106,7 +106,6 @@ round_trips:
   type: int
 '''
 
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -161,11 +160,13 @@ def _check(module):
     wanted = [n for n in hosts if n == name or n not in capacity]
     if wanted:
         options = WinRMOptions.from_params(p)
-        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
-            for node, (value, trips) in zip(wanted, pool.map(lambda n: measure(options, n, hosts[n]), wanted)):
-                capacity[node] = {'free_mb': int(value['FreeMemoryMB']), 'total_mb': int(value['TotalMemoryMB']),
-                                  'vms': dict((v['Name'], int(v['MemoryAssignedMB'])) for v in value.get('VMs') or [])}
-                round_trips += trips
+        # One node after the other: requests edits os.environ while it looks up proxies for each request
+        # (should_bypass_proxies), so parallel runners in threads race on it (KeyError: 'no_proxy').
+        for node in wanted:
+            value, trips = measure(options, node, hosts[node])
+            capacity[node] = {'free_mb': int(value['FreeMemoryMB']), 'total_mb': int(value['TotalMemoryMB']),
+                              'vms': dict((v['Name'], int(v['MemoryAssignedMB'])) for v in value.get('VMs') or [])}
+            round_trips += trips
     checks = gates.evaluate(state, name, capacity=capacity if (hosts or p['capacity']) else None,
                             move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],

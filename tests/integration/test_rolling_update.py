@@ -243,4 +243,3 @@ def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, 
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert_all_updated(state)
         assert_safe(state)
-

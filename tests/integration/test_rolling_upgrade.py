@@ -91,7 +91,6 @@ def test_in_place_upgrade_keeps_every_node_a_member(start_lab, playbook, tmp_pat
     assert sorted(per_node(state, 'node.resumed').values()) == [1, 1, 1, 1]
 
 
-
 @pytest.mark.parametrize('extra, message', [
     ({'rolling_upgrade_target_build': 14393}, 'target build 14393 (Windows Server 2016) is older than nodes HV-N1, HV-N2, HV-N3, HV-N4'),
     ({'rolling_upgrade_target_build': 26100}, 'skips a version'),
