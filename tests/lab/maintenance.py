@@ -392,6 +392,9 @@ def _update_view(u, result=None, hresult=None):
             'RebootRequired': u.reboot, 'ResultCode': result, 'HResult': hresult}
 
 
+TASK_START_SECONDS = 2
+
+
 def wu_start(lab, node, job_id, mode, criteria, adopt=False):
     if adopt:
         # The shim's adoption: a running install task of ours on the node is followed, not doubled.
@@ -403,8 +406,15 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
     if key in lab.wu_jobs:
         return lab.wu_jobs[key]
     job = {'Id': job_id, 'Mode': mode, 'TaskState': 'Running', 'Phase': 'Searching', 'Progress': 0,
-           'Updates': [], 'RebootRequired': node.reboot_pending, 'Started': lab.clock.iso(), 'Finished': None}
+           'Updates': [], 'RebootRequired': node.reboot_pending, 'Started': lab.clock.iso(), 'Finished': None,
+           'Error': None, 'written': False}
     lab.wu_jobs[key] = job
+
+    def task_started():
+        # The scheduled task needs a moment to start and write its first status; until then the
+        # shim reports the job as Starting from the task alone.
+        job['written'] = True
+    lab.clock.after(TASK_START_SECONDS, task_started)
     t = lab.timings
     if mode == 'install':
         lab.recorder.activity_start(node.name, 'install')

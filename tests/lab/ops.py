@@ -228,8 +228,14 @@ def node_restart(lab, node, params):
 
 
 def _job_view(job):
+    if job is None:
+        return None
+    if not job['written']:
+        # Get-WsfcUpdateJob before the task wrote its status file: what the task alone tells.
+        return {'Id': job['Id'], 'TaskState': job['TaskState'], 'Phase': 'Starting', 'Progress': 0, 'Updates': [],
+                'RebootRequired': False}
     return dict((k, job[k]) for k in ('Id', 'TaskState', 'Phase', 'Progress', 'Updates', 'RebootRequired',
-                                      'Started', 'Finished')) if job else None
+                                      'Started', 'Finished', 'Error'))
 
 
 def _job_id(params):
@@ -421,7 +427,7 @@ def node_os_upgrade(lab, node, params):
     return {'ComputerName': node.name, 'Started': True}
 
 
-SHIM_OPERATION = re.compile(r"^\s{4}'([a-z0-9._]+)' = \{", re.M)
+SHIM_OPERATION = re.compile(r"^\$WsfcOperations\['([a-z0-9._]+)'\] = \{", re.M)
 
 
 def shim_operations(shim_text):

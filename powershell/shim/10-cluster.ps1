@@ -1,0 +1,203 @@
+# Cluster, node and group operations (FailoverClusters module).
+
+function ConvertTo-WsfcNode($Node) {
+    [ordered]@{
+        Name = [string]$Node.Name
+        Id = [string]$Node.Id
+        State = ConvertTo-WsfcText $Node.State
+        DrainStatus = ConvertTo-WsfcText $Node.DrainStatus
+        StatusInformation = ConvertTo-WsfcText $Node.StatusInformation
+        NodeWeight = [int]$Node.NodeWeight
+        DynamicWeight = [int]$Node.DynamicWeight
+        MajorVersion = [int]$Node.MajorVersion
+        MinorVersion = [int]$Node.MinorVersion
+        BuildNumber = [int]$Node.BuildNumber
+        NodeHighestVersion = [long]$Node.NodeHighestVersion
+        NodeLowestVersion = [long]$Node.NodeLowestVersion
+        FaultDomain = @($Node.FaultDomain | ForEach-Object { [string]$_ })
+        Model = [string]$Node.Model
+        Manufacturer = [string]$Node.Manufacturer
+        SerialNumber = [string]$Node.SerialNumber
+    }
+}
+
+function ConvertTo-WsfcGroup($Group) {
+    $owners = @()
+    try {
+        $owners = @((Get-ClusterOwnerNode -Group $Group.Name).OwnerNodes | ForEach-Object { [string]$_.Name })
+    }
+    catch {
+        $owners = @()
+    }
+    [ordered]@{
+        Name = [string]$Group.Name
+        Id = [string]$Group.Id
+        GroupType = ConvertTo-WsfcText $Group.GroupType
+        GroupTypeValue = [int]$Group.GroupType
+        OwnerNode = [string]$Group.OwnerNode.Name
+        State = ConvertTo-WsfcText $Group.State
+        Priority = [int]$Group.Priority
+        IsCoreGroup = [bool]$Group.IsCoreGroup
+        AutoFailbackType = [int]$Group.AutoFailbackType
+        PreferredOwners = $owners
+    }
+}
+
+$WsfcOperations['cluster.get'] = {
+    param($p)
+    $c = Get-Cluster
+    [ordered]@{
+        Name = [string]$c.Name
+        Id = [string]$c.Id
+        Domain = [string]$c.Domain
+        ClusterFunctionalLevel = [int]$c.ClusterFunctionalLevel
+        ClusterUpgradeVersion = [int]$c.ClusterUpgradeVersion
+        S2DEnabled = [int]$c.S2DEnabled
+        DynamicQuorum = [int]$c.DynamicQuorum
+        WitnessDynamicWeight = [int]$c.WitnessDynamicWeight
+        ComputerName = [string]$env:COMPUTERNAME
+    }
+}
+
+$WsfcOperations['cluster.quorum'] = {
+    param($p)
+    $q = Get-ClusterQuorum
+    $resource = $q.QuorumResource
+    $resourceType = $null
+    $resourceState = $null
+    if ($null -ne $resource) {
+        $resourceType = [string]$resource.ResourceType.Name
+        $resourceState = ConvertTo-WsfcText $resource.State
+    }
+    [ordered]@{
+        QuorumType = ConvertTo-WsfcText $q.QuorumType
+        QuorumResource = [string]$resource.Name
+        QuorumResourceType = $resourceType
+        QuorumResourceState = $resourceState
+    }
+}
+
+$WsfcOperations['cluster.nodes'] = {
+    param($p)
+    $names = @(Get-WsfcParam $p 'names' @())
+    if ($names.Count -gt 0) {
+        $nodes = @(Get-ClusterNode -Name $names)
+    }
+    else {
+        $nodes = @(Get-ClusterNode)
+    }
+    , @($nodes | ForEach-Object { ConvertTo-WsfcNode $_ })
+}
+
+$WsfcOperations['cluster.groups'] = {
+    param($p)
+    , @(Get-ClusterGroup | ForEach-Object { ConvertTo-WsfcGroup $_ })
+}
+
+$WsfcOperations['cluster.csv'] = {
+    param($p)
+    , @(Get-ClusterSharedVolume | ForEach-Object {
+            $info = @($_.SharedVolumeInfo)
+            $path = $null
+            if ($info.Count -gt 0) {
+                $path = [string]$info[0].FriendlyVolumeName
+            }
+            [ordered]@{
+                Name = [string]$_.Name
+                Id = [string]$_.Id
+                OwnerNode = [string]$_.OwnerNode.Name
+                State = ConvertTo-WsfcText $_.State
+                FriendlyVolumeName = $path
+            }
+        })
+}
+
+$WsfcOperations['cluster.node.suspend'] = {
+    param($p)
+    $name = [string]$p.name
+    $arguments = @{ Name = $name; Confirm = $false }
+    if ([bool](Get-WsfcParam $p 'drain' $true)) {
+        $arguments.Drain = $true
+    }
+    if ([bool](Get-WsfcParam $p 'force_drain' $false)) {
+        $arguments.ForceDrain = $true
+    }
+    # Without -Wait the cmdlet returns while the drain runs (Suspend-ClusterNode docs); the
+    # controller polls DrainStatus instead of holding one WinRM call open.
+    [void](Suspend-ClusterNode @arguments)
+    ConvertTo-WsfcNode (Get-ClusterNode -Name $name)
+}
+
+$WsfcOperations['cluster.node.resume'] = {
+    param($p)
+    $name = [string]$p.name
+    [void](Resume-ClusterNode -Name $name -Failback ([string]$p.failback))
+    ConvertTo-WsfcNode (Get-ClusterNode -Name $name)
+}
+
+$WsfcOperations['cluster.vm_move_policy'] = {
+    param($p)
+    $threshold = $null
+    try {
+        $threshold = [int](Get-ClusterResourceType -Name 'Virtual Machine' | Get-ClusterParameter -Name MoveTypeThreshold).Value
+    }
+    catch {
+        $threshold = $null
+    }
+    [ordered]@{ MoveTypeThreshold = $threshold }
+}
+
+$WsfcOperations['cluster.node.remove'] = {
+    param($p)
+    $arguments = @{ Name = [string]$p.name; Force = $true }
+    if ([bool](Get-WsfcParam $p 'ignore_storage_loss' $false)) {
+        $arguments.IgnoreStorageConnectivityLoss = $true
+    }
+    Remove-ClusterNode @arguments
+    $null
+}
+
+$WsfcOperations['cluster.node.add'] = {
+    param($p)
+    # Run on the joining node itself with -Cluster: nodes on the newer OS are added from a
+    # node on the newer OS (Cluster OS Rolling Upgrade).
+    $arguments = @{ Name = [string]$p.name; Cluster = [string]$p.cluster }
+    if ([bool](Get-WsfcParam $p 'no_storage' $false)) {
+        $arguments.NoStorage = $true
+    }
+    $node = Add-ClusterNode @arguments
+    ConvertTo-WsfcNode (Get-ClusterNode -Cluster ([string]$p.cluster) -Name ([string]$p.name))
+}
+
+$WsfcOperations['cluster.group.move'] = {
+    param($p)
+    $owner = [string]$p.owner
+    , @(@($p.names) | ForEach-Object {
+            $group = Get-ClusterGroup -Name ([string]$_)
+            if ([int]$group.GroupType -eq 111) {
+                $moved = Move-ClusterVirtualMachineRole -Name $group.Name -Node $owner -MigrationType Live -Wait 0
+            }
+            else {
+                $moved = Move-ClusterGroup -Name $group.Name -Node $owner -Wait 0
+            }
+            ConvertTo-WsfcGroup (Get-ClusterGroup -Name $group.Name)
+        })
+}
+
+$WsfcOperations['cluster.functional_level'] = {
+    param($p)
+    $whatIf = [bool](Get-WsfcParam $p 'what_if' $true)
+    # -WhatIf tests whether the update would succeed and throws when it would not.
+    if ($whatIf) {
+        Update-ClusterFunctionalLevel -Force -WhatIf
+    }
+    else {
+        [void](Update-ClusterFunctionalLevel -Force)
+    }
+    $cluster = Get-Cluster
+    [ordered]@{
+        ClusterFunctionalLevel = [int]$cluster.ClusterFunctionalLevel
+        ClusterUpgradeVersion = [int]$cluster.ClusterUpgradeVersion
+        WhatIf = $whatIf
+    }
+}

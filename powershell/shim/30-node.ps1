@@ -1,0 +1,137 @@
+# One node: capacity, boot state, restart, configuration capture, setup media and the OS upgrade.
+
+$WsfcOperations['node.capacity'] = {
+    param($p)
+    $cs = Get-CimInstance -ClassName Win32_ComputerSystem
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    $vms = @()
+    if ($null -ne (Get-Command -Name Get-VM -ErrorAction SilentlyContinue)) {
+        $vms = @(Get-VM | ForEach-Object {
+                [ordered]@{ Name = [string]$_.Name; MemoryAssignedMB = [long]($_.MemoryAssigned / 1048576); State = ConvertTo-WsfcText $_.State }
+            })
+    }
+    [ordered]@{
+        ComputerName = [string]$env:COMPUTERNAME
+        TotalMemoryMB = [long]($cs.TotalPhysicalMemory / 1048576)
+        FreeMemoryMB = [long]($os.FreePhysicalMemory / 1024)
+        VMs = $vms
+    }
+}
+
+$WsfcOperations['node.boot'] = {
+    param($p)
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    $version = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    $pending = (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') -or
+        (Test-Path -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending')
+    $service = Get-Service -Name ClusSvc -ErrorAction SilentlyContinue
+    [ordered]@{
+        ComputerName = [string]$env:COMPUTERNAME
+        LastBootUpTime = ConvertTo-WsfcDate $os.LastBootUpTime
+        Now = ConvertTo-WsfcDate (Get-Date)
+        Caption = [string]$os.Caption
+        BuildNumber = [int]$os.BuildNumber
+        UBR = [int]$version.UBR
+        ClusterService = ConvertTo-WsfcText $service.Status
+        RebootPending = [bool]$pending
+    }
+}
+
+$WsfcOperations['node.restart'] = {
+    param($p)
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    # A delayed restart lets this call return before WinRM goes down. p:2:17 = planned,
+    # operating system hot fix.
+    & shutdown.exe /r /t 5 /d p:2:17 /c 'wsfc.rolling: restart for updates'
+    if ($LASTEXITCODE -ne 0) {
+        throw "shutdown.exe failed with exit code $LASTEXITCODE"
+    }
+    [ordered]@{ LastBootUpTime = ConvertTo-WsfcDate $os.LastBootUpTime; RestartScheduled = $true }
+}
+
+$WsfcOperations['node.config'] = {
+    param($p)
+    # What the upgrade flow captures before an eviction and checks after reprovisioning.
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    $switches = @()
+    if ($null -ne (Get-Command -Name Get-VMSwitch -ErrorAction SilentlyContinue)) {
+        $switches = @(Get-VMSwitch | ForEach-Object {
+                [ordered]@{
+                    Name = [string]$_.Name; SwitchType = ConvertTo-WsfcText $_.SwitchType
+                    EmbeddedTeamingEnabled = [bool]$_.EmbeddedTeamingEnabled
+                }
+            })
+    }
+    $service = Get-Service -Name ClusSvc -ErrorAction SilentlyContinue
+    [ordered]@{
+        ComputerName = [string]$env:COMPUTERNAME
+        Caption = [string]$os.Caption
+        BuildNumber = [int]$os.BuildNumber
+        Adapters = @(Get-NetAdapter -Physical | ForEach-Object {
+                [ordered]@{
+                    Name = [string]$_.Name; InterfaceDescription = [string]$_.InterfaceDescription
+                    MacAddress = [string]$_.MacAddress; LinkSpeed = [string]$_.LinkSpeed
+                }
+            })
+        IPAddresses = @(Get-NetIPAddress -AddressFamily IPv4 |
+            Where-Object { $_.PrefixOrigin -ne 'WellKnown' -and $_.IPAddress -notlike '169.254.*' } | ForEach-Object {
+                [ordered]@{ InterfaceAlias = [string]$_.InterfaceAlias; IPAddress = [string]$_.IPAddress; PrefixLength = [int]$_.PrefixLength }
+            })
+        VMSwitches = $switches
+        Disks = @(Get-Disk | ForEach-Object {
+                [ordered]@{
+                    Number = [int]$_.Number; FriendlyName = [string]$_.FriendlyName
+                    SerialNumber = ([string]$_.SerialNumber).Trim(); Size = [long]$_.Size; BusType = ConvertTo-WsfcText $_.BusType
+                }
+            })
+        Features = @(Get-WindowsFeature | Where-Object { $_.Installed } | ForEach-Object { [string]$_.Name })
+        ClusterService = ConvertTo-WsfcText $service.Status
+    }
+}
+
+$WsfcOperations['node.media'] = {
+    param($p)
+    $media = [string]$p.media
+    $setup = Join-Path $media 'setup.exe'
+    $checkedAs = 'session'
+    if ($media.StartsWith('\\')) {
+        # A share is a second hop from a WinRM session without a delegated credential: Test-Path
+        # says False there for media that setup, running as SYSTEM (the computer account on the
+        # network), can read. So a short SYSTEM task looks, as setup will. The path travels in a
+        # file; only an id is part of the command line.
+        $checkedAs = 'SYSTEM'
+        $base = Join-Path $env:ProgramData 'wsfc.rolling'
+        [void](New-Item -ItemType Directory -Path $base -Force)
+        $id = [guid]::NewGuid().ToString()
+        $pathFile = Join-Path $base "media-$id.path"
+        $outFile = Join-Path $base "media-$id.out"
+        $taskName = "wsfc.rolling media check $id"
+        Set-Content -Path $pathFile -Value $setup -Encoding UTF8
+        $command = "Test-Path -LiteralPath (Get-Content -Raw -Path '$pathFile').Trim() | Set-Content -Path '$outFile' -Encoding ASCII"
+        $system = @{ Principal = (New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest) }
+        $lines = Invoke-WsfcShortTask $taskName $command $system $outFile 120 @($pathFile)
+        $exists = ((@($lines) -join '').Trim() -eq 'True')
+    }
+    else {
+        $exists = Test-Path -LiteralPath $setup
+    }
+    if (-not $exists) {
+        $message = "Setup media not found at '$media' (looked for setup.exe there as $checkedAs, as setup runs)."
+        throw [System.Management.Automation.ItemNotFoundException]::new($message)
+    }
+    [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Media = $media; Setup = $setup; CheckedAs = $checkedAs }
+}
+
+$WsfcOperations['node.os_upgrade'] = {
+    param($p)
+    # setup.exe runs as SYSTEM from a scheduled task: it restarts the node several times and
+    # must outlive this WinRM session. The media path is a value, never part of a command line;
+    # 'node.media' checked it in the same request, the way setup will see it.
+    $setup = Join-Path ([string]$p.media) 'setup.exe'
+    $taskName = 'wsfc.rolling OS upgrade'
+    $action = New-ScheduledTaskAction -Execute $setup -Argument '/auto upgrade /quiet /eula accept /dynamicupdate disable'
+    $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+    [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+    Start-ScheduledTask -TaskName $taskName
+    [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Started = $true }
+}

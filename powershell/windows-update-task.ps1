@@ -1,0 +1,100 @@
+# wsfc.rolling windows update task 1
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidatePattern('^[A-Za-z0-9-]{1,64}$')]
+    [string]$Id
+)
+
+$ErrorActionPreference = 'Stop'
+$base = Join-Path $env:ProgramData 'wsfc.rolling'
+$statusPath = Join-Path $base "wu-$Id.json"
+$request = Get-Content -Raw -Path (Join-Path $base "wu-$Id.request.json") | ConvertFrom-Json
+$status = [ordered]@{
+    Id = $Id; Mode = [string]$request.mode; Phase = 'Searching'; Progress = 0; Updates = @()
+    RebootRequired = $false; Started = (Get-Date).ToUniversalTime().ToString('o'); Finished = $null; Error = $null
+}
+# IUpdateInstallationResult.ResultCode (OperationResultCode)
+$resultNames = @('NotStarted', 'InProgress', 'Succeeded', 'SucceededWithErrors', 'Failed', 'Aborted')
+
+function Save-WsfcStatus {
+    $temporary = "$statusPath.tmp"
+    Set-Content -Path $temporary -Value (ConvertTo-Json -InputObject $status -Depth 6) -Encoding UTF8
+    Move-Item -Path $temporary -Destination $statusPath -Force
+}
+
+try {
+    Save-WsfcStatus
+    $session = New-Object -ComObject 'Microsoft.Update.Session'
+    $session.ClientApplicationID = 'wsfc.rolling'
+    $found = $session.CreateUpdateSearcher().Search("IsInstalled=0 and Type='Software' and IsHidden=0")
+    $categories = @($request.categories | ForEach-Object { ([string]$_).ToLowerInvariant() })
+    $accept = @($request.accept | ForEach-Object { ([string]$_).ToUpperInvariant() })
+    $reject = @($request.reject | ForEach-Object { ([string]$_).ToUpperInvariant() })
+    $chosen = New-Object System.Collections.ArrayList
+    $views = New-Object System.Collections.ArrayList
+    foreach ($update in $found.Updates) {
+        $kb = @($update.KBArticleIDs | ForEach-Object { 'KB' + $_ }) | Select-Object -First 1
+        $classification = @($update.Categories | Where-Object { $_.Type -eq 'UpdateClassification' } |
+                ForEach-Object { [string]$_.Name }) | Select-Object -First 1
+        if ($categories.Count -gt 0 -and $categories -notcontains ([string]$classification).ToLowerInvariant()) {
+            continue
+        }
+        if ($accept.Count -gt 0 -and $accept -notcontains ([string]$kb).ToUpperInvariant()) {
+            continue
+        }
+        if ($reject -contains ([string]$kb).ToUpperInvariant()) {
+            continue
+        }
+        [void]$chosen.Add($update)
+        [void]$views.Add([ordered]@{
+                KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
+                SizeMB = [int]($update.MaxDownloadSize / 1048576); RebootRequired = ($update.InstallationBehavior.RebootBehavior -ne 0)
+                ResultCode = $null; HResult = $null
+            })
+    }
+    $status.Updates = @($views.ToArray())
+    if ($request.mode -eq 'install') {
+        for ($index = 0; $index -lt $chosen.Count; $index++) {
+            $update = $chosen[$index]
+            $one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
+            if (-not $update.EulaAccepted) {
+                $update.AcceptEula()
+            }
+            [void]$one.Add($update)
+            $status.Phase = 'Downloading'
+            Save-WsfcStatus
+            $downloader = $session.CreateUpdateDownloader()
+            $downloader.Updates = $one
+            [void]$downloader.Download()
+            $status.Phase = 'Installing'
+            Save-WsfcStatus
+            $installer = $session.CreateUpdateInstaller()
+            $installer.Updates = $one
+            $outcome = $installer.Install()
+            $result = $outcome.GetUpdateResult(0)
+            $views[$index].ResultCode = $resultNames[[int]$result.ResultCode]
+            $views[$index].HResult = [int]$result.HResult
+            if ($outcome.RebootRequired) {
+                $status.RebootRequired = $true
+            }
+            $status.Progress = [int](100 * ($index + 1) / $chosen.Count)
+            $status.Updates = @($views.ToArray())
+            Save-WsfcStatus
+        }
+    }
+    $failed = @($views | Where-Object { $_.ResultCode -eq 'Failed' -or $_.ResultCode -eq 'Aborted' })
+    if ($failed.Count -gt 0) {
+        $status.Phase = 'Failed'
+    }
+    else {
+        $status.Phase = 'Completed'
+    }
+}
+catch {
+    $status.Phase = 'Failed'
+    $status.Error = $_.Exception.Message
+}
+$status.Progress = 100
+$status.Finished = (Get-Date).ToUniversalTime().ToString('o')
+Save-WsfcStatus
