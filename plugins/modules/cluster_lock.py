@@ -14,8 +14,13 @@ short_description: Take, update or release the rolling-run lock of a failover cl
 version_added: 0.1.0
 description:
   - One rolling run at a time per cluster. The lock records its owner, run id, expiry and the node being
-    worked on, in a private property (C(WsfcRollingLock)) of the core cluster name resource, which the
-    cluster database replicates to every node.
+    worked on, in a private property (C(WsfcRollingLock)) of the cluster object, which the cluster
+    database replicates to every node (also on clusters without a core network name: AD-detached or
+    Distributed Network Name).
+  - Two controllers that start at the same moment never both hold it. Windows has no compare-and-set on
+    a property, so a new holder first writes a claim and a ticket (C(WsfcRollingClaim-*) properties) and
+    writes the lock only when no other claim goes first; the one that loses is refused with the run that
+    goes first. A claim left by a controller that died between its two calls is ignored after 120 seconds.
   - A lock held by another owner and not expired refuses with who holds it, how old it is, when its run last
     showed it was alive, and how to get out. An expired lock is taken over and reported as stale.
   - The same owner takes over its own lock once that run is gone (it failed, or its heartbeat stopped for

@@ -36,6 +36,13 @@ class LabClock:
     def iso(self, seconds=None):
         return self.datetime(seconds).isoformat().replace('+00:00', 'Z')
 
+    def parse_iso(self, text):
+        """Lab seconds of a time written by iso() (or any ISO 8601 UTC time)."""
+        value = datetime.datetime.fromisoformat(str(text).replace('Z', '+00:00'))
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return (value - EPOCH).total_seconds()
+
     def at(self, lab_seconds, callback):
         """Run ``callback()`` once lab time reaches ``lab_seconds``."""
         heapq.heappush(self._queue, (lab_seconds, next(self._seq), callback))

@@ -240,7 +240,8 @@ class Lab:
         self.storage_jobs: List[StorageJob] = []
         self.quorum = Quorum('NodeMajority', None, None)
         self.cau_parameters: Dict[str, str] = {}
-        self.cluster_name_params: Dict[str, str] = {}   # private properties of the "Cluster Name" resource
+        self.cluster_params: Dict[str, str] = {}   # private properties of the cluster object (the run lock)
+        self.property_step = None   # called before each read or write of them (interleaving tests)
         self.timings: Dict[str, float] = dict(DEFAULT_TIMINGS)
         self.move_type_threshold = 2000  # DRAINBLOG: High/Medium live-migrate, Low quick-migrates
         self.faults: Dict[str, dict] = {}
@@ -343,7 +344,7 @@ class Lab:
                 'groups': [{'name': g.name, 'type': g.group_type, 'owner': g.owner, 'state': g.state,
                             'priority': g.priority, 'downtime': round(g.downtime, 3), 'vm_version': g.vm_version}
                            for g in self.groups.values()],
-                'lock': self.cluster_name_params.get('WsfcRollingLock'),
+                'lock': self.cluster_params.get('WsfcRollingLock'),
                 'virtual_disks': [{'name': d.friendly_name, 'health': d.health, 'operational': d.operational}
                                   for d in self.virtual_disks],
                 'storage_jobs': [{'name': j.name, 'state': j.job_state, 'percent': j.percent}

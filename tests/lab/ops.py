@@ -5,6 +5,7 @@ the cmdlets (with their documented refusals, see model.py) and project the resul
 shim does. ``execute`` is what PowerShell would print for one request.
 """
 
+import json
 import re
 
 from . import maintenance, provisioning
@@ -163,6 +164,7 @@ def cau_role(lab, node, params):
 FAILBACK = {'Immediate': 'Immediate', 'Policy': 'Policy', 'NoFailback': 'NoFailback'}
 TASK_MARK = '# wsfc.rolling windows update task 1'
 LOCK_PROPERTY = 'WsfcRollingLock'
+CLAIM_PREFIX = 'WsfcRollingClaim-'
 
 
 def _node_param(lab, params, command):
@@ -277,26 +279,115 @@ def wu_remove(lab, node, params):
     return {'Id': job_id, 'Removed': True}
 
 
+# -- the run lock: private properties of the cluster object (powershell/shim/50-lock.ps1) ---------
+# Each read or write of a property is one step: lab.property_step, when set, is called before each,
+# so a test can interleave several contenders' operations step by step (on Windows two controllers'
+# Get-ClusterParameter and Set-ClusterParameter calls interleave freely: nothing makes them atomic).
+
+def _props(lab, prefix):
+    if lab.property_step:
+        lab.property_step()
+    return dict((k, v) for k, v in lab.cluster_params.items() if k.startswith(prefix))
+
+
+def _set_prop(lab, name, value):
+    if lab.property_step:
+        lab.property_step()
+    if value is None:
+        lab.cluster_params.pop(name, None)
+    else:
+        lab.cluster_params[name] = str(value)
+    if name == LOCK_PROPERTY:
+        lab.recorder.record('lock.changed', value=value)
+
+
+def _lock_value(lab):
+    return _props(lab, LOCK_PROPERTY).get(LOCK_PROPERTY)
+
+
+def _claim_token(params):
+    token = str(params.get('claim') or '')
+    if not re.match(r'^[A-Za-z0-9-]{1,80}$', token):
+        raise CmdletError("Invalid lock claim token '%s'." % token, 'RuntimeException', 'OperationStopped',
+                          exception='System.Management.Automation.RuntimeException')
+    return token
+
+
+def _fresh_claims(lab, stale_seconds):
+    fresh = {}
+    for name, text in _props(lab, CLAIM_PREFIX).items():
+        try:
+            claim = json.loads(text)
+            age = lab.clock.now() - lab.clock.parse_iso(claim['at'])
+        except (ValueError, KeyError, TypeError):
+            claim, age = None, float('inf')
+        if age > stale_seconds:
+            _set_prop(lab, name, None)
+            continue
+        fresh[name[len(CLAIM_PREFIX):]] = claim
+    return fresh
+
+
+def _claim_text(lab, params, ticket):
+    return json.dumps({'run_id': str(params.get('run_id')), 'owner': str(params.get('owner')), 'ticket': ticket,
+                       'at': lab.clock.iso()})
+
+
 @operation('lock.read')
 def lock_read(lab, node, params):
-    _require_cluster(lab, node, 'GetClusterResourceCommand')
-    return {'Value': lab.cluster_name_params.get(LOCK_PROPERTY), 'Now': lab.clock.iso()}
+    _require_cluster(lab, node, 'GetClusterParameterCommand')
+    return {'Value': _lock_value(lab), 'Now': lab.clock.iso()}
+
+
+@operation('lock.claim')
+def lock_claim(lab, node, params):
+    _require_cluster(lab, node, 'SetClusterParameterCommand')
+    token = _claim_token(params)
+    stale = int(params.get('stale_seconds', 120))
+    _set_prop(lab, CLAIM_PREFIX + token, _claim_text(lab, params, None))
+    tickets = [c['ticket'] for c in _fresh_claims(lab, stale).values() if c and c.get('ticket') is not None]
+    ticket = max(tickets + [0]) + 1
+    _set_prop(lab, CLAIM_PREFIX + token, _claim_text(lab, params, ticket))
+    return {'Ticket': ticket, 'Value': _lock_value(lab), 'Now': lab.clock.iso()}
+
+
+@operation('lock.unclaim')
+def lock_unclaim(lab, node, params):
+    _require_cluster(lab, node, 'SetClusterParameterCommand')
+    name = CLAIM_PREFIX + _claim_token(params)
+    exists = name in _props(lab, name)
+    _set_prop(lab, name, None)
+    return {'Withdrawn': exists}
 
 
 @operation('lock.cas')
 def lock_cas(lab, node, params):
     _require_cluster(lab, node, 'SetClusterParameterCommand')
-    current = lab.cluster_name_params.get(LOCK_PROPERTY)
-    swapped = current == params.get('expect')
-    if swapped:
-        value = params.get('value')
-        if value is None:
-            lab.cluster_name_params.pop(LOCK_PROPERTY, None)
+    outcome, holder, token = 'Done', None, None
+    if params.get('claim') is not None:
+        token = _claim_token(params)
+        claims = _fresh_claims(lab, int(params.get('stale_seconds', 120)))
+        mine = claims.get(token)
+        if not mine or mine.get('ticket') is None:
+            outcome = 'ClaimLost'
         else:
-            lab.cluster_name_params[LOCK_PROPERTY] = str(value)
-        current = value
-        lab.recorder.record('lock.changed', value=value)
-    return {'Swapped': swapped, 'Value': current, 'Now': lab.clock.iso()}
+            for other, claim in claims.items():
+                if other == token:
+                    continue
+                if claim is None or claim.get('ticket') is None:
+                    outcome = 'Busy'
+                elif outcome != 'Busy' and (claim['ticket'], other) < (mine['ticket'], token):
+                    outcome = 'Lost'
+                    holder = {'run_id': claim.get('run_id'), 'owner': claim.get('owner')}
+    current = _lock_value(lab)
+    swapped = False
+    if outcome == 'Done' and current == params.get('expect'):
+        value = params.get('value')
+        _set_prop(lab, LOCK_PROPERTY, value)
+        swapped, current = True, value
+    if token is not None and outcome in ('Done', 'Lost'):
+        _set_prop(lab, CLAIM_PREFIX + token, None)
+    return {'Swapped': swapped, 'Value': current, 'Now': lab.clock.iso(), 'Outcome': outcome, 'Holder': holder}
 
 
 @operation('cau.run_state')

@@ -3,17 +3,29 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The run lock: one rolling run at a time per cluster, with owner, expiry and current node.
 
-The lock is a JSON document in a private property of the core cluster name resource (replicated
-by the cluster database). The shim only compares-and-sets the raw value; every decision (expiry,
-take-over by the same owner, staleness) is made here, with the cluster's own clock.
+The lock is a JSON document in a private property of the cluster object (replicated by the cluster
+database to every node; present on clusters without a core network name too). The shim only reads
+and writes raw values; every decision (expiry, take-over by the same owner, staleness) is made here,
+with the cluster's own clock.
+
+Windows offers no compare-and-set on a property: two controllers that read "free" at the same
+moment would both write. So a new holder enters through claims (powershell/shim/50-lock.ps1, in the
+manner of Lamport's bakery, which needs no atomic register): ``lock.claim`` writes a claim and then
+a ticket one higher than any it saw, ``lock.cas`` with that claim writes the lock only when no other
+claim is still choosing and none goes first. A racing writer learns that it lost (``Lost``) and is
+refused with the run that goes first. The holder's own later writes (node, status, heartbeat) need
+no claim: nobody else writes a held lock unless it was abandoned and taken over explicitly, and then
+the old holder finds a foreign run id at its next write and stops.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import datetime
 import json
+import os
 import re
 import time
 
@@ -113,21 +125,72 @@ def refusal(lock, now, stale_after, owner):
             'wsfc.rolling.cluster_lock state=absent force=true' % (why, stale_after))
 
 
-def _swap(session, expect, new):
-    """Compare-and-set; after a lost answer the lock is read again to learn whether the write landed
-    (our value is there), did not (the old one is, so it is tried once more), or lost a race."""
+# A claim older than this (cluster clock) belongs to a contender that died between its two calls;
+# it is removed by the next contender. How long a contender waits for others still choosing.
+CLAIM_STALE = 120
+BUSY_TRIES = 40
+BUSY_WAIT = 0.25
+_sleep = time.sleep
+
+
+def _swap(session, expect, new, claim=None):
+    """Compare-and-set (with ``claim``: once the claim entered); after a lost answer the lock is read
+    again to learn whether the write landed (our value is there), did not (the old one is, so it is
+    tried once more), or lost a race.
+
+    Raises:
+        UnsafeToProceed: the claim lost to another contender's, or went stale.
+    """
     raw = None if new is None else json.dumps(new, sort_keys=True)
-    for attempt in (1, 2):
+    params = {'expect': expect, 'value': raw}
+    if claim:
+        params.update(claim=claim, stale_seconds=CLAIM_STALE)
+    lost_answers = 0
+    for _try in range(BUSY_TRIES):
         try:
-            value = session.call('lock.cas', {'expect': expect, 'value': raw}, action='Failed to write the run lock')
-            return value.get('Swapped'), decode(value.get('Value'))
+            value = session.call('lock.cas', params, action='Failed to write the run lock')
         except (ConnectionFailure, TimeoutFailure):
+            lost_answers += 1
             _held, now_raw, _now = read(session)
             if now_raw == raw:
                 return True, new
-            if now_raw != expect or attempt == 2:
+            if now_raw != expect or lost_answers == 2:
                 return False, decode(now_raw)
-    return False, None
+            continue
+        outcome = value.get('Outcome') or 'Done'
+        if outcome == 'Busy':
+            _sleep(BUSY_WAIT)
+            continue
+        if outcome == 'Lost':
+            holder = value.get('Holder') or {}
+            raise UnsafeToProceed('Another rolling run is taking the run lock at this same moment: run %s of %s goes '
+                                  'first. Nothing was changed by this run' % (holder.get('run_id'), holder.get('owner')),
+                                  details={'contender': holder})
+        if outcome == 'ClaimLost':
+            raise UnsafeToProceed('Taking the run lock took longer than %ss between two calls, so its claim no longer '
+                                  'counts; nothing was changed: run again' % CLAIM_STALE)
+        return value.get('Swapped'), decode(value.get('Value'))
+    _unclaim(session, claim)
+    raise UnsafeToProceed('Another rolling run kept choosing its place for the run lock for %ss; nothing was changed: '
+                          'run again' % int(BUSY_TRIES * BUSY_WAIT))
+
+
+def _unclaim(session, claim):
+    """Withdraw a claim that will not be used (best effort: a stale claim is removed by the next one)."""
+    if not claim:
+        return
+    try:
+        session.call('lock.unclaim', {'claim': claim}, action='Failed to withdraw a run lock claim')
+    except (ConnectionFailure, TimeoutFailure, RemoteCommandError):
+        pass
+
+
+def claim(session, owner, run_id):
+    """Enter the queue for the lock; returns (token, (lock, raw, cluster time)) as ``read()`` would."""
+    token = '%s-%s' % (re.sub(r'[^A-Za-z0-9-]', '-', str(run_id))[:60], binascii.hexlify(os.urandom(6)).decode('ascii'))
+    value = session.call('lock.claim', {'claim': token, 'run_id': str(run_id), 'owner': str(owner),
+                                        'stale_seconds': CLAIM_STALE}, action='Failed to claim the run lock')
+    return token, (decode(value.get('Value')), value.get('Value'), parse_time(value['Now']))
 
 
 def check_takeable(held, now, owner, stale_after=STALE_AFTER, takeover=False):
@@ -160,21 +223,31 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
         raise InvalidOption('ttl must be greater than 0, got %r' % (ttl,))
     held, raw, now = current or read(session)
     previous = None
+    token = None
+    if held is None or held.get('run_id') != run_id or expired(held, now):
+        # A new holder: through a claim, which also reads the lock again.
+        token, (held, raw, now) = claim(session, owner, run_id)
     expires = format_time(now + datetime.timedelta(seconds=ttl))
     if held is not None and held.get('run_id') == run_id and not expired(held, now):
+        _unclaim(session, token)
         if all(held.get(k) == v for k, v in fields.items()):
             return held, None, False
+        token = None
         new = dict(held, expires=expires, heartbeat=format_time(now), **fields)
     else:
         inherit = False
         if held is not None:
-            check_takeable(held, now, owner, stale_after, takeover)
+            try:
+                check_takeable(held, now, owner, stale_after, takeover)
+            except UnsafeToProceed:
+                _unclaim(session, token)
+                raise
             previous = dict(held, stale=expired(held, now), **ages(held, now))
             inherit = held.get('owner') == owner or takeover
         new = {'owner': owner, 'run_id': run_id, 'acquired': format_time(now), 'status': 'running', 'expires': expires,
                'ttl': ttl, 'heartbeat': format_time(now), 'node': held.get('node') if inherit else None}
         new.update(fields)
-    swapped, value = _swap(session, raw, new)
+    swapped, value = _swap(session, raw, new, claim=token)
     if not swapped:
         raise UnsafeToProceed('The run lock changed while taking it: %s' % describe_lock(value or {}), details={'lock': value})
     return new, previous, True

@@ -69,7 +69,12 @@ def _samples():
                'lock.read', 'node.capacity', 'node.boot', 'node.config', 'vm.list'):
         call(hci, first, op)
     call(hci, first, 'cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin'})
-    call(hci, first, 'lock.cas', {'expect': None, 'value': 'x'})
+    call(hci, first, 'lock.claim', {'claim': 'a-1', 'run_id': 'a', 'owner': 'alice'})
+    call(hci, second, 'lock.claim', {'claim': 'b-1', 'run_id': 'b', 'owner': 'bob'})
+    call(hci, second, 'lock.cas', {'expect': None, 'value': 'b', 'claim': 'b-1'})
+    call(hci, first, 'lock.cas', {'expect': None, 'value': 'a', 'claim': 'a-1'})
+    call(hci, first, 'lock.unclaim', {'claim': 'b-1'})
+    call(hci, first, 'lock.cas', {'expect': 'a', 'value': None})
     call(hci, first, 'wu.start', {'id': 'wsfc-scan-1', 'mode': 'scan', 'task_script': _shim.WINDOWS_UPDATE_TASK})
     call(hci, first, 'wu.status', {'id': 'wsfc-scan-1'})
     call(hci, first, 'wu.start', {'id': 'wsfc-install-1', 'mode': 'install', 'task_script': _shim.WINDOWS_UPDATE_TASK})

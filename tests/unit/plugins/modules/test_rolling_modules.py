@@ -103,7 +103,7 @@ def test_cluster_node_drain_failure_names_the_role(run_module, lab):
 
 def test_cluster_lock_lifecycle(run_module, lab):
     rc, result = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1', _ansible_check_mode=True))
-    assert rc == 0 and result['changed'] is True and lab.cluster_name_params == {}
+    assert rc == 0 and result['changed'] is True and lab.cluster_params == {}
     rc, result = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1', node='HV-N1', _ansible_diff=True))
     assert rc == 0 and result['changed'] and result['lock']['node'] == 'HV-N1' and result['diff']['before'] is None
     rc, result = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1', node='HV-N1'))
@@ -112,7 +112,7 @@ def test_cluster_lock_lifecycle(run_module, lab):
     assert rc == 1 and result['error_type'] == 'UnsafeToProceed'
     assert 'Another rolling run holds the cluster: held by alice, run r1 (running)' in result['msg']
     rc, result = run_module(cluster_lock, args(state='absent', run_id='r1'))
-    assert rc == 0 and result['changed'] and result['lock'] is None and lab.cluster_name_params == {}
+    assert rc == 0 and result['changed'] and result['lock'] is None and lab.cluster_params == {}
     rc, result = run_module(cluster_lock, args(state='absent', run_id='r1'))
     assert rc == 0 and result['changed'] is False
 
@@ -125,7 +125,7 @@ def test_cluster_lock_lifecycle(run_module, lab):
 def test_cluster_lock_bad_input(run_module, lab, extra, message):
     rc, result = run_module(cluster_lock, args(**extra))
     assert rc == 1 and result['error_type'] == 'InvalidOption' and message in result['msg']
-    assert lab.cluster_name_params == {}
+    assert lab.cluster_params == {}
 
 
 def test_node_updates_search_install_and_rerun(run_module, lab):

@@ -8,7 +8,9 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import Invali
 
 
 class FakeSession:
-    """The lock.read / lock.cas contract of the shim, with a settable cluster clock."""
+    """The lock operations of the shim for one controller (claims always enter at once; the race
+    between claims is tested against the lab's operations in tests/unit/lab/test_lock_race.py),
+    with a settable cluster clock."""
 
     def __init__(self, value=None):
         self.value = value
@@ -19,11 +21,15 @@ class FakeSession:
         now = self.now.strftime('%Y-%m-%dT%H:%M:%S.1234567Z')
         if op == 'lock.read':
             return {'Value': self.value, 'Now': now}
+        if op == 'lock.claim':
+            return {'Ticket': 1, 'Value': self.value, 'Now': now}
+        if op == 'lock.unclaim':
+            return {'Withdrawn': True}
         swapped = params['expect'] == self.value
         if swapped:
             self.value = params['value']
             self.writes += 1
-        return {'Swapped': swapped, 'Value': self.value, 'Now': now}
+        return {'Swapped': swapped, 'Value': self.value, 'Now': now, 'Outcome': 'Done', 'Holder': None}
 
 
 def test_parse_time_handles_seven_fraction_digits_and_offsets():
