@@ -12,7 +12,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import CollectionError
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import on_poll
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions, remote_warnings
 
 
 def run_module(module, body):
@@ -27,8 +27,17 @@ def run_module(module, body):
         result = body(module)
     except CollectionError as exc:
         extra = dict(exc.details)
+        _warn_remote(module)
         module.fail_json(msg=str(exc), error_type=type(exc).__name__, **extra)
+    _warn_remote(module)
     module.exit_json(**result)
+
+
+def _warn_remote(module):
+    """Warnings the nodes wrote (FailoverClusters in a remote session, a cmdlet's own) become the
+    task's warnings, never its failure."""
+    for text in remote_warnings():
+        module.warn(text)
 
 
 def _warn_insecure(module):

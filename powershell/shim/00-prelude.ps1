@@ -8,6 +8,10 @@ param(
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
+# CDXML cmdlets (Storage, ScheduledTasks, NetAdapter, NetTCPIP, Get-Disk) ignore a script's
+# $ErrorActionPreference (PowerShell issues #4568, #24389): a default for every cmdlet's
+# -ErrorAction makes their errors stop too. An explicit -ErrorAction still wins where given.
+$PSDefaultParameterValues = @{ '*:ErrorAction' = 'Stop' }
 
 # MSFT_VirtualDisk / MSFT_StoragePool HealthStatus and OperationalStatus, MSFT_StorageJob JobState.
 # Raw CIM values are read and mapped here because the formatted properties depend on type data.

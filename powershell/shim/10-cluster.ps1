@@ -187,9 +187,10 @@ $WsfcOperations['cluster.group.move'] = {
 $WsfcOperations['cluster.functional_level'] = {
     param($p)
     $whatIf = [bool](Get-WsfcParam $p 'what_if' $true)
-    # -WhatIf tests whether the update would succeed and throws when it would not.
+    # -WhatIf tests whether the update would succeed and throws when it would not. It also writes
+    # the Cluster object to the pipeline, which is not part of the answer.
     if ($whatIf) {
-        Update-ClusterFunctionalLevel -Force -WhatIf
+        [void](Update-ClusterFunctionalLevel -Force -WhatIf)
     }
     else {
         [void](Update-ClusterFunctionalLevel -Force)

@@ -90,6 +90,24 @@ function Invoke-WsfcCall($Call, $Delegate) {
     return $result
 }
 
+function ConvertTo-WsfcWritable($Result) {
+    # A value ConvertTo-Json cannot write (a property that throws when read, a cycle) must not cost
+    # the whole answer: that one result comes back as an error naming its operation.
+    try {
+        [void](ConvertTo-Json -InputObject $Result -Depth 12 -Compress)
+        return $Result
+    }
+    catch {
+        $result = [ordered]@{ id = $Result.id; op = $Result.op; ok = $false; value = $null; warnings = @($Result.warnings) }
+        $result.error = [ordered]@{
+            category = 'InvalidResult'; fqid = 'WsfcUnwritableResult'
+            message = "The result of '$($Result.op)' could not be written as JSON: $($_.Exception.Message)"
+            target = [string]$Result.op; exception = $_.Exception.GetType().FullName; native_code = $null
+        }
+        return $result
+    }
+}
+
 $response = [ordered]@{ protocol = 1; computer = [string]$env:COMPUTERNAME; results = @() }
 try {
     $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($EncodedRequest))
@@ -104,7 +122,7 @@ try {
     }
     else {
         foreach ($call in @($request.calls)) {
-            $one = Invoke-WsfcCall $call $request.delegate
+            $one = ConvertTo-WsfcWritable (Invoke-WsfcCall $call $request.delegate)
             [void]$results.Add($one)
             if ((-not $one.ok) -and [bool]$request.stop_on_error) {
                 break

@@ -430,6 +430,23 @@ DELEGATED = {'cluster.node.remove': 'RemoveClusterNode', 'cluster.node.add': 'Ad
              'cluster.group.move': 'MoveClusterVirtualMachineRole'}
 
 
+# What FailoverClusters writes to the host in a remote session before cmdlets that reach other nodes
+# (the cmdlets whose help carries the CredSSP note). It arrives as CLIXML on stderr next to a
+# successful result. Wording as commonly reported; when exactly Windows prints it is UNVERIFIED, so
+# the lab prints it for every request with such an operation (windows-facts.md 9.3).
+REMOTE_WARNING = ('If you are running Windows PowerShell remotely, note that some failover clustering cmdlets do not '
+                  'work remotely. When possible, run the cmdlet locally and specify a remote computer as the target. '
+                  'To run the cmdlet remotely, try using the Credential Security Service Provider (CredSSP). All '
+                  'additional errors or warnings from this cmdlet might be caused by running it remotely.')
+
+
+def host_warnings(request):
+    """The warnings PowerShell would write to the host (stderr) while running ``request``."""
+    if any(call.get('op') in DELEGATED for call in request.get('calls', [])):
+        return [REMOTE_WARNING]
+    return []
+
+
 def check_delegation(lab, op, delegate):
     """No delegation (the lab's Basic/NTLM logons never delegate): the cmdlet cannot reach the
     other nodes. With the scheduled-task method the task's logon checks the password."""
@@ -562,6 +579,15 @@ def execute(lab, node, request, defined_ops):
                     result['value'] = OPERATIONS[op](lab, node, call.get('params') or {})
                 except CmdletError as exc:
                     result.update(ok=False, error=dict(exc.record))
+                if op in (lab.faults.get('unwritable_result') or []) and result['ok']:
+                    # A value ConvertTo-Json cannot write (a property that throws when read): the
+                    # shim's ConvertTo-WsfcWritable answers with this error for that call alone.
+                    result.update(ok=False, value=None, error={
+                        'category': 'InvalidResult', 'fqid': 'WsfcUnwritableResult',
+                        'message': "The result of '%s' could not be written as JSON: Exception getting "
+                                   "\"Value\": \"The handle is invalid.\"" % op,
+                        'target': op, 'exception': 'System.Management.Automation.GetValueInvocationException',
+                        'native_code': None})
             lab.recorder.record('rpc.call', node=node.name, op=op, ok=result['ok'], delegated=bool(request.get('delegate')))
             results.append(result)
             if not result['ok'] and request.get('stop_on_error'):

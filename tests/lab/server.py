@@ -206,7 +206,8 @@ class LabServer:
     # -- faults ------------------------------------------------------------------------------
 
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
-              'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline')
+              'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
+              'unwritable_result')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
@@ -215,7 +216,8 @@ class LabServer:
         deployment never finishes), wrong_build {node: os} (the image deploys another release),
         config_mismatch [node] (the unattend leaves out the virtual switch and Hyper-V),
         add_refused [node] (Add-ClusterNode times out), witness_offline true|null (the witness resource
-        fails: the file share or cloud storage account cannot be reached; quorum loses its vote)."""
+        fails: the file share or cloud storage account cannot be reached; quorum loses its vote),
+        unwritable_result [op] (the shim cannot write that operation's result as JSON)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:

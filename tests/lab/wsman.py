@@ -211,7 +211,17 @@ class ShellHost:
             response = ops.execute(self.lab, node, request, ops.shim_operations(shim))
         raw = json.dumps(response, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
         line = RESULT_MARKER + base64.b64encode(raw).decode('ascii') + '\r\n'
-        self._finish(cmd, line.encode('ascii'), b'', 0)
+        warnings = ops.host_warnings(request) if isinstance(request, dict) else []
+        self._finish(cmd, line.encode('ascii'), clixml_warnings(warnings), 0)
+
+
+def clixml_warnings(warnings):
+    """Warnings as powershell.exe writes them to a redirected stderr (CLIXML), b'' for none."""
+    if not warnings:
+        return b''
+    body = ''.join('<S S="warning">%s_x000D__x000A_</S>' % xml_escape(w) for w in warnings)
+    return ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">%s</Objs>'
+            % body).encode('utf-8')
 
 
 def envelope(action, relates_to, body):

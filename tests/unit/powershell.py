@@ -138,3 +138,34 @@ def operation_shapes(shim_text):
             todo |= _called(functions[name], functions) - seen
         result[op] = shapes
     return result
+
+
+# Cmdlets that write an object to the pipeline which an operation does not mean to return (it would
+# end up in the operation's value): their output must be assigned, cast to [void] or piped to Out-Null.
+OUTPUT_CMDLETS = {
+    'update-clusterfunctionallevel', 'suspend-clusternode', 'resume-clusternode', 'add-clusternode',
+    'move-clustergroup', 'move-clustervirtualmachinerole', 'register-scheduledtask', 'new-item',
+    'start-clusternode', 'stop-clusternode', 'new-scheduledtaskaction', 'new-scheduledtaskprincipal',
+    'new-scheduledtasksettingsset', 'enable-storagemaintenancemode', 'disable-storagemaintenancemode',
+}
+
+
+def unconsumed_output(text):
+    """[(line, cmdlet)] of statements that call one of OUTPUT_CMDLETS and let its output through."""
+    tree = _PARSER.parse(text.encode('utf-8'))
+    found = []
+    for item in _walk(tree.root_node):
+        if item.type != 'pipeline' or item.parent is None or item.parent.type != 'statement_list':
+            continue
+        first = next((c for c in item.children if c.type in ('pipeline_chain', 'command', 'assignment_expression')), None)
+        command = first if first is not None and first.type == 'command' else (
+            next((c for c in first.children if c.type == 'command'), None) if first is not None and first.type == 'pipeline_chain' else None)
+        if command is None:
+            continue
+        name = next((c for c in command.children if c.type == 'command_name'), None)
+        if name is None or name.text.decode().lower() not in OUTPUT_CMDLETS:
+            continue
+        if re.search(r'\|\s*Out-Null\s*$', item.text.decode(), re.I):
+            continue
+        found.append((item.start_point[0] + 1, name.text.decode()))
+    return found

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.unit.powershell import ps51_problems, syntax_errors
+from tests.unit.powershell import ps51_problems, syntax_errors, unconsumed_output
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GENERATED = os.path.join('plugins', 'module_utils', '_winrm', '_powershell.py')
@@ -101,3 +101,32 @@ def test_no_powershell_left_in_python_sources():
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.search(node.value):
                     offenders.append('%s:%s' % (os.path.relpath(path, ROOT), node.lineno))
     assert offenders == []
+
+
+@pytest.mark.parametrize('name', PS1)
+def test_cmdlet_output_never_leaks_into_a_result(name):
+    # e.g. Update-ClusterFunctionalLevel -WhatIf writes the Cluster object to the pipeline.
+    with open(os.path.join(ROOT, name), encoding='ascii') as handle:
+        assert unconsumed_output(handle.read()) == []
+
+
+def test_the_output_check_finds_a_leak():
+    assert unconsumed_output('if ($w) {\n    Update-ClusterFunctionalLevel -Force -WhatIf\n}\n') == [
+        (2, 'Update-ClusterFunctionalLevel')]
+    assert unconsumed_output('[void](Update-ClusterFunctionalLevel -Force -WhatIf)\nNew-Item -Path x | Out-Null\n') == []
+
+
+def _read(name):
+    with open(os.path.join(ROOT, 'powershell', name), encoding='ascii') as handle:
+        return handle.read()
+
+
+def test_cdxml_cmdlet_errors_stop_too():
+    # Storage, ScheduledTasks and NetTCPIP cmdlets ignore a script-scope $ErrorActionPreference.
+    assert re.search(r"^\$PSDefaultParameterValues = @\{ '\*:ErrorAction' = 'Stop' \}$", _read('shim/00-prelude.ps1'), re.M)
+
+
+def test_every_result_is_checked_to_be_writable_as_json():
+    dispatch = _read('shim/90-dispatch.ps1')
+    assert 'ConvertTo-WsfcWritable (Invoke-WsfcCall $call $request.delegate)' in dispatch
+    assert "fqid = 'WsfcUnwritableResult'" in dispatch

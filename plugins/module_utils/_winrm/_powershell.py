@@ -43,6 +43,10 @@ param(
 
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
+# CDXML cmdlets (Storage, ScheduledTasks, NetAdapter, NetTCPIP, Get-Disk) ignore a script's
+# $ErrorActionPreference (PowerShell issues #4568, #24389): a default for every cmdlet's
+# -ErrorAction makes their errors stop too. An explicit -ErrorAction still wins where given.
+$PSDefaultParameterValues = @{ '*:ErrorAction' = 'Stop' }
 
 # MSFT_VirtualDisk / MSFT_StoragePool HealthStatus and OperationalStatus, MSFT_StorageJob JobState.
 # Raw CIM values are read and mapped here because the formatted properties depend on type data.
@@ -301,9 +305,10 @@ $WsfcOperations['cluster.group.move'] = {
 $WsfcOperations['cluster.functional_level'] = {
     param($p)
     $whatIf = [bool](Get-WsfcParam $p 'what_if' $true)
-    # -WhatIf tests whether the update would succeed and throws when it would not.
+    # -WhatIf tests whether the update would succeed and throws when it would not. It also writes
+    # the Cluster object to the pipeline, which is not part of the answer.
     if ($whatIf) {
-        Update-ClusterFunctionalLevel -Force -WhatIf
+        [void](Update-ClusterFunctionalLevel -Force -WhatIf)
     }
     else {
         [void](Update-ClusterFunctionalLevel -Force)
@@ -999,6 +1004,24 @@ function Invoke-WsfcCall($Call, $Delegate) {
     return $result
 }
 
+function ConvertTo-WsfcWritable($Result) {
+    # A value ConvertTo-Json cannot write (a property that throws when read, a cycle) must not cost
+    # the whole answer: that one result comes back as an error naming its operation.
+    try {
+        [void](ConvertTo-Json -InputObject $Result -Depth 12 -Compress)
+        return $Result
+    }
+    catch {
+        $result = [ordered]@{ id = $Result.id; op = $Result.op; ok = $false; value = $null; warnings = @($Result.warnings) }
+        $result.error = [ordered]@{
+            category = 'InvalidResult'; fqid = 'WsfcUnwritableResult'
+            message = "The result of '$($Result.op)' could not be written as JSON: $($_.Exception.Message)"
+            target = [string]$Result.op; exception = $_.Exception.GetType().FullName; native_code = $null
+        }
+        return $result
+    }
+}
+
 $response = [ordered]@{ protocol = 1; computer = [string]$env:COMPUTERNAME; results = @() }
 try {
     $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($EncodedRequest))
@@ -1013,7 +1036,7 @@ try {
     }
     else {
         foreach ($call in @($request.calls)) {
-            $one = Invoke-WsfcCall $call $request.delegate
+            $one = ConvertTo-WsfcWritable (Invoke-WsfcCall $call $request.delegate)
             [void]$results.Add($one)
             if ((-not $one.ok) -and [bool]$request.stop_on_error) {
                 break

@@ -132,18 +132,35 @@ def parse_output(stdout, stderr, rc, endpoint):
                              % (endpoint, rc, clixml_to_text(err).strip() or '(no error output)'))
 
 
-def clixml_to_text(text):
-    """Turn PowerShell's ``#< CLIXML`` stderr into plain text (the error-stream strings)."""
+def clixml_streams(text):
+    """The strings of each stream in PowerShell's ``#< CLIXML`` stderr, e.g. ``{'error': [...],
+    'warning': [...]}`` (stream names lower-cased); ``{'error': [text]}`` for plain text."""
     if not text.startswith('#< CLIXML'):
-        return text
+        return {'error': [text]} if text else {}
     import re
     import xml.etree.ElementTree as ET
     try:
         root = ET.fromstring(text.split('\n', 1)[1] if '\n' in text else text[len('#< CLIXML'):])
     except ET.ParseError:
-        return text
-    parts = []
+        return {'error': [text]}
+    streams = {}
     for node in root.iter():
-        if node.tag.endswith('}S') and node.get('S') == 'Error' and node.text:
-            parts.append(re.sub(r'_x([0-9A-Fa-f]{4})_', lambda m: chr(int(m.group(1), 16)), node.text))
-    return ''.join(parts)
+        if node.tag.endswith('}S') and node.get('S') and node.text:
+            streams.setdefault(node.get('S').lower(), []).append(
+                re.sub(r'_x([0-9A-Fa-f]{4})_', lambda m: chr(int(m.group(1), 16)), node.text))
+    return streams
+
+
+def clixml_to_text(text):
+    """Turn PowerShell's ``#< CLIXML`` stderr into plain text (the error-stream strings)."""
+    return ''.join(clixml_streams(text).get('error', []))
+
+
+def host_warnings(stderr):
+    """The warnings PowerShell wrote to the host (CLIXML on stderr), one string each, trimmed.
+
+    FailoverClusters cmdlets write some in remote sessions; they are not failures (the result line
+    decides that) and are passed on to the module result as warnings.
+    """
+    text = stderr.decode('utf-8', 'replace') if isinstance(stderr, bytes) else (stderr or '')
+    return [w.strip() for w in clixml_streams(text).get('warning', []) if w.strip()]

@@ -191,6 +191,22 @@ class CallResult(object):
         return 'CallResult(op=%r, ok=%r)' % (self.op, self.ok)
 
 
+# Warnings from the nodes (an operation's own, and what PowerShell wrote to the host as CLIXML on
+# stderr, as FailoverClusters cmdlets do in remote sessions): never failures, collected for the
+# module result. One module run is one process, so a process-wide list is one task's warnings.
+_REMOTE_WARNINGS = []
+
+
+def note_remote_warning(text):
+    if text and text not in _REMOTE_WARNINGS:
+        _REMOTE_WARNINGS.append(text)
+
+
+def remote_warnings():
+    """The node warnings of this task so far, each once, in the order they came."""
+    return list(_REMOTE_WARNINGS)
+
+
 def error_for_record(action, record):
     """Map one PowerShell error record to the collection's error class.
 
@@ -398,8 +414,11 @@ class PowerShellRunner(object):
             raise
         doc = _shim.parse_output(stdout, stderr, rc, self.options.endpoint)
         self._check_identity(doc)
-        return [CallResult(r.get('op'), bool(r.get('ok')), r.get('value'), r.get('error'), r.get('warnings'))
-                for r in doc.get('results', [])]
+        results = [CallResult(r.get('op'), bool(r.get('ok')), r.get('value'), r.get('error'), r.get('warnings'))
+                   for r in doc.get('results', [])]
+        for text in _shim.host_warnings(stderr) + [w for r in results for w in r.warnings]:
+            note_remote_warning('%s: %s' % (self.options.host, text))
+        return results
 
     def _check_identity(self, doc):
         """Raise WrongNode when the machine that answered is not the node this runner is for."""

@@ -89,3 +89,23 @@ def test_lab_refuses_non_loopback_and_unknown_scenarios(tmp_path):
         LabServer('twonode', str(tmp_path), net='10.0.0')
     with pytest.raises(ScenarioError, match="unknown scenario 'nope'"):
         LabServer('nope', str(tmp_path))
+
+
+def test_failoverclusters_remote_warnings_become_warnings_not_failures(start_lab):
+    from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import runner as runner_mod
+    state = start_lab('hyperv4')
+    with runner(state, state['nodes']['HV-N1']['address'], delegation='scheduled_task') as r:
+        moved = r.invoke([('cluster.group.move', {'names': ['VM01'], 'owner': 'HV-N2'})])[0]
+    assert moved.ok, moved.error
+    found = [w for w in runner_mod.remote_warnings() if 'some failover clustering cmdlets do not work remotely' in w]
+    assert found and found[0].startswith(state['nodes']['HV-N1']['address'] + ': ')
+
+
+def test_a_result_that_cannot_be_written_is_an_error_naming_the_operation(start_lab):
+    state = start_lab('hyperv4')
+    lab_cli.control(state, '/', {'action': 'fault', 'fault': 'unwritable_result', 'value': ['cluster.csv']})
+    with runner(state, state['cluster_address']) as r:
+        nodes, csv = r.invoke([('cluster.nodes', {}), ('cluster.csv', {})])
+        assert nodes.ok and not csv.ok and csv.error['fqid'] == 'WsfcUnwritableResult'
+        with pytest.raises(RemoteCommandError, match="The result of 'cluster.csv' could not be written as JSON"):
+            read_cluster_state(r)
