@@ -217,7 +217,10 @@ def node_capacity(lab, node, params):
 @operation('node.boot')
 def node_boot(lab, node, params):
     info = OS_CATALOG[node.os]
-    return {'ComputerName': node.name, 'LastBootUpTime': lab.clock.iso(node.boot_time), 'Now': lab.clock.iso(),
+    # Win32_OperatingSystem.LastBootUpTime is derived from the uptime counter and moves by up to a
+    # second between reads without any restart (windows_exporter#74, elastic/beats#12591).
+    jitter = (int(lab.clock.now() * 1000) % 997) / 997.0 * 0.9
+    return {'ComputerName': node.name, 'LastBootUpTime': lab.clock.iso(node.boot_time + jitter), 'Now': lab.clock.iso(),
             'Caption': info['caption'], 'BuildNumber': info['build'], 'UBR': node.ubr,
             'ClusterService': 'Running' if node.cluster_service == 'Running' else 'Stopped',
             'RebootPending': node.reboot_pending}

@@ -10,6 +10,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, model
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock as run_lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure, UnsafeToProceed)
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
@@ -175,26 +176,50 @@ def restart_and_wait(runner, name, timeout, interval, before=None):
     return before, wait_back(runner, name, timeout, interval, before['LastBootUpTime'])
 
 
+# A restart moves LastBootUpTime forward by the whole uptime before it; without one the value still
+# moves by milliseconds (Windows derives it from the uptime counter: windows_exporter#74,
+# elastic/beats#12591). So equality of the two strings says nothing either way.
+REBOOT_MIN_SHIFT = 60
+REBOOT_MIN_SHIFT_AFTER_SILENCE = 5
+
+
+def restarted_since(previous_boot, boot_time, was_unreachable=False):
+    """Whether a node whose boot time was ``previous_boot`` restarted since, now that it reports
+    ``boot_time``: the boot time moved forward by more than a minute, or it moved by more than a few
+    seconds and the node did not answer for a while in between. Unknown before: True."""
+    if not previous_boot:
+        return True
+    try:
+        shift = (run_lock.parse_time(boot_time) - run_lock.parse_time(previous_boot)).total_seconds()
+    except ValueError:
+        return False
+    return shift > REBOOT_MIN_SHIFT or (was_unreachable and abs(shift) > REBOOT_MIN_SHIFT_AFTER_SILENCE)
+
+
 def wait_back(runner, name, timeout, interval, previous_boot=None):
     """Wait until the node answers, runs the cluster service and is in membership (Paused or Up);
-    with ``previous_boot``, also until its boot time moved on (it did restart)."""
-    before = {'LastBootUpTime': previous_boot}
+    with ``previous_boot``, also until it did restart (``restarted_since``)."""
+    seen = {'unreachable': False}
 
     def poll():
         try:
             return boot_state(runner, name, poll=True)
         except UNREACHABLE as exc:
+            seen['unreachable'] = True
             return {'unreachable': str(exc)}
 
+    def restarted(state):
+        return previous_boot is None or restarted_since(previous_boot, state.get('LastBootUpTime'), seen['unreachable'])
+
     def back(state):
-        return (not state.get('unreachable') and state.get('LastBootUpTime') != before['LastBootUpTime'] and
+        return (not state.get('unreachable') and restarted(state) and
                 state.get('ClusterService') == 'Running' and state.get('ClusterState') in ('Paused', 'Up'))
 
     def describe(state):
         if state.get('unreachable'):
             return '%s not back: WinRM does not answer (%s)' % (name, state['unreachable'])
-        if state.get('LastBootUpTime') == before['LastBootUpTime']:
-            return '%s has not restarted yet (boot time still %s)' % (name, before['LastBootUpTime'])
+        if not restarted(state):
+            return '%s has not restarted yet (boot time still %s)' % (name, state.get('LastBootUpTime'))
         return '%s restarted at %s but cluster service %s, cluster state %s' % (
             name, state.get('LastBootUpTime'), state.get('ClusterService'), state.get('ClusterState'))
 

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.model import FUNCTIONAL_LEVELS as LEVEL_NAMES
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import UNREACHABLE, boot_state
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import UNREACHABLE, boot_state, restarted_since
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
@@ -83,10 +83,13 @@ def wait_for_build(runner, name, build, timeout, interval, previous_boot=None):
     Returns:
         the node's boot state.
     """
+    seen = {'unreachable': False}
+
     def poll():
         try:
             return boot_state(runner, name, poll=True)
         except UNREACHABLE as exc:
+            seen['unreachable'] = True
             runner.close()
             return {'unreachable': str(exc)}
 
@@ -95,7 +98,7 @@ def wait_for_build(runner, name, build, timeout, interval, previous_boot=None):
             return False
         if int(state.get('BuildNumber') or 0) == build:
             return True
-        if previous_boot is not None and state.get('LastBootUpTime') != previous_boot:
+        if previous_boot is not None and restarted_since(previous_boot, state.get('LastBootUpTime'), seen['unreachable']):
             raise UnsafeToProceed('%s came back on build %s (%s), not on the target build %d: check the image the '
                                   'deployment server offers it (or that it boots from the network)'
                                   % (name, state.get('BuildNumber'), state.get('Caption'), build), details={'boot': state})
