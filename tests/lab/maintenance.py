@@ -28,10 +28,10 @@ def node_not_found(lab, name, command):
 
 
 def storage_busy(lab):
-    """True while a storage job runs or a virtual disk is not Healthy/OK (windows-facts.md 4.5)."""
-    if any(j.job_state != 7 for j in lab.storage_jobs):
+    """True while a storage job runs or a virtual disk is not Healthy (windows-facts.md 4.5)."""
+    if any(j.job_state not in ENDED for j in lab.storage_jobs):
         return True
-    return any(d.health != 0 or d.operational != [2] for d in lab.virtual_disks)
+    return any(d.health != 0 for d in lab.virtual_disks)
 
 
 # -- capacity and placement ------------------------------------------------------------------
@@ -280,7 +280,7 @@ def _return_to_service(lab, node):
         return  # another node is still out: spaces stay degraded until it returns too
     minutes = max(0.0, lab.clock.now() - out_since) / 60.0
     duration = max(5.0, minutes * lab.timings['resync_seconds_per_outage_minute'])
-    lab.storage_jobs = [j for j in lab.storage_jobs if j.job_state != 7]
+    lab.storage_jobs = [j for j in lab.storage_jobs if j.job_state not in ENDED]
     for disk in lab.virtual_disks:
         disk.health, disk.operational = 1, [11]  # Warning / In Service while repairing
     total = int(sum(d.footprint for d in lab.virtual_disks) * min(1.0, minutes / 600.0)) or 1
@@ -301,7 +301,7 @@ def update_jobs(lab):
     now = lab.clock.now()
     stall = lab.faults.get('storage_stall')
     for job in list(lab.storage_jobs):
-        if job.job_state == 7:
+        if job.job_state in ENDED:
             continue
         fraction = min(1.0, (now - job.started) / max(job.duration, 1e-9))
         if stall:
@@ -311,14 +311,30 @@ def update_jobs(lab):
             _complete_repair(lab, job)
 
 
+# Fault 'storage_repair_end' {'state': ...}: how the next repair ends. Killed / Terminated /
+# Exception (MSFT_StorageJob JobState 9 / 8 / 10): the job stops and the disks stay Warning/Degraded;
+# Suboptimal: the disks end Healthy with OperationalStatus Suboptimal (SS-STATES; its numeric code is
+# UNVERIFIED, the lab uses 0xD00A, which the shim passes on as a number).
+JOB_END_STATES = {'Terminated': 8, 'Killed': 9, 'Exception': 10}
+ENDED = (7, 8, 9, 10)
+SUBOPTIMAL = 0xD00A
+
+
 def _complete_repair(lab, job):
-    job.job_state = 7
-    if not any(j.job_state != 7 for j in lab.storage_jobs):
+    end = (lab.faults.get('storage_repair_end') or {}).get('state')
+    job.job_state = JOB_END_STATES.get(end, 7)
+    if job.job_state != 7:
         for disk in lab.virtual_disks:
-            disk.health, disk.operational = 0, [2]
+            disk.health, disk.operational = 1, [3]
+    elif not any(j.job_state not in ENDED for j in lab.storage_jobs):
+        for disk in lab.virtual_disks:
+            disk.health, disk.operational = 0, [SUBOPTIMAL if end == 'Suboptimal' else 2]
     node = getattr(job, 'node', None)
     lab.recorder.activity_end(node, 'resync')
-    lab.recorder.record('storage.repair_completed', node=node)
+    if job.job_state == 7:
+        lab.recorder.record('storage.repair_completed', node=node)
+    else:
+        lab.recorder.record('storage.repair_ended', node=node, state=end)
     lab.clock.after(lab.timings['repair_job_linger_seconds'],
                     lambda: job in lab.storage_jobs and lab.storage_jobs.remove(job))
 

@@ -207,7 +207,7 @@ class LabServer:
 
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
-              'unwritable_result')
+              'unwritable_result', 'storage_repair_end')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
@@ -217,7 +217,8 @@ class LabServer:
         config_mismatch [node] (the unattend leaves out the virtual switch and Hyper-V),
         add_refused [node] (Add-ClusterNode times out), witness_offline true|null (the witness resource
         fails: the file share or cloud storage account cannot be reached; quorum loses its vote),
-        unwritable_result [op] (the shim cannot write that operation's result as JSON)."""
+        unwritable_result [op] (the shim cannot write that operation's result as JSON),
+        storage_repair_end {state: Killed|Terminated|Exception|Suboptimal} (how the next repair ends)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:

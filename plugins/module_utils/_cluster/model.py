@@ -163,8 +163,23 @@ class VirtualDisk:
 
     @property
     def healthy(self):
-        """Healthy/OK: the only state in which another node may be taken out (windows-facts.md 4.5)."""
-        return self.health_status == 'Healthy' and tuple(self.operational_status) == ('OK',)
+        """HealthStatus Healthy: full redundancy, the only state in which another node may be taken out
+        (windows-facts.md 4.5). That includes Healthy/Suboptimal (data not spread evenly; newer builds
+        report it, Optimize-StoragePool evens it out), which no amount of waiting turns into OK."""
+        return self.health_status == 'Healthy'
+
+    @property
+    def suboptimal(self):
+        return self.healthy and tuple(self.operational_status) != ('OK',)
+
+    @property
+    def lost(self):
+        """Unhealthy (No Redundancy: data lost) or Unknown (Detached: offline): waiting does not repair it."""
+        return self.health_status in ('Unhealthy', 'Unknown')
+
+
+# MSFT_StorageJob JobState values in which a job ended without completing.
+JOB_FAILED_STATES = ('Terminated', 'Killed', 'Exception')
 
 
 @dataclass(frozen=True)
@@ -185,8 +200,13 @@ class StorageJob:
 
     @property
     def finished(self):
-        # Completed jobs linger for TimeBeforeRemoval; they count as done (windows-facts.md 4.1).
-        return self.job_state == 'Completed'
+        # Completed jobs linger for TimeBeforeRemoval; they count as done (windows-facts.md 4.1), and
+        # so do jobs that ended without completing: nothing more will come of them.
+        return self.job_state in ('Completed',) + JOB_FAILED_STATES
+
+    @property
+    def failed(self):
+        return self.job_state in JOB_FAILED_STATES
 
 
 @dataclass(frozen=True)

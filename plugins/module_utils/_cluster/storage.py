@@ -10,7 +10,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import TimeoutFailure
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import TimeoutFailure, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
@@ -34,6 +34,25 @@ class StorageView(object):
     def quiet_and_healthy(self):
         return not self.running and not self.unhealthy
 
+    def check_repairable(self):
+        """Raise UnsafeToProceed when waiting cannot make storage healthy: a disk lost its data or went
+        offline, or the repair jobs ended without completing and left disks short of redundancy."""
+        lost = [d for d in self.disks if d.lost]
+        if lost:
+            raise UnsafeToProceed('Storage will not become healthy by waiting: %s. Check Get-VirtualDisk and '
+                                  'Get-StoragePool before any node is taken out' % self._disks(lost),
+                                  details={'storage': self.to_dict()})
+        failed = [j for j in self.jobs if j.failed]
+        if failed and not self.running and self.unhealthy:
+            raise UnsafeToProceed('Storage repair ended without completing (%s) and left %s; no repair is running. Check '
+                                  'Get-StorageJob and the storage event logs, start Repair-VirtualDisk, then run again' % (
+                                      ', '.join('job %s %s at %d%%' % (j.name, j.job_state, j.percent_complete) for j in failed),
+                                      self._disks(self.unhealthy)), details={'storage': self.to_dict()})
+
+    @staticmethod
+    def _disks(disks):
+        return ', '.join('disk %s %s/%s' % (d.friendly_name, d.health_status, ','.join(d.operational_status)) for d in disks)
+
     @property
     def progress(self):
         """Bytes done across running jobs (the stall detector watches it grow)."""
@@ -42,8 +61,8 @@ class StorageView(object):
     def describe(self):
         parts = ['job %s %s %d%% (%d of %d bytes)' % (j.name, j.job_state, j.percent_complete, j.bytes_processed, j.bytes_total)
                  for j in self.running]
-        parts += ['disk %s %s/%s' % (d.friendly_name, d.health_status, ','.join(d.operational_status))
-                  for d in self.unhealthy]
+        if self.unhealthy:
+            parts.append(self._disks(self.unhealthy))
         return '; '.join(parts) or 'quiet and healthy'
 
     def to_dict(self):
@@ -53,6 +72,7 @@ class StorageView(object):
                           'bytes_processed': j.bytes_processed, 'bytes_total': j.bytes_total} for j in self.jobs],
                 'unhealthy_disks': dict((d.friendly_name, '%s/%s' % (d.health_status, ','.join(d.operational_status)))
                                         for d in self.unhealthy),
+                'suboptimal_disks': [d.friendly_name for d in self.disks if d.suboptimal],
                 'percent': int(100 * done / total) if total else 100}
 
 
@@ -66,16 +86,26 @@ def read_storage(session, poll=False):
 
 
 def wait_storage(session, timeout, interval, stall_timeout, clock=None):
-    """Wait until no storage job runs and every virtual disk is Healthy/OK (windows-facts.md 4.5).
+    """Wait until no storage job runs and every virtual disk is Healthy (windows-facts.md 4.5).
 
-    Fails early when the running jobs make no progress for ``stall_timeout`` seconds, naming them,
-    rather than waiting out one long timeout.
+    Fails early, naming what it saw, when the running jobs make no progress for ``stall_timeout``
+    seconds, and when waiting cannot help (``StorageView.check_repairable``, seen on two polls in a
+    row), rather than waiting out one long timeout.
     """
     clock = clock or time.monotonic
-    last = {'progress': None, 'since': clock()}
+    last = {'progress': None, 'since': clock(), 'doubt': False}
 
     def poll():
         view = read_storage(session, poll=True)
+        try:
+            view.check_repairable()
+            last['doubt'] = False
+        except UnsafeToProceed:
+            # Twice in a row: right after a node returns, disks can be degraded a moment before the
+            # cluster starts their repair, next to a finished job of an earlier one.
+            if last['doubt']:
+                raise
+            last['doubt'] = True
         progress = view.progress
         if view.running and progress == last['progress']:
             if clock() - last['since'] >= stall_timeout:

@@ -356,3 +356,35 @@ def test_a_node_of_the_same_name_in_another_cluster_is_refused_by_its_node_id(ru
     assert not [e for e in lab.recorder.events if e['kind'] == 'node.restart']
     rc, result = run_module(node_reboot, args(name='HV-N3', winrm_host='HV-N3', node_id=real_id, only_if_required=True))
     assert rc == 0 and result['rebooted'] is True
+
+
+def _repair_after_a_pause(lab):
+    from lab import maintenance
+    with lab.lock:
+        maintenance.suspend(lab, 'HCI-N1')
+    while lab.node('HCI-N1').draining:
+        lab.tick()
+    with lab.lock:
+        maintenance.resume(lab, 'HCI-N1', 'NoFailback')
+
+
+@pytest.mark.parametrize('end', ['Killed', 'Terminated', 'Exception'])
+def test_storage_wait_ends_at_once_when_the_repair_ended_without_completing(run_module, monkeypatch, end):
+    lab = build_lab('s2d4')
+    patch_modules(monkeypatch, lab, storage_health)
+    lab.faults['storage_repair_end'] = {'state': end}
+    _repair_after_a_pause(lab)
+    rc, result = run_module(storage_health, args(winrm_host="HCICLU01", winrm_fallback_hosts=[], wait_timeout=20))
+    assert rc == 1 and result['error_type'] == 'UnsafeToProceed', result
+    assert result['msg'].startswith('Storage repair ended without completing (job Repair %s at ' % end)
+    assert 'disk Volume01 Warning/Degraded' in result['msg'] and 'Repair-VirtualDisk' in result['msg']
+
+
+def test_storage_wait_accepts_healthy_but_suboptimal_disks(run_module, monkeypatch):
+    lab = build_lab('s2d4')
+    patch_modules(monkeypatch, lab, storage_health)
+    lab.faults['storage_repair_end'] = {'state': 'Suboptimal'}
+    _repair_after_a_pause(lab)
+    rc, result = run_module(storage_health, args(winrm_host="HCICLU01", winrm_fallback_hosts=[], wait_timeout=20))
+    assert rc == 0 and result['storage']['quiet_and_healthy'], result
+    assert sorted(result['storage']['suboptimal_disks']) == ['Volume01', 'Volume02', 'Volume03', 'Volume04']
