@@ -63,10 +63,22 @@ $WsfcOperations['node.config'] = {
             })
     }
     $service = Get-Service -Name ClusSvc -ErrorAction SilentlyContinue
+    # The addresses of the cluster's IP Address resources sit on whichever node owns their group:
+    # listed so that the controller leaves them out of the comparison (they move, the node does not
+    # own them). None while the node runs no cluster service.
+    $clusterAddresses = @()
+    try {
+        $clusterAddresses = @(Get-ClusterResource -ErrorAction Stop | Where-Object { [string]$_.ResourceType.Name -eq 'IP Address' } |
+                ForEach-Object { [string](Get-ClusterParameter -InputObject $_ -Name Address -ErrorAction Stop).Value })
+    }
+    catch {
+        $clusterAddresses = @()
+    }
     [ordered]@{
         ComputerName = [string]$env:COMPUTERNAME
         Caption = [string]$os.Caption
         BuildNumber = [int]$os.BuildNumber
+        ClusterAddresses = $clusterAddresses
         Adapters = @(Get-NetAdapter -Physical | ForEach-Object {
                 [ordered]@{
                     Name = [string]$_.Name; InterfaceDescription = [string]$_.InterfaceDescription

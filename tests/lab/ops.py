@@ -417,11 +417,21 @@ def cau_scan(lab, node, params):
 
 # -- machine configuration, membership, upgrade, finalize (issue 4) ------------------------------
 
+# The address of the cluster's IP Address resource (documentation range, RFC 5737: data only).
+CLUSTER_IP = '192.0.2.100'
+
+
 @operation('node.config')
 def node_config(lab, node, params):
     c = node.config
+    # Get-NetIPAddress shows the cluster's address on the node that owns the core group.
+    member = node.name in lab.nodes and node.cluster_service == 'Running'
+    addresses = [dict(a) for a in c.get('ip_addresses', [])]
+    if member and lab.core_group().owner == node.name:
+        addresses.append({'InterfaceAlias': 'vEthernet (Management)', 'IPAddress': CLUSTER_IP, 'PrefixLength': 24})
     return {'ComputerName': node.name, 'Caption': node.os_info['caption'], 'BuildNumber': node.os_info['build'],
-            'Adapters': [dict(a) for a in c.get('adapters', [])], 'IPAddresses': [dict(a) for a in c.get('ip_addresses', [])],
+            'ClusterAddresses': [CLUSTER_IP] if member else [],
+            'Adapters': [dict(a) for a in c.get('adapters', [])], 'IPAddresses': addresses,
             'VMSwitches': [dict(a) for a in c.get('vswitches', [])], 'Disks': [dict(a) for a in c.get('disks', [])],
             'Features': list(c.get('features', [])),
             'ClusterService': 'Running' if node.cluster_service == 'Running' else 'Stopped'}

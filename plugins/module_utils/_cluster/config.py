@@ -32,6 +32,7 @@ def read_config(runner, name):
     config = dict((section, list(v.get(SOURCE[section]) or [])) for section in SECTIONS)
     config['features'] = sorted(config['features'])
     config['computer_name'] = v.get('ComputerName')
+    config['cluster_addresses'] = sorted(v.get('ClusterAddresses') or [])
     config['os'] = {'caption': v.get('Caption'), 'build': v.get('BuildNumber')}
     return config
 
@@ -41,7 +42,12 @@ def _label(item, keys):
 
 
 def compare(captured, current, sections=SECTIONS):
-    """Differences between a capture and the node now: {section: {'missing': [...], 'unexpected': [...]}}."""
+    """Differences between a capture and the node now: {section: {'missing': [...], 'unexpected': [...]}}.
+
+    Addresses of the cluster's IP Address resources (known from either side) are left out: they are
+    on whichever node owns their group at the time, not part of the node.
+    """
+    moving = set(captured.get('cluster_addresses') or []) | set(current.get('cluster_addresses') or [])
     out = {}
     for section in sections:
         if section == 'features':
@@ -50,8 +56,8 @@ def compare(captured, current, sections=SECTIONS):
                 out[section] = {'missing': missing, 'unexpected': []}
             continue
         keys = KEYS[section]
-        before = set(_label(i, keys) for i in captured.get(section) or [])
-        now = set(_label(i, keys) for i in current.get(section) or [])
+        before = set(_label(i, keys) for i in captured.get(section) or [] if i.get('IPAddress') not in moving)
+        now = set(_label(i, keys) for i in current.get(section) or [] if i.get('IPAddress') not in moving)
         if before != now:
             out[section] = {'missing': sorted(before - now), 'unexpected': sorted(now - before)}
     return out

@@ -197,3 +197,16 @@ def test_storage_pool_is_updated_after_the_level_and_only_once(run_module, monke
     assert pool.version != before and result['diff']['after']['pools'][pool.friendly_name] == pool.version
     rc, result = run_module(cluster_functional_level, dict(conn, accept_irreversible=True))
     assert rc == 0 and result['changed'] is False and result['storage_pools_updated'] == []
+
+
+def test_the_cluster_address_moving_away_is_no_configuration_difference(run_module, lab, tmp_path):
+    # HV-N1 owns the core cluster group: Get-NetIPAddress lists the cluster's address there.
+    assert lab.core_group().owner == 'HV-N1'
+    path = str(tmp_path / 'HV-N1.json')
+    assert run_module(node_config, args(name='HV-N1', winrm_host='HV-N1', state='captured', path=path))[0] == 0
+    captured = json.load(open(path))
+    assert '192.0.2.100' in [a['IPAddress'] for a in captured['ip_addresses']]
+    drain(run_module, 'HV-N1')  # the core group moves to another node, and its address with it
+    assert lab.core_group().owner != 'HV-N1'
+    rc, result = run_module(node_config, args(name='HV-N1', winrm_host='HV-N1', state='verified', path=path))
+    assert rc == 0 and result['differences'] == {}, result
