@@ -1,4 +1,7 @@
 # wsfc.rolling windows update task 1
+# Written to the node by 'wu.start' and run there by a scheduled task as SYSTEM: the Windows Update
+# Agent refuses to download and install from a remote (WinRM) session. It survives WinRM drops and
+# writes its progress to %ProgramData%\wsfc.rolling\wu-<id>.json, which 'wu.status' reads.
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
@@ -7,14 +10,14 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+$PSDefaultParameterValues = @{ '*:ErrorAction' = 'Stop' }
 $base = Join-Path $env:ProgramData 'wsfc.rolling'
 $statusPath = Join-Path $base "wu-$Id.json"
-$request = Get-Content -Raw -Path (Join-Path $base "wu-$Id.request.json") | ConvertFrom-Json
 $status = [ordered]@{
-    Id = $Id; Mode = [string]$request.mode; Phase = 'Searching'; Progress = 0; Updates = @()
-    RebootRequired = $false; Started = (Get-Date).ToUniversalTime().ToString('o'); Finished = $null; Error = $null
+    Id = $Id; Mode = $null; Phase = 'Searching'; Progress = 0; Updates = @(); RebootRequired = $false
+    RestartPending = $false; Started = (Get-Date).ToUniversalTime().ToString('o'); Finished = $null; Error = $null
 }
-# IUpdateInstallationResult.ResultCode (OperationResultCode)
+# IUpdateInstallationResult / IUpdateDownloadResult ResultCode (OperationResultCode)
 $resultNames = @('NotStarted', 'InProgress', 'Succeeded', 'SucceededWithErrors', 'Failed', 'Aborted')
 
 function Save-WsfcStatus {
@@ -25,6 +28,10 @@ function Save-WsfcStatus {
 
 try {
     Save-WsfcStatus
+    # Read inside the error handling: a missing or broken request is a Failed job with the reason,
+    # not a task that dies without a word.
+    $request = Get-Content -Raw -Path (Join-Path $base "wu-$Id.request.json") | ConvertFrom-Json
+    $status.Mode = [string]$request.mode
     $session = New-Object -ComObject 'Microsoft.Update.Session'
     $session.ClientApplicationID = 'wsfc.rolling'
     $found = $session.CreateUpdateSearcher().Search("IsInstalled=0 and Type='Software' and IsHidden=0")
@@ -46,6 +53,9 @@ try {
         if ($reject -contains ([string]$kb).ToUpperInvariant()) {
             continue
         }
+        if ($update.BrowseOnly -and $accept -notcontains ([string]$kb).ToUpperInvariant()) {
+            continue  # optional updates only when named in the accept list
+        }
         [void]$chosen.Add($update)
         [void]$views.Add([ordered]@{
                 KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
@@ -54,7 +64,13 @@ try {
             })
     }
     $status.Updates = @($views.ToArray())
-    if ($request.mode -eq 'install') {
+    if ($status.Mode -eq 'install' -and $chosen.Count -gt 0 -and (New-Object -ComObject 'Microsoft.Update.SystemInfo').RebootRequired) {
+        # "A reboot is required before more updates can be installed": installing now would fail
+        # or half-install; the controller restarts the node first or stops, as asked.
+        $status.RestartPending = $true
+        throw 'A restart is pending on this node from an earlier installation; Windows Update installs nothing more until it restarts.'
+    }
+    if ($status.Mode -eq 'install') {
         for ($index = 0; $index -lt $chosen.Count; $index++) {
             $update = $chosen[$index]
             $one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
@@ -66,17 +82,24 @@ try {
             Save-WsfcStatus
             $downloader = $session.CreateUpdateDownloader()
             $downloader.Updates = $one
-            [void]$downloader.Download()
-            $status.Phase = 'Installing'
-            Save-WsfcStatus
-            $installer = $session.CreateUpdateInstaller()
-            $installer.Updates = $one
-            $outcome = $installer.Install()
-            $result = $outcome.GetUpdateResult(0)
-            $views[$index].ResultCode = $resultNames[[int]$result.ResultCode]
-            $views[$index].HResult = [int]$result.HResult
-            if ($outcome.RebootRequired) {
-                $status.RebootRequired = $true
+            $download = $downloader.Download().GetUpdateResult(0)
+            if ([int]$download.ResultCode -ne 2 -and [int]$download.ResultCode -ne 3) {
+                # Not downloaded: installing it would only fail with a less telling code.
+                $views[$index].ResultCode = $resultNames[[int]$download.ResultCode]
+                $views[$index].HResult = [int]$download.HResult
+            }
+            else {
+                $status.Phase = 'Installing'
+                Save-WsfcStatus
+                $installer = $session.CreateUpdateInstaller()
+                $installer.Updates = $one
+                $outcome = $installer.Install()
+                $result = $outcome.GetUpdateResult(0)
+                $views[$index].ResultCode = $resultNames[[int]$result.ResultCode]
+                $views[$index].HResult = [int]$result.HResult
+                if ($outcome.RebootRequired) {
+                    $status.RebootRequired = $true
+                }
             }
             $status.Progress = [int](100 * ($index + 1) / $chosen.Count)
             $status.Updates = @($views.ToArray())

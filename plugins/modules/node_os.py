@@ -39,8 +39,19 @@ options:
     type: int
     required: true
   setup_media:
-    description: Folder holding C(setup.exe) of the target release, as the node sees it (for example a UNC path).
+    description:
+      - Folder holding C(setup.exe) of the target release, as the node sees it (for example a UNC path).
+      - Setup runs as SYSTEM from a scheduled task, unattended (C(/Auto Upgrade /Quiet /EULA accept /Compat
+        IgnoreWarning)), with C(/ImageIndex) of the image that matches the edition installed on the node, and
+        C(/CopyLogs) to C(%ProgramData%\\wsfc.rolling\\setup-logs). A share is read by the node's computer
+        account, so it must grant Domain Computers read access; this is checked before anything starts.
+      - When setup refuses (a compatibility block, no matching image, too little disk space), the task fails
+        within one poll with setup's exit code and what it means.
     type: str
+  setup_dynamic_update:
+    description: Let setup download Dynamic Update packages during the upgrade (C(/DynamicUpdate Enable)).
+    type: bool
+    default: false
   previous_boot_time:
     description:
       - When only waiting, the node's boot time before it was restarted (RV(os.boot_time) of an earlier read), or
@@ -136,9 +147,9 @@ def _apply(module):
             upgrade.check_media(runner, p['name'], p['setup_media'])
             return {'changed': True, 'os': _os(before), 'diff': {'before': _os(before), 'after': {'build': p['build']}},
                     'round_trips': runner.round_trips, 'polls': 0}
-        upgrade.start_inplace(runner, p['name'], p['setup_media'])
+        upgrade.start_inplace(runner, p['name'], p['setup_media'], p['setup_dynamic_update'])
         state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
-                                       before['LastBootUpTime'])
+                                       before['LastBootUpTime'], inplace=True)
         return {'changed': True, 'os': _os(state), 'diff': {'before': _os(before), 'after': _os(state)},
                 'round_trips': runner.round_trips, 'polls': runner.polls}
 
@@ -151,6 +162,7 @@ def main():
         name=dict(type='str', required=True),
         build=dict(type='int', required=True),
         setup_media=dict(type='str'),
+        setup_dynamic_update=dict(type='bool', default=False),
         previous_boot_time=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -44,10 +44,26 @@ options:
     description: Cluster node name, used in messages (defaults to O(winrm_host)).
     type: str
   category_names:
-    description: Only updates of these classifications (for example V(Security Updates), V(Critical Updates)). All when empty.
+    description:
+      - Only updates of these classifications (for example V(Security Updates), V(Critical Updates)).
+      - Optional updates (Windows Update's C(BrowseOnly), such as previews) are never installed unless their
+        KB id is in O(accept_list).
     type: list
     elements: str
-    default: []
+    default: [Critical Updates, Security Updates, Update Rollups]
+  restart_pending:
+    description:
+      - What to do when the node already waits for a restart from an earlier installation (Windows Update then
+        installs nothing more).
+      - V(fail) stops with that reason and changes nothing. V(restart) restarts the node first (only when no other
+        node is out and quorum keeps O(min_quorum_margin), as M(wsfc.rolling.node_reboot) does), then installs;
+        use it on a drained node.
+    type: str
+    choices: [fail, restart]
+    default: fail
+  min_quorum_margin:
+    description: With O(restart_pending=restart), the quorum margin that must remain while the node restarts.
+    type: int
   accept_list:
     description: Only these KB ids (for example V(KB5068791)). All when empty.
     type: list
@@ -110,6 +126,10 @@ reboot_required:
   description: Whether the node must restart to finish (also true when a restart was already pending).
   returned: success
   type: bool
+restarted_first:
+  description: Whether the node was restarted before installing, for a restart that was pending (O(restart_pending=restart)).
+  returned: success
+  type: bool
 round_trips:
   description: WinRM round trips made (polls included).
   returned: always
@@ -123,7 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
     check_wait_options, wait_argument_spec, winrm_argument_spec)
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import updates
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
 
 
@@ -134,16 +154,30 @@ def _apply(module):
     mode = 'scan' if module.check_mode else 'install'
     job_id = p['job_id'] or 'wsfc-%s-%d' % (mode, int(time.time() * 1000))
     name = p['name'] or p['winrm_host']
+    restarted = False
     with runner_from_module(module, node=p['name']) as runner:
         pending, job = updates.start_job(runner, job_id, mode, criteria)
         job_id = job.get('Id') or job_id
         if p['wait']:
             job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])
-            updates.remove_job(runner, job_id)
+            if job.get('RestartPending') and p['restart_pending'] == 'restart':
+                # Restart first (gated like node_reboot), then install with a new job.
+                before = updates.boot_state(runner, name)
+                updates.restart_gate(before, name, p['min_quorum_margin'])
+                updates.restart_and_wait(runner, name, p['wait_timeout'], p['poll_interval'], before)
+                restarted = True
+                job_id = '%s-r' % job_id[:62]
+                pending, job = updates.start_job(runner, job_id, mode, criteria)
+                job = updates.wait_job(runner, job.get('Id') or job_id, p['wait_timeout'], p['poll_interval'])
         summary = updates.summarize(job)
-        summary['reboot_required'] = summary['reboot_required'] or pending
-        result = dict(summary, changed=bool(summary['installed']) or (module.check_mode and bool(summary['updates'])),
-                      round_trips=runner.round_trips, polls=runner.polls, finished=job.get('Phase') in ('Completed', 'Failed'))
+        summary['reboot_required'] = summary['reboot_required'] or (pending and not restarted)
+        result = dict(summary, changed=bool(summary['installed']) or restarted or (module.check_mode and bool(summary['updates'])),
+                      restarted_first=restarted, round_trips=runner.round_trips, polls=runner.polls,
+                      finished=job.get('Phase') in ('Completed', 'Failed'))
+    if job.get('RestartPending'):
+        raise UnsafeToProceed('Windows Update on %s installed nothing: a restart from an earlier installation is still '
+                              'pending there. Restart the node first (wsfc.rolling.node_reboot), or set '
+                              'restart_pending=restart' % name, details=result)
     if job.get('Phase') == 'Failed':
         raise RemoteCommandError(updates.failure_message(name, job, summary), details=result)
     return result
@@ -156,7 +190,9 @@ def main():
         state=dict(type='str', required=True, choices=['installed']),
         node_id=dict(type='str'),
         name=dict(type='str'),
-        category_names=dict(type='list', elements='str', default=[]),
+        category_names=dict(type='list', elements='str', default=list(updates.DEFAULT_CLASSIFICATIONS)),
+        restart_pending=dict(type='str', choices=['fail', 'restart'], default='fail'),
+        min_quorum_margin=dict(type='int'),
         accept_list=dict(type='list', elements='str', default=[]),
         reject_list=dict(type='list', elements='str', default=[]),
         job_id=dict(type='str'),

@@ -120,30 +120,57 @@ $WsfcOperations['node.media'] = {
         $taskName = "wsfc.rolling media check $id"
         Set-Content -Path $pathFile -Value $setup -Encoding UTF8
         $command = "Test-Path -LiteralPath (Get-Content -Raw -Path '$pathFile').Trim() | Set-Content -Path '$outFile' -Encoding ASCII"
-        $system = @{ Principal = (New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest) }
-        $lines = Invoke-WsfcShortTask $taskName $command $system $outFile 120 @($pathFile)
+        $lines = Invoke-WsfcShortTask $taskName $command $null $outFile 120 @($pathFile)
         $exists = ((@($lines) -join '').Trim() -eq 'True')
+        if (-not $exists) {
+            $message = ("setup.exe cannot be read at '$media' by this node's computer account ($env:COMPUTERNAME`$), " +
+                "which is how setup (running as SYSTEM) reads a share. Grant Domain Computers (or $env:COMPUTERNAME`$) " +
+                "read access to the share, or copy the media to a local path on the node.")
+            throw [System.Management.Automation.ItemNotFoundException]::new($message)
+        }
     }
-    else {
-        $exists = Test-Path -LiteralPath $setup
-    }
-    if (-not $exists) {
-        $message = "Setup media not found at '$media' (looked for setup.exe there as $checkedAs, as setup runs)."
-        throw [System.Management.Automation.ItemNotFoundException]::new($message)
+    elseif (-not (Test-Path -LiteralPath $setup)) {
+        throw [System.Management.Automation.ItemNotFoundException]::new("Setup media not found at '$media': no setup.exe there on this node.")
     }
     [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Media = $media; Setup = $setup; CheckedAs = $checkedAs }
 }
 
 $WsfcOperations['node.os_upgrade'] = {
     param($p)
-    # setup.exe runs as SYSTEM from a scheduled task: it restarts the node several times and
-    # must outlive this WinRM session. The media path is a value, never part of a command line;
-    # 'node.media' checked it in the same request, the way setup will see it.
-    $setup = Join-Path ([string]$p.media) 'setup.exe'
+    # os-upgrade-task.ps1 runs as SYSTEM from a scheduled task: it picks the image of the node's
+    # edition, runs setup unattended and records setup's exit code; setup restarts the node
+    # several times and must outlive this WinRM session. The media path travels in a file, never
+    # on a command line; 'node.media' checked it in the same request, the way setup will see it.
+    $base = Join-Path $env:ProgramData 'wsfc.rolling'
+    [void](New-Item -ItemType Directory -Path $base -Force)
+    $scriptPath = Join-Path $base 'os-upgrade-task.ps1'
+    Set-Content -Path $scriptPath -Value ([string]$p.task_script) -Encoding UTF8
+    $request = @{ media = [string]$p.media; dynamic_update = [bool](Get-WsfcParam $p 'dynamic_update' $false) }
+    Set-Content -Path (Join-Path $base 'os-upgrade.request.json') -Value (ConvertTo-Json -InputObject $request) -Encoding UTF8
+    Remove-Item -Path (Join-Path $base 'os-upgrade.json') -ErrorAction SilentlyContinue
     $taskName = 'wsfc.rolling OS upgrade'
-    $action = New-ScheduledTaskAction -Execute $setup -Argument '/auto upgrade /quiet /eula accept /dynamicupdate disable'
-    $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-    [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+    Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`"" $null
     Start-ScheduledTask -TaskName $taskName
     [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Started = $true }
+}
+
+$WsfcOperations['node.os_upgrade_status'] = {
+    param($p)
+    # What the OS upgrade task wrote (Phase, the image it chose, setup's exit code) and what Task
+    # Scheduler knows of it: the controller decides whether setup refused.
+    $statusPath = Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') 'os-upgrade.json'
+    $status = $null
+    if (Test-Path -Path $statusPath) {
+        $status = Get-Content -Raw -Path $statusPath | ConvertFrom-Json
+    }
+    $task = Get-WsfcTaskFacts 'wsfc.rolling OS upgrade'
+    [ordered]@{
+        Phase = if ($null -ne $status) { [string]$status.Phase } else { $null }
+        ImageIndex = if ($null -ne $status) { $status.ImageIndex } else { $null }
+        Edition = if ($null -ne $status) { [string]$status.Edition } else { $null }
+        ExitCode = if ($null -ne $status) { $status.ExitCode } else { $null }
+        LogPath = if ($null -ne $status) { [string]$status.LogPath } else { $null }
+        Error = if ($null -ne $status) { [string]$status.Error } else { $null }
+        Task = $task
+    }
 }

@@ -17,7 +17,12 @@ function Get-WsfcUpdateJob([string]$Id) {
         if ($null -eq $task) {
             throw [System.Management.Automation.ItemNotFoundException]::new("No Windows Update job '$Id' on this node.")
         }
-        return [ordered]@{ Id = $Id; TaskState = ConvertTo-WsfcText $task.State; Phase = 'Starting'; Progress = 0; Updates = @(); RebootRequired = $false }
+        # The task has not written its status yet: still starting, or it failed before it could
+        # (what Task Scheduler knows tells which; the controller decides).
+        return [ordered]@{
+            Id = $Id; TaskState = ConvertTo-WsfcText $task.State; Phase = 'Starting'; Progress = 0; Updates = @()
+            RebootRequired = $false; Task = Get-WsfcTaskFacts "wsfc.rolling Windows Update $Id"
+        }
     }
     $status = Get-Content -Raw -Path $statusPath | ConvertFrom-Json
     [ordered]@{
@@ -27,6 +32,7 @@ function Get-WsfcUpdateJob([string]$Id) {
         Progress = [int]$status.Progress
         Updates = @($status.Updates)
         RebootRequired = [bool]$status.RebootRequired
+        RestartPending = [bool]$status.RestartPending
         Started = [string]$status.Started
         Finished = [string]$status.Finished
         Error = [string]$status.Error
@@ -54,26 +60,27 @@ $WsfcOperations['wu.start'] = {
         $request = @{ mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject) }
         Set-Content -Path (Join-Path $base "wu-$id.request.json") -Value (ConvertTo-Json -InputObject $request -Depth 4) -Encoding UTF8
         $taskName = "wsfc.rolling Windows Update $id"
-        $taskArguments = "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id"
-        $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $taskArguments
-        $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-        [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+        Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id" $null
         Start-ScheduledTask -TaskName $taskName
         Start-Sleep -Seconds 1
     }
     Get-WsfcUpdateJob $id
 }
 
-$WsfcOperations['wu.status'] = {
-    param($p)
-    Get-WsfcUpdateJob ([string]$p.id)
+function Remove-WsfcUpdateTask([string]$Id) {
+    # Once finished and read, the task and its request go; the status file stays as a record.
+    Unregister-ScheduledTask -TaskName "wsfc.rolling Windows Update $Id" -Confirm:$false -ErrorAction SilentlyContinue
+    Remove-Item -Path (Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') "wu-$Id.request.json") -ErrorAction SilentlyContinue
 }
 
-$WsfcOperations['wu.remove'] = {
+$WsfcOperations['wu.status'] = {
     param($p)
-    # Once finished and read, the task and its request go; the status file stays as a record.
+    # With 'remove', a finished job's task goes in the same call (saves the round trip of wu.remove).
     $id = Get-WsfcJobId $p
-    Unregister-ScheduledTask -TaskName "wsfc.rolling Windows Update $id" -Confirm:$false -ErrorAction SilentlyContinue
-    Remove-Item -Path (Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') "wu-$id.request.json") -ErrorAction SilentlyContinue
-    [ordered]@{ Id = $id; Removed = $true }
+    $job = Get-WsfcUpdateJob $id
+    if ([bool](Get-WsfcParam $p 'remove' $false) -and ($job.Phase -eq 'Completed' -or $job.Phase -eq 'Failed')) {
+        Remove-WsfcUpdateTask $id
+        $job.TaskState = 'Removed'
+    }
+    $job
 }

@@ -369,7 +369,7 @@ def restart(lab, node):
         if not current():
             return
         if node.reboot_pending:
-            node.ubr, node.pending_ubr, node.reboot_pending = node.pending_ubr or node.ubr, 0, False
+            node.finish_pending_restart()
         node.joining = True
         lab.set_power(node.name, 'On')
         lab.clock.after(t['join_seconds'], joined)
@@ -399,6 +399,8 @@ def _applicable(node, criteria):
             continue
         if u.kb.upper() in reject:
             continue
+        if u.browse_only and u.kb.upper() not in accept:
+            continue
         out.append(u)
     return out
 
@@ -409,6 +411,7 @@ def _update_view(u, result=None, hresult=None):
 
 
 TASK_START_SECONDS = 2
+TASK_RUNNING = 0x41301   # SCHED_S_TASK_RUNNING
 
 
 def wu_start(lab, node, job_id, mode, criteria, adopt=False):
@@ -422,9 +425,18 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
     if key in lab.wu_jobs:
         return lab.wu_jobs[key]
     job = {'Id': job_id, 'Mode': mode, 'TaskState': 'Running', 'Phase': 'Searching', 'Progress': 0,
-           'Updates': [], 'RebootRequired': node.reboot_pending, 'Started': lab.clock.iso(), 'Finished': None,
-           'Error': None, 'written': False}
+           'Updates': [], 'RebootRequired': False, 'RestartPending': False, 'Started': lab.clock.iso(),
+           'Finished': None, 'Error': None, 'written': False,
+           'Task': {'State': 'Running', 'LastTaskResult': TASK_RUNNING, 'LastRunTime': lab.clock.iso()}}
     lab.wu_jobs[key] = job
+    failing = (lab.faults.get('task_fails') or {}).get(node.name)
+    if failing is not None:
+        # The task fails before its script writes anything (execution policy AllSigned set by Group
+        # Policy, no "Log on as a batch job" right): only Task Scheduler knows (windows-facts.md 9.5).
+        job['TaskState'] = job['Task']['State'] = 'Ready'
+        job['Task']['LastTaskResult'] = int(failing)
+        lab.recorder.record('task.failed', node=node.name, task='Windows Update %s' % job_id, result=failing)
+        return job
 
     def task_started():
         # The scheduled task needs a moment to start and write its first status; until then the
@@ -438,6 +450,15 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
     def searched():
         found = _applicable(node, criteria)
         job['Updates'] = [_update_view(u) for u in found]
+        if mode == 'install' and found and node.reboot_pending:
+            # Microsoft.Update.SystemInfo.RebootRequired: the task installs nothing more (windows-facts.md 9.6).
+            job.update(Phase='Failed', RestartPending=True, TaskState='Ready', Progress=100, Finished=lab.clock.iso(),
+                       Error='A restart is pending on this node from an earlier installation; Windows Update installs '
+                             'nothing more until it restarts.')
+            job['Task'].update(State='Ready', LastTaskResult=0)
+            lab.recorder.activity_end(node.name, 'install')
+            lab.recorder.record('wu.refused_restart_pending', node=node.name, id=job_id)
+            return
         if mode == 'scan' or not found:
             return finish()
         job['Phase'] = 'Installing'
@@ -469,6 +490,7 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
     def finish():
         job['Phase'] = 'Failed' if any(v['ResultCode'] == 'Failed' for v in job['Updates']) else 'Completed'
         job['TaskState'] = 'Ready'
+        job['Task'].update(State='Ready', LastTaskResult=0)
         job['Progress'] = 100
         job['Finished'] = lab.clock.iso()
         if mode == 'install':

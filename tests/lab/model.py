@@ -72,6 +72,7 @@ class Node:
     updates: List['Update'] = field(default_factory=list)  # applicable, not yet installed
     reboot_pending: bool = False
     pending_ubr: int = 0                              # UBR after the next reboot
+    offered_next: list = field(default_factory=list)  # updates Windows Update offers after the next restart
     out_since: Optional[float] = None                 # when the node left full service (S2D resync size)
     draining: bool = False
     host_reserve_mb: int = 8192
@@ -105,6 +106,13 @@ class Node:
     def in_service(self):
         """A cluster member that is Up: anything else counts as a node out."""
         return self.member and self.state == 'Up'
+
+    def finish_pending_restart(self):
+        """The restart that installed updates wait for: the new UBR applies and updates offered only
+        after the first set was installed show up (the CAU scan docs: "only the first set")."""
+        self.ubr, self.pending_ubr, self.reboot_pending = self.pending_ubr or self.ubr, 0, False
+        self.updates.extend(self.offered_next)
+        self.offered_next = []
 
     @property
     def os_info(self):
@@ -191,6 +199,8 @@ class Update:
     reboot: bool
     size_mb: int = 100
     ubr: int = 0          # UBR a cumulative update brings after the reboot
+    browse_only: bool = False       # optional (BrowseOnly): not installed unless accepted by KB
+    after_restart: bool = False     # offered only once the first set is installed and the node restarted
 
 
 @dataclass
@@ -215,6 +225,7 @@ DEFAULT_TIMINGS = {
     'repair_job_linger_seconds': 60.0,      # Completed jobs stay listed (TimeBeforeRemoval)
     'os_install_seconds': 1500.0,           # PXE boot to first logon of a freshly deployed image
     'inplace_upgrade_seconds': 3600.0,      # setup.exe in-place upgrade, its restarts included
+    'setup_refusal_seconds': 240.0,        # setup's compatibility scan before it exits refusing (lab choice)
 }
 
 
@@ -252,6 +263,7 @@ class Lab:
         self.bmc_password = 'Bmc-Passw0rd!'
         self.images: Dict[str, dict] = {}   # node name -> image the deployment server offers it
         self.setup_media: Dict[str, str] = {}  # setup media path -> os (in-place upgrade)
+        self.os_jobs: Dict[str, dict] = {}     # node -> what its OS upgrade task recorded
         self.reference_configs: Dict[str, dict] = {}  # each machine's configuration as built (repairs restore it)
         self._ids = itertools.count(1)
 
@@ -361,7 +373,7 @@ class Lab:
             node.restart_gen += 1
             node.restarting = node.joining = False
             if power == 'On' and node.reboot_pending:
-                node.ubr, node.pending_ubr, node.reboot_pending = node.pending_ubr or node.ubr, 0, False
+                node.finish_pending_restart()
             self.set_power(name, power)
 
     def set_power(self, name, power):

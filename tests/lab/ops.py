@@ -238,9 +238,9 @@ def _job_view(job):
     if not job['written']:
         # Get-WsfcUpdateJob before the task wrote its status file: what the task alone tells.
         return {'Id': job['Id'], 'TaskState': job['TaskState'], 'Phase': 'Starting', 'Progress': 0, 'Updates': [],
-                'RebootRequired': False}
+                'RebootRequired': False, 'Task': dict(job['Task'])}
     return dict((k, job[k]) for k in ('Id', 'TaskState', 'Phase', 'Progress', 'Updates', 'RebootRequired',
-                                      'Started', 'Finished', 'Error'))
+                                      'RestartPending', 'Started', 'Finished', 'Error'))
 
 
 def _job_id(params):
@@ -266,20 +266,15 @@ def wu_start(lab, node, params):
 
 @operation('wu.status')
 def wu_status(lab, node, params):
-    job = lab.wu_jobs.get((node.name, str(params.get('id'))))
-    if job is None:
-        raise CmdletError("No Windows Update job '%s' on this node." % params.get('id'), 'ItemNotFoundException',
-                          'ObjectNotFound', exception='System.Management.Automation.ItemNotFoundException')
-    return _job_view(job)
-
-
-@operation('wu.remove')
-def wu_remove(lab, node, params):
     job_id = _job_id(params)
     job = lab.wu_jobs.get((node.name, job_id))
-    if job is not None and job['TaskState'] != 'Running':
-        job['TaskState'] = 'Removed'
-    return {'Id': job_id, 'Removed': True}
+    if job is None:
+        raise CmdletError("No Windows Update job '%s' on this node." % job_id, 'ItemNotFoundException',
+                          'ObjectNotFound', exception='System.Management.Automation.ItemNotFoundException')
+    view = _job_view(job)
+    if params.get('remove') and view['Phase'] in ('Completed', 'Failed'):
+        job['TaskState'] = view['TaskState'] = 'Removed'
+    return view
 
 
 # -- the run lock: private properties of the cluster object (powershell/shim/50-lock.ps1) ---------
@@ -460,7 +455,7 @@ def host_warnings(request):
     return []
 
 
-def check_delegation(lab, op, delegate):
+def check_delegation(lab, node, op, delegate):
     """No delegation (the lab's Basic/NTLM logons never delegate): the cmdlet cannot reach the
     other nodes. With the scheduled-task method the task's logon checks the password."""
     if not delegate:
@@ -476,6 +471,20 @@ def check_delegation(lab, op, delegate):
         raise CmdletError('The user name or password is incorrect.', 'HRESULT 0x8007052e,Register-ScheduledTask',
                           'AuthenticationError', exception='Microsoft.Management.Infrastructure.CimException',
                           native_code=1326)
+    if node.name in (lab.faults.get('password_storage_policy') or []):
+        # Registering a TASK_LOGON_PASSWORD task where "Network access: Do not allow storage of
+        # passwords and credentials" is enabled (windows-facts.md 9.5).
+        raise CmdletError('A specified logon session does not exist. It may already have been terminated.',
+                          'HRESULT 0x80070520,Register-ScheduledTask', 'NotSpecified',
+                          exception='Microsoft.Management.Infrastructure.CimException', native_code=1312)
+    failing = (lab.faults.get('task_fails') or {}).get(node.name)
+    if failing is not None:
+        # The shim's Invoke-WsfcShortTask sees the task back to Ready with a result and no output.
+        raise CmdletError("The scheduled task 'wsfc.rolling delegated %s' ended with result 0x%08X without writing its "
+                          "output (see the Microsoft-Windows-TaskScheduler/Operational log; an execution policy set by "
+                          "Group Policy or a missing 'Log on as a batch job' right are common causes)." % (
+                              lab.next_id(), int(failing) & 0xFFFFFFFF), 'RuntimeException', 'OperationStopped',
+                          exception='System.Management.Automation.RuntimeException')
 
 
 @operation('cluster.node.remove')
@@ -536,16 +545,39 @@ def node_media(lab, node, params):
     media = str(params.get('media') or '')
     checked_as = 'SYSTEM' if media.startswith('\\\\') else 'session'
     if media not in lab.setup_media:
-        raise CmdletError("Setup media not found at '%s' (looked for setup.exe there as %s, as setup runs)." % (media, checked_as),
-                          'PathNotFound', 'ObjectNotFound', exception='System.Management.Automation.ItemNotFoundException',
+        if checked_as == 'SYSTEM':
+            message = ("setup.exe cannot be read at '%s' by this node's computer account (%s$), which is how setup "
+                       "(running as SYSTEM) reads a share. Grant Domain Computers (or %s$) read access to the share, "
+                       "or copy the media to a local path on the node." % (media, node.name, node.name))
+        else:
+            message = "Setup media not found at '%s': no setup.exe there on this node." % media
+        raise CmdletError(message, 'PathNotFound', 'ObjectNotFound', exception='System.Management.Automation.ItemNotFoundException',
                           target=media)
     return {'ComputerName': node.name, 'Media': media, 'Setup': media + '\\setup.exe', 'CheckedAs': checked_as}
 
 
+OS_TASK_MARK = '# wsfc.rolling os upgrade task 1'
+
+
 @operation('node.os_upgrade')
 def node_os_upgrade(lab, node, params):
+    if not str(params.get('task_script') or '').startswith(OS_TASK_MARK):
+        raise CmdletError('the lab runs only the wsfc.rolling OS upgrade task', 'RuntimeException',
+                          'OperationStopped', exception='System.Management.Automation.RuntimeException')
     provisioning.inplace_upgrade(lab, node, str(params.get('media') or ''))
     return {'ComputerName': node.name, 'Started': True}
+
+
+@operation('node.os_upgrade_status')
+def node_os_upgrade_status(lab, node, params):
+    job = lab.os_jobs.get(node.name)
+    if job is None:
+        return {'Phase': None, 'ImageIndex': None, 'Edition': None, 'ExitCode': None, 'LogPath': None, 'Error': None,
+                'Task': None}
+    running = job['Phase'] in ('Choosing image', 'Running setup')
+    task = {'State': 'Running' if running else 'Ready', 'LastTaskResult': 0x41301 if running else 0,
+            'LastRunTime': lab.clock.iso()}
+    return dict(job, Task=task)
 
 
 SHIM_OPERATION = re.compile(r"^\$WsfcOperations\['([a-z0-9._]+)'\] = \{", re.M)
@@ -588,7 +620,7 @@ def execute(lab, node, request, defined_ops):
             else:
                 try:
                     if op in DELEGATED:
-                        check_delegation(lab, op, request.get('delegate'))
+                        check_delegation(lab, node, op, request.get('delegate'))
                     result['value'] = OPERATIONS[op](lab, node, call.get('params') or {})
                 except CmdletError as exc:
                     result.update(ok=False, error=dict(exc.record))

@@ -152,6 +152,22 @@ def inplace_upgrade(lab, node, media):
     if OS_CATALOG[target]['level'] <= node.os_info['level']:
         raise CmdletError('The setup media holds %s, which is not newer than this server.' % OS_CATALOG[target]['caption'],
                           'SetupNotNewer', 'InvalidOperation', exception='System.InvalidOperationException')
+    # The OS upgrade task (powershell/os-upgrade-task.ps1): picks the image of the node's edition,
+    # runs setup, records its exit code when setup refuses (windows-setup-command-line-options).
+    job = {'Phase': 'Running setup', 'Edition': 'ServerDatacenter (Server)', 'ImageIndex': 4, 'ExitCode': None,
+           'LogPath': r'C:\ProgramData\wsfc.rolling\setup-logs', 'Error': None}
+    lab.os_jobs[node.name] = job
+    refusal = (lab.faults.get('setup_refused') or {}).get(node.name)
+    if refusal is not None:
+        def refused():
+            if refusal == 'no_image':
+                job.update(Phase='Failed', ImageIndex=None, Error="The media at %s has no image of this node's edition "
+                           "ServerDatacenter (Server); it offers 1: ServerStandard Server Core, 2: ServerStandard Server." % media)
+            else:
+                job.update(Phase='Setup exited', ExitCode=int(refusal, 16) if isinstance(refusal, str) else int(refusal))
+            _record(lab, 'node.setup_refused', node, code=refusal)
+        lab.clock.after(lab.timings['setup_refusal_seconds'], refused)
+        return
     node.restart_gen += 1
     node.power_gen += 1
     gen = node.power_gen

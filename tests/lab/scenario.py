@@ -132,7 +132,10 @@ def build(spec, net='127.0.10', clock_scale=None):
             lab.machines[name].updates.append(Update(
                 kb=u['kb'], title=u['title'], classification=u.get('classification', 'Security Updates'),
                 install_seconds=float(u.get('install_minutes', 5)) * 60, reboot=bool(u.get('reboot', True)),
-                size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0))))
+                size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0)),
+                browse_only=bool(u.get('browse_only', False))))
+            if u.get('after_restart'):
+                lab.machines[name].offered_next.append(lab.machines[name].updates.pop())
     for i, node in enumerate(lab.machines.values()):
         node.ubr = int(c.get('ubr', 1000))
         node.config = machine_config(i + 1, lab.s2d_enabled)

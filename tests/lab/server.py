@@ -207,7 +207,7 @@ class LabServer:
 
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
-              'unwritable_result', 'storage_repair_end')
+              'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
@@ -218,7 +218,10 @@ class LabServer:
         add_refused [node] (Add-ClusterNode times out), witness_offline true|null (the witness resource
         fails: the file share or cloud storage account cannot be reached; quorum loses its vote),
         unwritable_result [op] (the shim cannot write that operation's result as JSON),
-        storage_repair_end {state: Killed|Terminated|Exception|Suboptimal} (how the next repair ends)."""
+        storage_repair_end {state: Killed|Terminated|Exception|Suboptimal} (how the next repair ends),
+        task_fails {node: result} (scheduled tasks there end with that LastTaskResult, writing nothing),
+        setup_refused {node: '0xC1900208' | 'no_image'} (Windows Setup exits refusing the upgrade),
+        password_storage_policy [node] (registering a task with a stored password fails, 0x80070520)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:

@@ -45,7 +45,8 @@ def test_generated_module_is_what_the_script_writes():
 
 def test_generated_module_carries_every_file_once():
     from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
-    texts = {'BOOTSTRAP': _powershell.BOOTSTRAP, 'SHIM': _powershell.SHIM, 'WINDOWS_UPDATE_TASK': _powershell.WINDOWS_UPDATE_TASK}
+    texts = {'BOOTSTRAP': _powershell.BOOTSTRAP, 'SHIM': _powershell.SHIM, 'WINDOWS_UPDATE_TASK': _powershell.WINDOWS_UPDATE_TASK,
+             'OS_UPGRADE_TASK': _powershell.OS_UPGRADE_TASK}
     for name in PS1:
         with open(os.path.join(ROOT, name), encoding='ascii') as handle:
             body = handle.read().strip()

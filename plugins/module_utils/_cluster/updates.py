@@ -23,6 +23,10 @@ KB = re.compile(r'^KB\d{4,8}$', re.I)
 # Update catalog's "Classification" values), matched by name; a category GUID is taken as it is.
 CLASSIFICATIONS = ('Critical Updates', 'Security Updates', 'Definition Updates', 'Drivers', 'Feature Packs',
                    'Service Packs', 'Tools', 'Update Rollups', 'Updates', 'Upgrades')
+# What is installed when no classification is named: the important updates, as Windows Update and
+# ansible.windows' win_updates choose by default. Optional (BrowseOnly) updates are installed only
+# when named in the accept list.
+DEFAULT_CLASSIFICATIONS = ('Critical Updates', 'Security Updates', 'Update Rollups')
 GUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', re.I)
 
 
@@ -69,14 +73,43 @@ def start_job(runner, job_id, mode, criteria):
     return bool(boot.value.get('RebootPending')), job.value
 
 
+# LastTaskResult values of a task that has not ended: SCHED_S_TASK_HAS_NOT_RUN, SCHED_S_TASK_RUNNING.
+TASK_NOT_ENDED = (0x41303, 0x41301)
+
+
+def task_failure(job):
+    """Why the job's task ended without writing its status, or None while that is not known.
+
+    A task that fails before its script runs (an execution policy set by Group Policy, no "Log on
+    as a batch job" right) writes nothing: only Task Scheduler's LastTaskResult tells.
+    """
+    if job.get('Phase') != 'Starting' or 'Task' not in job:
+        return None
+    task = job.get('Task')
+    if task is None:
+        return 'its scheduled task is gone and it never wrote a status'
+    result = task.get('LastTaskResult')
+    if task.get('State') == 'Ready' and task.get('LastRunTime') and result not in TASK_NOT_ENDED:
+        return ('its scheduled task ended with result 0x%08X without writing a status (see the '
+                'Microsoft-Windows-TaskScheduler/Operational log on the node; an execution policy set by Group Policy or '
+                "a missing 'Log on as a batch job' right for SYSTEM are common causes)" % ((result or 0) & 0xFFFFFFFF))
+    return None
+
+
 def wait_job(runner, job_id, timeout, interval):
-    """Poll the task's status file until it finished; WinRM drops while polling are waited out."""
+    """Poll the task's status file until it finished (the poll that sees it finished also removes
+    its scheduled task); WinRM drops while polling are waited out, a task that died is reported."""
     def poll():
         try:
-            return runner.call('wu.status', {'id': job_id}, poll=True,
-                               action="Failed to read Windows Update job %s on '%s'" % (job_id, runner.options.host))
+            job = runner.call('wu.status', {'id': job_id, 'remove': True}, poll=True,
+                              action="Failed to read Windows Update job %s on '%s'" % (job_id, runner.options.host))
         except UNREACHABLE as exc:
             return {'Phase': 'Unknown', 'Progress': None, 'unreachable': str(exc)}
+        why = task_failure(job)
+        if why:
+            raise RemoteCommandError('Windows Update job %s on %s failed: %s' % (job_id, runner.options.host, why),
+                                     details={'job': job})
+        return job
 
     def describe(job):
         if job.get('unreachable'):
@@ -85,12 +118,6 @@ def wait_job(runner, job_id, timeout, interval):
 
     return wait_until(poll, timeout, interval=interval, describe=describe,
                       done=lambda job: job.get('Phase') in ('Completed', 'Failed'))
-
-
-def remove_job(runner, job_id):
-    """Unregister the finished job's scheduled task (its status file stays on the node)."""
-    runner.call('wu.remove', {'id': job_id}, action="Failed to remove Windows Update task %s on '%s'" % (
-        job_id, runner.options.host))
 
 
 def summarize(job):
@@ -121,14 +148,16 @@ def failure_message(node, job, summary):
 
 # -- restart -----------------------------------------------------------------------------------
 
-def boot_state(runner, name, poll=False):
+def boot_state(runner, name, poll=False, extra=()):
     """Boot facts and, when the cluster service answers, the node's cluster state, every member and
     the quorum (one round trip): what the gate before a restart needs comes along for free.
 
     ``Members`` (model.Node list) and ``Quorum`` (model.Quorum) are None when the cluster service
-    does not answer on the node.
+    does not answer on the node. ``extra`` calls ride along in the same round trip; their values
+    (None for a failed one) are in ``extra``.
     """
-    boot, nodes, quorum = runner.invoke([('node.boot', {}), ('cluster.nodes', {}), ('cluster.quorum', {})], poll=poll)
+    results = runner.invoke([('node.boot', {}), ('cluster.nodes', {}), ('cluster.quorum', {})] + list(extra), poll=poll)
+    boot, nodes, quorum = results[:3]
     if not boot.ok:
         raise RemoteCommandError('Failed to read boot state of %s: %s' % (name, boot.error.get('message')),
                                  records=[boot.error])
@@ -138,6 +167,8 @@ def boot_state(runner, name, poll=False):
     state['ClusterState'] = mine[0].state if mine else None
     state['Members'] = members
     state['Quorum'] = model.Quorum.from_ps(quorum.value) if quorum.ok and quorum.value else None
+    if extra:
+        state['extra'] = [r.value if r.ok else None for r in results[3:]]
     return state
 
 

@@ -11,6 +11,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.model import
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import UNREACHABLE, boot_state, restarted_since
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
 # Windows Server builds and the cluster functional level each brings (windows-facts.md 2.1, 2.2).
@@ -64,21 +65,60 @@ def check_media(runner, name, media):
     return result.value
 
 
-def start_inplace(runner, name, media):
+def start_inplace(runner, name, media, dynamic_update=False):
     """Check the media and start setup, in one round trip (nothing starts when the media is missing)."""
-    results = runner.invoke([('node.media', {'media': media}), ('node.os_upgrade', {'media': media})], stop_on_error=True)
+    params = {'media': media, 'task_script': _shim.OS_UPGRADE_TASK, 'dynamic_update': bool(dynamic_update)}
+    results = runner.invoke([('node.media', {'media': media}), ('node.os_upgrade', params)], stop_on_error=True)
     for result in results:
         if not result.ok:
             raise error_for_record('Failed to start the in-place upgrade of %s from %s' % (name, media), result.error)
 
 
-def wait_for_build(runner, name, build, timeout, interval, previous_boot=None):
+# Exit codes of Windows Setup that end an upgrade attempt (learn.microsoft.com, "Resolve Windows
+# upgrade errors"; windows-setup-command-line-options).
+SETUP_CODES = {
+    0xC1900101: 'a driver failed during the upgrade (setup rolled back)',
+    0xC1900107: 'a cleanup from an earlier upgrade attempt waits for a restart',
+    0xC1900200: 'this machine does not meet the requirements of the new release',
+    0xC1900202: 'this machine does not meet the requirements of the new release',
+    0xC1900204: 'the upgrade path is not supported (edition, language or architecture differ)',
+    0xC1900208: 'an incompatible application blocks the upgrade',
+    0xC190020E: 'not enough free disk space',
+    0xC1900215: 'no image on the media matches the installed edition',
+}
+
+
+def setup_refusal(status):
+    """What stopped the in-place upgrade, from the OS upgrade task's record, or None while it runs."""
+    if not status or not status.get('Phase'):
+        task = (status or {}).get('Task') or {}
+        if task.get('State') == 'Ready' and task.get('LastRunTime') and task.get('LastTaskResult') not in (0, 0x41301, 0x41303, None):
+            return ('its scheduled task ended with result 0x%08X before Windows Setup started (see the '
+                    'Microsoft-Windows-TaskScheduler/Operational log)' % (task['LastTaskResult'] & 0xFFFFFFFF))
+        return None
+    if status['Phase'] == 'Failed':
+        return status.get('Error') or 'the OS upgrade task failed'
+    if status['Phase'] == 'Setup exited' and status.get('ExitCode'):
+        code = int(status['ExitCode']) & 0xFFFFFFFF
+        return 'Windows Setup exited with code 0x%08X (%s); its logs were copied to %s on the node' % (
+            code, SETUP_CODES.get(code, 'see the setup logs'), status.get('LogPath'))
+    return None
+
+
+def _plain(state):
+    """A boot state without its model objects (for error details, which must be plain data)."""
+    return dict((k, v) for k, v in state.items() if k not in ('Members', 'Quorum'))
+
+
+def wait_for_build(runner, name, build, timeout, interval, previous_boot=None, inplace=False):
     """Wait until the node answers WinRM on ``build``.
 
     ``previous_boot`` is the node's LastBootUpTime before it was restarted ('' when it did not
     answer then). An answer on another build after a new boot means the node came back on the
     wrong image or from its old disk: that fails at once instead of waiting out the timeout.
-    Without it (None), other builds are waited through.
+    Without it (None), other builds are waited through. With ``inplace``, every poll also reads the
+    OS upgrade task's record (same round trip): a setup that refused fails within one poll, with
+    setup's exit code and where its logs are.
 
     Returns:
         the node's boot state.
@@ -87,11 +127,16 @@ def wait_for_build(runner, name, build, timeout, interval, previous_boot=None):
 
     def poll():
         try:
-            return boot_state(runner, name, poll=True)
+            state = boot_state(runner, name, poll=True, extra=[('node.os_upgrade_status', {})] if inplace else ())
         except UNREACHABLE as exc:
             seen['unreachable'] = True
             runner.close()
             return {'unreachable': str(exc)}
+        why = setup_refusal(state.get('extra', [{}])[0]) if inplace else None
+        if why and int(state.get('BuildNumber') or 0) != build:
+            raise UnsafeToProceed('The in-place upgrade of %s did not start: %s. The node was left as it is, on build %s'
+                                  % (name, why.rstrip('.'), state.get('BuildNumber')), details={'boot': _plain(state)})
+        return state
 
     def done(state):
         if state.get('unreachable'):
@@ -101,7 +146,7 @@ def wait_for_build(runner, name, build, timeout, interval, previous_boot=None):
         if previous_boot is not None and restarted_since(previous_boot, state.get('LastBootUpTime'), seen['unreachable']):
             raise UnsafeToProceed('%s came back on build %s (%s), not on the target build %d: check the image the '
                                   'deployment server offers it (or that it boots from the network)'
-                                  % (name, state.get('BuildNumber'), state.get('Caption'), build), details={'boot': state})
+                                  % (name, state.get('BuildNumber'), state.get('Caption'), build), details={'boot': _plain(state)})
         return False
 
     def describe(state):

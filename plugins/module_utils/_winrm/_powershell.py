@@ -496,32 +496,59 @@ $WsfcOperations['node.media'] = {
         $taskName = "wsfc.rolling media check $id"
         Set-Content -Path $pathFile -Value $setup -Encoding UTF8
         $command = "Test-Path -LiteralPath (Get-Content -Raw -Path '$pathFile').Trim() | Set-Content -Path '$outFile' -Encoding ASCII"
-        $system = @{ Principal = (New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest) }
-        $lines = Invoke-WsfcShortTask $taskName $command $system $outFile 120 @($pathFile)
+        $lines = Invoke-WsfcShortTask $taskName $command $null $outFile 120 @($pathFile)
         $exists = ((@($lines) -join '').Trim() -eq 'True')
+        if (-not $exists) {
+            $message = ("setup.exe cannot be read at '$media' by this node's computer account ($env:COMPUTERNAME`$), " +
+                "which is how setup (running as SYSTEM) reads a share. Grant Domain Computers (or $env:COMPUTERNAME`$) " +
+                "read access to the share, or copy the media to a local path on the node.")
+            throw [System.Management.Automation.ItemNotFoundException]::new($message)
+        }
     }
-    else {
-        $exists = Test-Path -LiteralPath $setup
-    }
-    if (-not $exists) {
-        $message = "Setup media not found at '$media' (looked for setup.exe there as $checkedAs, as setup runs)."
-        throw [System.Management.Automation.ItemNotFoundException]::new($message)
+    elseif (-not (Test-Path -LiteralPath $setup)) {
+        throw [System.Management.Automation.ItemNotFoundException]::new("Setup media not found at '$media': no setup.exe there on this node.")
     }
     [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Media = $media; Setup = $setup; CheckedAs = $checkedAs }
 }
 
 $WsfcOperations['node.os_upgrade'] = {
     param($p)
-    # setup.exe runs as SYSTEM from a scheduled task: it restarts the node several times and
-    # must outlive this WinRM session. The media path is a value, never part of a command line;
-    # 'node.media' checked it in the same request, the way setup will see it.
-    $setup = Join-Path ([string]$p.media) 'setup.exe'
+    # os-upgrade-task.ps1 runs as SYSTEM from a scheduled task: it picks the image of the node's
+    # edition, runs setup unattended and records setup's exit code; setup restarts the node
+    # several times and must outlive this WinRM session. The media path travels in a file, never
+    # on a command line; 'node.media' checked it in the same request, the way setup will see it.
+    $base = Join-Path $env:ProgramData 'wsfc.rolling'
+    [void](New-Item -ItemType Directory -Path $base -Force)
+    $scriptPath = Join-Path $base 'os-upgrade-task.ps1'
+    Set-Content -Path $scriptPath -Value ([string]$p.task_script) -Encoding UTF8
+    $request = @{ media = [string]$p.media; dynamic_update = [bool](Get-WsfcParam $p 'dynamic_update' $false) }
+    Set-Content -Path (Join-Path $base 'os-upgrade.request.json') -Value (ConvertTo-Json -InputObject $request) -Encoding UTF8
+    Remove-Item -Path (Join-Path $base 'os-upgrade.json') -ErrorAction SilentlyContinue
     $taskName = 'wsfc.rolling OS upgrade'
-    $action = New-ScheduledTaskAction -Execute $setup -Argument '/auto upgrade /quiet /eula accept /dynamicupdate disable'
-    $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-    [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+    Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`"" $null
     Start-ScheduledTask -TaskName $taskName
     [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Started = $true }
+}
+
+$WsfcOperations['node.os_upgrade_status'] = {
+    param($p)
+    # What the OS upgrade task wrote (Phase, the image it chose, setup's exit code) and what Task
+    # Scheduler knows of it: the controller decides whether setup refused.
+    $statusPath = Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') 'os-upgrade.json'
+    $status = $null
+    if (Test-Path -Path $statusPath) {
+        $status = Get-Content -Raw -Path $statusPath | ConvertFrom-Json
+    }
+    $task = Get-WsfcTaskFacts 'wsfc.rolling OS upgrade'
+    [ordered]@{
+        Phase = if ($null -ne $status) { [string]$status.Phase } else { $null }
+        ImageIndex = if ($null -ne $status) { $status.ImageIndex } else { $null }
+        Edition = if ($null -ne $status) { [string]$status.Edition } else { $null }
+        ExitCode = if ($null -ne $status) { $status.ExitCode } else { $null }
+        LogPath = if ($null -ne $status) { [string]$status.LogPath } else { $null }
+        Error = if ($null -ne $status) { [string]$status.Error } else { $null }
+        Task = $task
+    }
 }
 
 # Windows Update jobs: a scheduled task runs windows-update-task.ps1 as SYSTEM on the node.
@@ -543,7 +570,12 @@ function Get-WsfcUpdateJob([string]$Id) {
         if ($null -eq $task) {
             throw [System.Management.Automation.ItemNotFoundException]::new("No Windows Update job '$Id' on this node.")
         }
-        return [ordered]@{ Id = $Id; TaskState = ConvertTo-WsfcText $task.State; Phase = 'Starting'; Progress = 0; Updates = @(); RebootRequired = $false }
+        # The task has not written its status yet: still starting, or it failed before it could
+        # (what Task Scheduler knows tells which; the controller decides).
+        return [ordered]@{
+            Id = $Id; TaskState = ConvertTo-WsfcText $task.State; Phase = 'Starting'; Progress = 0; Updates = @()
+            RebootRequired = $false; Task = Get-WsfcTaskFacts "wsfc.rolling Windows Update $Id"
+        }
     }
     $status = Get-Content -Raw -Path $statusPath | ConvertFrom-Json
     [ordered]@{
@@ -553,6 +585,7 @@ function Get-WsfcUpdateJob([string]$Id) {
         Progress = [int]$status.Progress
         Updates = @($status.Updates)
         RebootRequired = [bool]$status.RebootRequired
+        RestartPending = [bool]$status.RestartPending
         Started = [string]$status.Started
         Finished = [string]$status.Finished
         Error = [string]$status.Error
@@ -580,28 +613,29 @@ $WsfcOperations['wu.start'] = {
         $request = @{ mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject) }
         Set-Content -Path (Join-Path $base "wu-$id.request.json") -Value (ConvertTo-Json -InputObject $request -Depth 4) -Encoding UTF8
         $taskName = "wsfc.rolling Windows Update $id"
-        $taskArguments = "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id"
-        $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $taskArguments
-        $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-        [void](Register-ScheduledTask -TaskName $taskName -Action $action -Principal $principal -Force)
+        Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id" $null
         Start-ScheduledTask -TaskName $taskName
         Start-Sleep -Seconds 1
     }
     Get-WsfcUpdateJob $id
 }
 
-$WsfcOperations['wu.status'] = {
-    param($p)
-    Get-WsfcUpdateJob ([string]$p.id)
+function Remove-WsfcUpdateTask([string]$Id) {
+    # Once finished and read, the task and its request go; the status file stays as a record.
+    Unregister-ScheduledTask -TaskName "wsfc.rolling Windows Update $Id" -Confirm:$false -ErrorAction SilentlyContinue
+    Remove-Item -Path (Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') "wu-$Id.request.json") -ErrorAction SilentlyContinue
 }
 
-$WsfcOperations['wu.remove'] = {
+$WsfcOperations['wu.status'] = {
     param($p)
-    # Once finished and read, the task and its request go; the status file stays as a record.
+    # With 'remove', a finished job's task goes in the same call (saves the round trip of wu.remove).
     $id = Get-WsfcJobId $p
-    Unregister-ScheduledTask -TaskName "wsfc.rolling Windows Update $id" -Confirm:$false -ErrorAction SilentlyContinue
-    Remove-Item -Path (Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') "wu-$id.request.json") -ErrorAction SilentlyContinue
-    [ordered]@{ Id = $id; Removed = $true }
+    $job = Get-WsfcUpdateJob $id
+    if ([bool](Get-WsfcParam $p 'remove' $false) -and ($job.Phase -eq 'Completed' -or $job.Phase -eq 'Failed')) {
+        Remove-WsfcUpdateTask $id
+        $job.TaskState = 'Removed'
+    }
+    $job
 }
 
 # The run lock: private properties of the cluster object, which the cluster database replicates to
@@ -874,6 +908,45 @@ $WsfcOperations['vm.update_version'] = {
 
 $WsfcDelegatedOps = @('cluster.node.remove', 'cluster.node.add', 'cluster.group.move')
 
+function Register-WsfcTask([string]$Name, [string]$Execute, [string]$Argument, $Delegate) {
+    # Registers (replacing) a task that runs as SYSTEM, or logged on with the delegate's password.
+    # SYSTEM by its SID (the name is localized). Default task settings keep a task from starting on
+    # battery and stop it when the machine goes on battery; these never stop for that, nor for a
+    # run time limit (setup and Windows Update take hours).
+    $action = New-ScheduledTaskAction -Execute $Execute -Argument $Argument
+    $settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -ExecutionTimeLimit ([TimeSpan]::Zero)
+    if ($null -eq $Delegate) {
+        $principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
+        [void](Register-ScheduledTask -TaskName $Name -Action $action -Settings $settings -Principal $principal -Force)
+        return
+    }
+    # A stored-password logon (TASK_LOGON_PASSWORD) holds network credentials. Registering one
+    # fails with 0x80070520 where the policy "Network access: Do not allow storage of passwords and
+    # credentials" is on; the controller names that policy (the HResult travels in the error).
+    [void](Register-ScheduledTask -TaskName $Name -Action $action -Settings $settings -User ([string]$Delegate.user) `
+            -Password ([string]$Delegate.password) -RunLevel Highest -Force)
+}
+
+function Get-WsfcTaskFacts([string]$Name) {
+    # What Task Scheduler knows of a task: a task that failed before writing anything of its own
+    # (execution policy AllSigned by Group Policy, no "Log on as a batch job" right, a script error)
+    # shows only here. LastTaskResult 267011 (0x41303) = has not run yet, 267009 (0x41301) = running.
+    $task = Get-ScheduledTask -TaskName $Name -ErrorAction SilentlyContinue
+    if ($null -eq $task) {
+        return $null
+    }
+    $info = Get-ScheduledTaskInfo -TaskName $Name -ErrorAction SilentlyContinue
+    $lastRun = $null
+    $result = $null
+    if ($null -ne $info) {
+        $result = [long]$info.LastTaskResult
+        if ($null -ne $info.LastRunTime -and ([datetime]$info.LastRunTime).Year -gt 2000) {
+            $lastRun = ConvertTo-WsfcDate $info.LastRunTime
+        }
+    }
+    [ordered]@{ State = ConvertTo-WsfcText $task.State; LastTaskResult = $result; LastRunTime = $lastRun }
+}
+
 function Invoke-WsfcDelegated($Call, $Delegate) {
     # Runs one call in a scheduled task logged on with the user's password: that logon holds
     # network credentials, which a WinRM network logon without delegation lacks (the double hop).
@@ -890,8 +963,7 @@ function Invoke-WsfcDelegated($Call, $Delegate) {
     Set-Content -Path $scriptPath -Value $ShimText -Encoding UTF8
     Set-Content -Path $requestPath -Value ([System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($innerJson))) -Encoding ASCII
     $command = "& '$scriptPath' -EncodedRequest (Get-Content -Raw -Path '$requestPath') | Set-Content -Path '$outputPath' -Encoding ASCII"
-    $logon = @{ User = [string]$Delegate.user; Password = [string]$Delegate.password; RunLevel = 'Highest' }
-    $lines = Invoke-WsfcShortTask $taskName $command $logon $outputPath 1800 @($scriptPath, $requestPath)
+    $lines = Invoke-WsfcShortTask $taskName $command $Delegate $outputPath 1800 @($scriptPath, $requestPath)
     $line = @($lines | Where-Object { $_ -like 'WSFC-RPC-RESULT:*' }) | Select-Object -First 1
     if ($null -eq $line) {
         throw "The scheduled task '$taskName' wrote no result."
@@ -900,17 +972,29 @@ function Invoke-WsfcDelegated($Call, $Delegate) {
     return @((ConvertFrom-Json -InputObject $text).results)[0]
 }
 
-function Invoke-WsfcShortTask([string]$Name, [string]$Command, [hashtable]$Logon, [string]$OutputPath, [int]$TimeoutSeconds, [string[]]$Files) {
-    # Runs one PowerShell command line in a scheduled task registered with $Logon (a Principal, or
-    # User, Password and RunLevel), waits until the task is back to Ready and wrote $OutputPath, and
-    # returns that file's lines. The task and the files are removed whatever happens. The command
-    # line holds only paths of files under ProgramData\wsfc.rolling, never a user value.
-    $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$Command`""
+function Invoke-WsfcShortTask([string]$Name, [string]$Command, $Delegate, [string]$OutputPath, [int]$TimeoutSeconds, [string[]]$Files) {
+    # Runs one PowerShell command line in a scheduled task (as SYSTEM, or logged on as $Delegate),
+    # waits until the task is back to Ready and wrote $OutputPath, and returns that file's lines. A
+    # task that ended without writing it fails at once with its LastTaskResult. The task and the
+    # files are removed whatever happens. The command line holds only paths of files under
+    # ProgramData\wsfc.rolling, never a user value.
+    $argument = "-NoProfile -NonInteractive -ExecutionPolicy Bypass -Command `"$Command`""
     try {
-        [void](Register-ScheduledTask -TaskName $Name -Action $action @Logon -Force)
+        Register-WsfcTask $Name 'powershell.exe' $argument $Delegate
         Start-ScheduledTask -TaskName $Name
         $deadline = (Get-Date).AddSeconds($TimeoutSeconds)
-        while ((Get-ScheduledTask -TaskName $Name).State -ne 'Ready' -or -not (Test-Path -Path $OutputPath)) {
+        while ($true) {
+            $state = [string](Get-ScheduledTask -TaskName $Name).State
+            if ((Test-Path -Path $OutputPath) -and $state -eq 'Ready') {
+                break
+            }
+            $info = Get-ScheduledTaskInfo -TaskName $Name
+            if ($state -eq 'Ready' -and [long]$info.LastTaskResult -ne 267011 -and ([datetime]$info.LastRunTime).Year -gt 2000 -and
+                -not (Test-Path -Path $OutputPath)) {
+                throw ("The scheduled task '{0}' ended with result 0x{1:X8} without writing its output (see the " +
+                    "Microsoft-Windows-TaskScheduler/Operational log; an execution policy set by Group Policy or a " +
+                    "missing 'Log on as a batch job' right are common causes)." -f $Name, [long]$info.LastTaskResult)
+            }
             if ((Get-Date) -gt $deadline) {
                 throw "The scheduled task '$Name' did not finish within $TimeoutSeconds seconds."
             }
@@ -1067,6 +1151,9 @@ Write-Output ('WSFC-RPC-RESULT:' + [System.Convert]::ToBase64String([System.Text
 
 # from powershell/windows-update-task.ps1
 WINDOWS_UPDATE_TASK = r'''# wsfc.rolling windows update task 1
+# Written to the node by 'wu.start' and run there by a scheduled task as SYSTEM: the Windows Update
+# Agent refuses to download and install from a remote (WinRM) session. It survives WinRM drops and
+# writes its progress to %ProgramData%\wsfc.rolling\wu-<id>.json, which 'wu.status' reads.
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
@@ -1075,14 +1162,14 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+$PSDefaultParameterValues = @{ '*:ErrorAction' = 'Stop' }
 $base = Join-Path $env:ProgramData 'wsfc.rolling'
 $statusPath = Join-Path $base "wu-$Id.json"
-$request = Get-Content -Raw -Path (Join-Path $base "wu-$Id.request.json") | ConvertFrom-Json
 $status = [ordered]@{
-    Id = $Id; Mode = [string]$request.mode; Phase = 'Searching'; Progress = 0; Updates = @()
-    RebootRequired = $false; Started = (Get-Date).ToUniversalTime().ToString('o'); Finished = $null; Error = $null
+    Id = $Id; Mode = $null; Phase = 'Searching'; Progress = 0; Updates = @(); RebootRequired = $false
+    RestartPending = $false; Started = (Get-Date).ToUniversalTime().ToString('o'); Finished = $null; Error = $null
 }
-# IUpdateInstallationResult.ResultCode (OperationResultCode)
+# IUpdateInstallationResult / IUpdateDownloadResult ResultCode (OperationResultCode)
 $resultNames = @('NotStarted', 'InProgress', 'Succeeded', 'SucceededWithErrors', 'Failed', 'Aborted')
 
 function Save-WsfcStatus {
@@ -1093,6 +1180,10 @@ function Save-WsfcStatus {
 
 try {
     Save-WsfcStatus
+    # Read inside the error handling: a missing or broken request is a Failed job with the reason,
+    # not a task that dies without a word.
+    $request = Get-Content -Raw -Path (Join-Path $base "wu-$Id.request.json") | ConvertFrom-Json
+    $status.Mode = [string]$request.mode
     $session = New-Object -ComObject 'Microsoft.Update.Session'
     $session.ClientApplicationID = 'wsfc.rolling'
     $found = $session.CreateUpdateSearcher().Search("IsInstalled=0 and Type='Software' and IsHidden=0")
@@ -1114,6 +1205,9 @@ try {
         if ($reject -contains ([string]$kb).ToUpperInvariant()) {
             continue
         }
+        if ($update.BrowseOnly -and $accept -notcontains ([string]$kb).ToUpperInvariant()) {
+            continue  # optional updates only when named in the accept list
+        }
         [void]$chosen.Add($update)
         [void]$views.Add([ordered]@{
                 KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
@@ -1122,7 +1216,13 @@ try {
             })
     }
     $status.Updates = @($views.ToArray())
-    if ($request.mode -eq 'install') {
+    if ($status.Mode -eq 'install' -and $chosen.Count -gt 0 -and (New-Object -ComObject 'Microsoft.Update.SystemInfo').RebootRequired) {
+        # "A reboot is required before more updates can be installed": installing now would fail
+        # or half-install; the controller restarts the node first or stops, as asked.
+        $status.RestartPending = $true
+        throw 'A restart is pending on this node from an earlier installation; Windows Update installs nothing more until it restarts.'
+    }
+    if ($status.Mode -eq 'install') {
         for ($index = 0; $index -lt $chosen.Count; $index++) {
             $update = $chosen[$index]
             $one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
@@ -1134,17 +1234,24 @@ try {
             Save-WsfcStatus
             $downloader = $session.CreateUpdateDownloader()
             $downloader.Updates = $one
-            [void]$downloader.Download()
-            $status.Phase = 'Installing'
-            Save-WsfcStatus
-            $installer = $session.CreateUpdateInstaller()
-            $installer.Updates = $one
-            $outcome = $installer.Install()
-            $result = $outcome.GetUpdateResult(0)
-            $views[$index].ResultCode = $resultNames[[int]$result.ResultCode]
-            $views[$index].HResult = [int]$result.HResult
-            if ($outcome.RebootRequired) {
-                $status.RebootRequired = $true
+            $download = $downloader.Download().GetUpdateResult(0)
+            if ([int]$download.ResultCode -ne 2 -and [int]$download.ResultCode -ne 3) {
+                # Not downloaded: installing it would only fail with a less telling code.
+                $views[$index].ResultCode = $resultNames[[int]$download.ResultCode]
+                $views[$index].HResult = [int]$download.HResult
+            }
+            else {
+                $status.Phase = 'Installing'
+                Save-WsfcStatus
+                $installer = $session.CreateUpdateInstaller()
+                $installer.Updates = $one
+                $outcome = $installer.Install()
+                $result = $outcome.GetUpdateResult(0)
+                $views[$index].ResultCode = $resultNames[[int]$result.ResultCode]
+                $views[$index].HResult = [int]$result.HResult
+                if ($outcome.RebootRequired) {
+                    $status.RebootRequired = $true
+                }
             }
             $status.Progress = [int](100 * ($index + 1) / $chosen.Count)
             $status.Updates = @($views.ToArray())
@@ -1165,5 +1272,76 @@ catch {
 }
 $status.Progress = 100
 $status.Finished = (Get-Date).ToUniversalTime().ToString('o')
+Save-WsfcStatus
+'''
+
+
+# from powershell/os-upgrade-task.ps1
+OS_UPGRADE_TASK = r'''# wsfc.rolling os upgrade task 1
+# Written to the node by 'node.os_upgrade' and run there by a scheduled task as SYSTEM. Picks the
+# image of the node's own edition on the media, runs Windows Setup unattended and records in
+# %ProgramData%\wsfc.rolling\os-upgrade.json what happened; 'node.os_upgrade_status' reads it.
+# When setup succeeds it restarts the node (and this task with it); when it refuses, it exits with
+# a code (windows-setup-command-line-options: "Windows Setup will exit silently and log an exit
+# code"), which is written here for the controller to report within one poll.
+[CmdletBinding()]
+param()
+
+$ErrorActionPreference = 'Stop'
+$PSDefaultParameterValues = @{ '*:ErrorAction' = 'Stop' }
+$base = Join-Path $env:ProgramData 'wsfc.rolling'
+$statusPath = Join-Path $base 'os-upgrade.json'
+$logPath = Join-Path $base 'setup-logs'
+$status = [ordered]@{
+    Phase = 'Choosing image'; Edition = $null; ImageIndex = $null; ExitCode = $null; LogPath = $logPath; Error = $null
+    Started = (Get-Date).ToUniversalTime().ToString('o')
+}
+
+function Save-WsfcStatus {
+    $temporary = "$statusPath.tmp"
+    Set-Content -Path $temporary -Value (ConvertTo-Json -InputObject $status -Depth 4) -Encoding UTF8
+    Move-Item -Path $temporary -Destination $statusPath -Force
+}
+
+try {
+    Save-WsfcStatus
+    $request = Get-Content -Raw -Path (Join-Path $base 'os-upgrade.request.json') | ConvertFrom-Json
+    $media = [string]$request.media
+    $version = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    $edition = [string]$version.EditionID
+    $installation = [string]$version.InstallationType
+    $status.Edition = "$edition ($installation)"
+    # Server media carry several images (Standard, Datacenter; Server Core and Desktop Experience):
+    # without /ImageIndex a quiet setup can fail with 0xC1900215 (no matching install image).
+    $image = Join-Path $media 'sources\install.wim'
+    if (-not (Test-Path -LiteralPath $image)) {
+        $image = Join-Path $media 'sources\install.esd'
+    }
+    $offered = New-Object System.Collections.ArrayList
+    foreach ($entry in @(Get-WindowsImage -ImagePath $image)) {
+        $detail = Get-WindowsImage -ImagePath $image -Index $entry.ImageIndex
+        [void]$offered.Add(('{0}: {1} {2}' -f $entry.ImageIndex, $detail.EditionId, $detail.InstallationType))
+        if ([string]$detail.EditionId -eq $edition -and [string]$detail.InstallationType -eq $installation) {
+            $status.ImageIndex = [int]$entry.ImageIndex
+            break
+        }
+    }
+    if ($null -eq $status.ImageIndex) {
+        throw ('The media at {0} has no image of this node''s edition {1}; it offers {2}.' -f $media, $status.Edition, ($offered -join ', '))
+    }
+    [void](New-Item -ItemType Directory -Path $logPath -Force)
+    $dynamic = if ([bool]$request.dynamic_update) { 'Enable' } else { 'Disable' }
+    $arguments = @('/Auto', 'Upgrade', '/Quiet', '/EULA', 'accept', '/Compat', 'IgnoreWarning', '/ImageIndex', $status.ImageIndex,
+        '/DynamicUpdate', $dynamic, '/CopyLogs', "`"$logPath`"")
+    $status.Phase = 'Running setup'
+    Save-WsfcStatus
+    $process = Start-Process -FilePath (Join-Path $media 'setup.exe') -ArgumentList $arguments -Wait -PassThru
+    $status.ExitCode = [long]$process.ExitCode
+    $status.Phase = 'Setup exited'
+}
+catch {
+    $status.Phase = 'Failed'
+    $status.Error = $_.Exception.Message
+}
 Save-WsfcStatus
 '''

@@ -31,7 +31,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import Remote
 # operations, ASCII only; windows-update-task.ps1: written to the node by 'wu.start' and run there as
 # SYSTEM, because the Windows Update Agent refuses to download and install from a WinRM session).
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm._powershell import (  # noqa: F401 (re-exported)
-    BOOTSTRAP, SHIM, WINDOWS_UPDATE_TASK,
+    BOOTSTRAP, OS_UPGRADE_TASK, SHIM, WINDOWS_UPDATE_TASK,
 )
 
 PROTOCOL = 1
@@ -41,8 +41,8 @@ PROTOCOL = 1
 SAFE_TO_REPEAT = frozenset((
     'cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv', 'cluster.vm_move_policy',
     'storage.pools', 'storage.virtualdisks', 'storage.jobs', 'cau.role', 'cau.run_state', 'cau.scan',
-    'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'wu.remove', 'node.config', 'vm.list',
-    'node.media',
+    'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'node.config', 'vm.list',
+    'node.media', 'node.os_upgrade_status',
 ))
 # Operations whose cmdlets reach other nodes and so need a delegated credential from a WinRM
 # session (windows-facts.md 1.1), with the cmdlet named in the error when there is none.

@@ -215,6 +215,13 @@ def error_for_record(action, record):
         record: the shim's error dict (category, fqid, message, target, exception, native_code).
     """
     message = '%s: %s' % (action, record.get('message') or record.get('fqid') or 'unknown error')
+    fqid = str(record.get('fqid') or '')
+    if record.get('native_code') == 1312 and 'Register-ScheduledTask' in fqid or '0x80070520' in fqid:
+        # ERROR_NO_SUCH_LOGON_SESSION when registering a task with a stored password.
+        message += (' (Windows refused to store the password of the scheduled task that runs this with your credential: '
+                    'the security policy "Network access: Do not allow storage of passwords and credentials" is '
+                    'enabled on the node. Use winrm_transport=credssp, or kerberos with winrm_kerberos_delegation=true, '
+                    'instead of winrm_delegation=scheduled_task, or have that policy disabled on the cluster nodes)')
     if record.get('category') == 'ObjectNotFound':
         return NotFound(message, details={'error_records': [record]})
     return RemoteCommandError(message, records=[record], details={'error_records': [record]})

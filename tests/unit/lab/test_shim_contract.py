@@ -80,8 +80,10 @@ def _samples():
     call(hci, first, 'wu.start', {'id': 'wsfc-install-1', 'mode': 'install', 'task_script': _shim.WINDOWS_UPDATE_TASK})
     _run_for(hci, 3600)
     call(hci, first, 'wu.start', {'id': 'wsfc-scan-1', 'mode': 'scan', 'task_script': _shim.WINDOWS_UPDATE_TASK})
-    call(hci, first, 'wu.status', {'id': 'wsfc-install-1'})
-    call(hci, first, 'wu.remove', {'id': 'wsfc-install-1'})
+    call(hci, first, 'wu.status', {'id': 'wsfc-install-1', 'remove': True})
+    hci.faults['task_fails'] = {second: 1}
+    call(hci, second, 'wu.start', {'id': 'wsfc-scan-2', 'mode': 'scan', 'task_script': _shim.WINDOWS_UPDATE_TASK})
+    del hci.faults['task_fails']
     call(hci, first, 'cluster.node.suspend', {'name': second, 'drain': True})
     _run_for(hci, 600)
     call(hci, second, 'node.restart')
@@ -102,7 +104,9 @@ def _samples():
     call(upgrade, 'HV-N1', 'node.media', {'media': 'D:\\'})
     call(upgrade, 'HV-N1', 'cluster.node.suspend', {'name': 'HV-N4'})
     _run_for(upgrade, 600)
-    call(upgrade, 'HV-N4', 'node.os_upgrade', {'media': 'D:\\'})
+    call(upgrade, 'HV-N4', 'node.os_upgrade_status')
+    call(upgrade, 'HV-N4', 'node.os_upgrade', {'media': 'D:\\', 'task_script': _shim.OS_UPGRADE_TASK})
+    call(upgrade, 'HV-N4', 'node.os_upgrade_status')
     call(upgrade, 'HV-N1', 'cluster.node.remove', {'name': 'HV-N3'}, delegate_for(upgrade))
     call(upgrade, 'HV-N3', 'cluster.node.add', {'name': 'HV-N3', 'cluster': upgrade.name}, delegate_for(upgrade))
     return seen

@@ -139,7 +139,7 @@ def test_node_updates_search_install_and_rerun(run_module, lab):
     assert rc == 0 and result['changed'] is True and result['reboot_required'] is True
     assert [u['kb'] for u in result['installed']] == ['KB5068791', 'KB5066139']
     assert [u.kb for u in lab.node('HV-N1').updates] == ['KB890830']
-    assert result['round_trips'] - result['polls'] == 2  # boot state + job start, then task removal
+    assert result['round_trips'] - result['polls'] == 1  # boot state + job start; the last poll removes the task
     assert set(job['TaskState'] for job in lab.wu_jobs.values()) == {'Removed'}  # no scheduled task left
 
     rc, again = run_module(node_updates, dict(node, reject_list=['KB890830']))
@@ -388,3 +388,37 @@ def test_storage_wait_accepts_healthy_but_suboptimal_disks(run_module, monkeypat
     rc, result = run_module(storage_health, args(winrm_host="HCICLU01", winrm_fallback_hosts=[], wait_timeout=20))
     assert rc == 0 and result['storage']['quiet_and_healthy'], result
     assert sorted(result['storage']['suboptimal_disks']) == ['Volume01', 'Volume02', 'Volume03', 'Volume04']
+
+
+def test_a_windows_update_task_that_died_without_a_word_fails_at_once(run_module, lab):
+    # Execution policy AllSigned by Group Policy: the task ends with a result and writes nothing.
+    lab.faults['task_fails'] = {'HV-N1': 0x1}
+    rc, result = run_module(node_updates, args(name='HV-N1', winrm_host='HV-N1', state='installed', wait_timeout=30))
+    assert rc == 1 and result['error_type'] == 'RemoteCommandError', result
+    assert 'its scheduled task ended with result 0x00000001 without writing a status' in result['msg']
+    assert 'TaskScheduler/Operational' in result['msg']
+
+
+def test_a_pending_restart_stops_the_install_or_is_done_first(run_module, lab):
+    node = lab.node('HV-N1')
+    node.reboot_pending, node.pending_ubr = True, node.ubr + 5  # left by an earlier installation
+    rc, result = run_module(node_updates, args(name='HV-N1', winrm_host='HV-N1', state='installed'))
+    assert rc == 1 and result['error_type'] == 'UnsafeToProceed', result
+    assert 'a restart from an earlier installation is still pending' in result['msg'] and result['installed'] == []
+    assert len(node.updates) == 3 and node.reboot_pending
+    rc, result = run_module(node_updates, args(name='HV-N1', winrm_host='HV-N1', state='installed', restart_pending='restart',
+                                               poll_interval=0.02))
+    assert rc == 0 and result['restarted_first'] and [u['kb'] for u in result['installed']] == ['KB5068791', 'KB5066139',
+                                                                                               'KB890830']
+
+
+def test_optional_updates_and_other_classifications_are_left_out_by_default(run_module, lab):
+    from lab.model import Update
+    node = lab.node('HV-N2')
+    node.updates.append(Update('KB5070001', '2026-11 Cumulative Update Preview (KB5070001)', 'Updates', 60, True, browse_only=True))
+    node.updates.append(Update('KB5070002', 'Some driver (KB5070002)', 'Drivers', 60, False))
+    rc, scan = run_module(node_updates, args(name='HV-N2', winrm_host='HV-N2', state='installed', _ansible_check_mode=True))
+    assert rc == 0 and [u['kb'] for u in scan['updates']] == ['KB5068791', 'KB5066139', 'KB890830']
+    rc, scan = run_module(node_updates, args(name='HV-N2', winrm_host='HV-N2', state='installed', _ansible_check_mode=True,
+                                             category_names=['Updates'], accept_list=['KB5070001']))
+    assert rc == 0 and [u['kb'] for u in scan['updates']] == ['KB5070001']

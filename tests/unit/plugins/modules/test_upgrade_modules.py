@@ -210,3 +210,33 @@ def test_the_cluster_address_moving_away_is_no_configuration_difference(run_modu
     assert lab.core_group().owner != 'HV-N1'
     rc, result = run_module(node_config, args(name='HV-N1', winrm_host='HV-N1', state='verified', path=path))
     assert rc == 0 and result['differences'] == {}, result
+
+
+@pytest.mark.parametrize('code, meaning', [('0xC1900208', 'an incompatible application blocks the upgrade'),
+                                           ('no_image', "has no image of this node's edition ServerDatacenter (Server)")])
+def test_a_setup_that_refuses_fails_within_a_poll_naming_its_code(run_module, lab, code, meaning):
+    drain(run_module, 'HV-N4')
+    lab.faults['setup_refused'] = {'HV-N4': code}
+    media = next(iter(lab.setup_media))
+    rc, result = run_module(node_os, args(name='HV-N4', winrm_host='HV-N4', build=20348, setup_media=media,
+                                          poll_interval=0.02, wait_timeout=60))
+    assert rc == 1 and result['error_type'] == 'UnsafeToProceed', result
+    assert result['msg'].startswith('The in-place upgrade of HV-N4 did not start: ') and meaning in result['msg']
+    if code != 'no_image':
+        assert 'Windows Setup exited with code 0xC1900208' in result['msg'] and 'setup-logs' in result['msg']
+    assert lab.node('HV-N4').os == 'ws2019'
+
+
+def test_unc_media_that_the_computer_account_cannot_read_names_the_fix(run_module, lab):
+    rc, result = run_module(node_os, args(name='HV-N4', winrm_host='HV-N4', build=20348, setup_media=r'\\files\nope',
+                                          _ansible_check_mode=True))
+    assert rc == 1 and "by this node's computer account (HV-N4$)" in result['msg']
+    assert 'Grant Domain Computers (or HV-N4$) read access' in result['msg']
+
+
+def test_a_password_storage_policy_is_named_when_a_delegated_task_cannot_be_registered(run_module, lab):
+    drain(run_module, 'HV-N3')
+    lab.faults['password_storage_policy'] = ['HV-N1', 'HV-N2', 'HV-N4']
+    rc, result = run_module(cluster_node, args(name='HV-N3', state='absent', **TASK))
+    assert rc == 1 and 'Network access: Do not allow storage of passwords and credentials' in result['msg'], result
+    assert lab.node('HV-N3').member
