@@ -16,7 +16,7 @@ BOUNDS = {
     'lock_ttl': (1, 'seconds'), 'lock_stale_after': (1, 'seconds'), 'drain_timeout': (1, 'seconds'),
     'install_timeout': (1, 'seconds'), 'reboot_timeout': (1, 'seconds'), 'storage_timeout': (1, 'seconds'),
     'storage_stall_timeout': (1, 'seconds'), 'graceful_timeout': (1, 'seconds'), 'poll_interval': (0.001, 'seconds'),
-    'max_retries': (0, 'retries'), 'stop_after': (0, 'seconds (0: no deadline)'),
+    'max_retries': (0, 'retries'), 'stop_after': (0, 'seconds (0: no deadline)'), 'update_passes': (1, 'passes'),
     'min_quorum_margin': (-1, 'votes (-1: the default rule)'),
 }
 

@@ -243,3 +243,17 @@ def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, 
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert_all_updated(state)
         assert_safe(state)
+
+
+def test_updates_offered_only_after_the_restart_are_installed_in_the_same_node_cycle(start_lab, playbook):
+    state = start_lab('twonode')
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True))[0]
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_all_updated(state)
+    inv = stats(state)  # two nodes: margin 0 while one is out, and saved Low priority VMs were allowed
+    assert inv['violations'] == [] and inv['max_nodes_out'] <= 1
+    # One drain per node; the second set (KB5068999) came after the first restart and got its own.
+    assert collections.Counter(e['node'] for e in events(state, 'node.suspend_requested')) == {'EDGE-N1': 1, 'EDGE-N2': 1}
+    assert collections.Counter(e['node'] for e in events(state, 'node.restart')) == {'EDGE-N1': 2, 'EDGE-N2': 2}
+    installed = [(e['node'], e['kb']) for e in events(state, 'wu.installed')]
+    assert ('EDGE-N1', 'KB5068999') in installed and ('EDGE-N2', 'KB5068999') in installed
