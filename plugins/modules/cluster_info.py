@@ -126,7 +126,10 @@ storage_jobs:
   type: list
   elements: dict
 cau_role:
-  description: The Cluster-Aware Updating clustered role and its parameters, or null when there is none.
+  description:
+    - The Cluster-Aware Updating clustered role and its parameters, or null when there is none.
+    - C(settings_read) is false when C(Get-CauClusterRole) was refused (it reads the node that owns the role, a
+      second hop from a session without delegation); the task then warns and C(parameters) is empty.
   returned: success
   type: dict
 run_lock:

@@ -1,11 +1,23 @@
-# Cluster-Aware Updating reads.
+# Cluster-Aware Updating reads. The CAU cmdlets run against the local cluster (-ClusterName is
+# needed only off the cluster); what they read on other nodes is a second hop from a WinRM session
+# without delegation, so they take the user's credential where one is given.
+
+function Get-WsfcCauCredential($Params) {
+    $user = Get-WsfcParam $Params 'user' $null
+    if ($null -eq $user) {
+        return @{}
+    }
+    $secret = ConvertTo-SecureString -String ([string]$Params.password) -AsPlainText -Force
+    return @{ Credential = New-Object System.Management.Automation.PSCredential -ArgumentList ([string]$user), $secret }
+}
 
 $WsfcOperations['cau.run_state'] = {
     param($p)
     if ($null -eq (Get-Command -Name Get-CauRun -ErrorAction SilentlyContinue)) {
         return [ordered]@{ RunState = 'NotInstalled'; RunId = $null; CurrentOrchestrator = $null }
     }
-    $output = @(Get-CauRun -ClusterName (Get-Cluster).Name -WarningAction SilentlyContinue)
+    $credential = Get-WsfcCauCredential $p
+    $output = @(Get-CauRun @credential -WarningAction SilentlyContinue)
     $run = $null
     if ($output.Count -gt 1) {
         $run = $output[1]
@@ -19,7 +31,8 @@ $WsfcOperations['cau.run_state'] = {
 
 $WsfcOperations['cau.scan'] = {
     param($p)
-    $scan = @{ ClusterName = (Get-Cluster).Name; CauPluginName = @([string]$p.plugin) }
+    $scan = Get-WsfcCauCredential $p
+    $scan.CauPluginName = @([string]$p.plugin)
     $pluginArguments = Get-WsfcParam $p 'plugin_arguments' $null
     if ($null -ne $pluginArguments) {
         $table = @{}
@@ -27,11 +40,6 @@ $WsfcOperations['cau.scan'] = {
             $table[$property.Name] = [string]$property.Value
         }
         $scan.CauPluginArguments = @($table)
-    }
-    $user = Get-WsfcParam $p 'user' $null
-    if ($null -ne $user) {
-        $secret = ConvertTo-SecureString -String ([string]$p.password) -AsPlainText -Force
-        $scan.Credential = New-Object System.Management.Automation.PSCredential -ArgumentList ([string]$user), $secret
     }
     # Rows without NodeName are not update entries (as Windows Admin Center filters them).
     , @(Invoke-CauScan @scan | Where-Object { $null -ne $_.NodeName } | ForEach-Object {
@@ -47,8 +55,9 @@ $WsfcOperations['cau.role'] = {
     if ($null -eq $group) {
         return $null
     }
+    $credential = Get-WsfcCauCredential $p
     $parameters = [ordered]@{}
-    foreach ($item in @(Get-CauClusterRole)) {
+    foreach ($item in @(Get-CauClusterRole @credential)) {
         $parameters[[string]$item.Name] = ConvertTo-WsfcText $item.Value
     }
     [ordered]@{

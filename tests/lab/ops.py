@@ -157,6 +157,12 @@ def cau_role(lab, node, params):
     group = next((g for g in lab.groups.values() if g.group_type_value == 117), None)
     if group is None:
         return None
+    if group.owner != node.name and not params.get('user'):
+        # Get-CauClusterRole reads the role where it runs, over WMI/DCOM: from a WinRM session without
+        # delegation that second hop is refused (windows-facts.md 9.1).
+        raise CmdletError('Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))',
+                          'UnauthorizedAccess,Microsoft.ClusterAwareUpdating.Commands.GetCauClusterRoleCommand',
+                          'PermissionDenied', exception='System.UnauthorizedAccessException', native_code=5)
     return {'GroupName': group.name, 'OwnerNode': group.owner, 'State': group.state,
             'Parameters': dict(lab.cau_parameters)}
 

@@ -209,17 +209,22 @@ class StorageJob:
         return self.job_state in JOB_FAILED_STATES
 
 
+# CLUSGROUP_TYPE ClusterUpdateAgent (clusapi.h): the CAU clustered role's group.
+CAU_GROUP_TYPE = 117
+
+
 @dataclass(frozen=True)
 class CauRole:
     group_name: str
     owner_node: str
     state: str
     parameters: dict = field(default_factory=dict)
+    settings_read: bool = True   # False: Get-CauClusterRole was refused (a second hop); parameters unknown
 
     @classmethod
     def from_ps(cls, d):
         return cls(group_name=d['GroupName'], owner_node=d['OwnerNode'], state=d['State'],
-                   parameters=dict(d.get('Parameters') or {}))
+                   parameters=dict(d.get('Parameters') or {}), settings_read=d.get('Parameters') is not None)
 
 
 @dataclass(frozen=True)

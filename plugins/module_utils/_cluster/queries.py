@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock as run_lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import NotFound
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record, note_remote_warning
 
 # (operation, what it reads) in the order of the snapshot request.
 SNAPSHOT_CALLS = (
@@ -54,11 +54,24 @@ def state_from_results(results, host, lock_stale_after=run_lock.STALE_AFTER):
     """Build the ClusterState from the results of SNAPSHOT_CALLS (in that order)."""
     values = {}
     for (op, what), result in zip(SNAPSHOT_CALLS, results):
+        if not result.ok and op == 'cau.role':
+            # Get-CauClusterRole reads the role's settings where the role runs: from a WinRM session
+            # without delegation that is a second hop, and it is refused. The snapshot goes on without
+            # the settings (the role itself is among the groups).
+            note_remote_warning("%s: could not read the Cluster-Aware Updating role's settings (%s). From a WinRM "
+                                "session without delegation this is a second hop: use CredSSP or Kerberos delegation, "
+                                "or read them on the node that owns the role" % (host, result.error.get('message')))
+            values[op] = 'unreadable'
+            continue
         if not result.ok:
             raise error_for_record("Failed to read %s from '%s'" % (what, host), result.error)
         values[op] = result.value
     cluster = model.ClusterProperties.from_ps(values['cluster.get'])
     cau = values['cau.role']
+    if cau == 'unreadable':
+        group = next((g for g in values['cluster.groups'] or [] if g.get('GroupTypeValue') == model.CAU_GROUP_TYPE), None)
+        cau = group and {'GroupName': group['Name'], 'OwnerNode': group['OwnerNode'], 'State': group['State'],
+                         'Parameters': None}
     return model.ClusterState(
         cluster=cluster,
         quorum=model.Quorum.from_ps(values['cluster.quorum']),

@@ -67,6 +67,9 @@ def _samples():
     for op in ('cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv',
                'cluster.vm_move_policy', 'storage.pools', 'storage.virtualdisks', 'cau.run_state', 'cau.role',
                'lock.read', 'node.capacity', 'node.boot', 'node.config', 'vm.list'):
+        if op == 'cau.role':
+            call(hci, first, op, {'user': 'LAB\\admin', 'password': 'secret'})
+            continue
         call(hci, first, op)
     call(hci, first, 'cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin'})
     call(hci, first, 'lock.claim', {'claim': 'a-1', 'run_id': 'a', 'owner': 'alice'})

@@ -23,9 +23,19 @@ def test_snapshot_is_one_round_trip_with_every_object():
     assert state.nodes[0].os_version == '10.0.17763' and state.nodes[0].functional_level == 10
     vms = [g for g in state.groups if g.is_vm]
     assert len(vms) == 20 and {g.priority for g in vms} == {3000, 2000, 1000}
-    assert state.cau_role.state == 'Online' and state.cau_role.parameters['MaxRetriesPerNode'] == '3'
     assert state.storage_pools == [] and state.virtual_disks == []
     assert state.health()['healthy'] is True
+    # The CAU role runs on HV-N4: its settings are read there (from HV-N1 that is a second hop).
+    assert read(lab, node='HV-N4')[0].cau_role.parameters['MaxRetriesPerNode'] == '3'
+
+
+def test_cau_settings_refused_as_a_second_hop_are_a_warning_not_a_failure():
+    from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import runner as runner_mod
+    state = read(build_lab('hyperv4'), node='HV-N2')[0]
+    assert state.cau_role.group_name.startswith('CAU') and state.cau_role.owner_node == 'HV-N4'
+    assert state.cau_role.state == 'Online' and state.cau_role.settings_read is False
+    assert any("could not read the Cluster-Aware Updating role's settings (Access is denied" in w and 'second hop' in w
+               for w in runner_mod.remote_warnings())
 
 
 def test_s2d_snapshot_has_pool_disks_and_csvs():
