@@ -6,11 +6,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-# The filters are documented in option_errors.yml and task_file.yml beside this file.
+# The filters are documented in <name>.yml beside this file.
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.doctor import finding_line, node_entry
 from ansible_collections.wsfc.rolling.plugins.module_utils._runbook import option_errors, task_file
 
 
 class FilterModule(object):
     def filters(self):
-        return {'option_errors': option_errors, 'task_file': task_file}
+        return {'option_errors': option_errors, 'task_file': task_file, 'doctor_node': node_entry,
+                'doctor_line': finding_line}

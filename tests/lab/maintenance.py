@@ -292,6 +292,18 @@ def _return_to_service(lab, node):
     lab.clock.after(duration, lambda: update_jobs(lab))  # completes exactly on time unless stalled
 
 
+def start_repair(lab, seconds, node_name=''):
+    """A repair job of ``seconds`` starts now; the disks show Warning / In Service until it ends."""
+    for disk in lab.virtual_disks:
+        disk.health, disk.operational = 1, [11]
+    total = int(sum(d.footprint for d in lab.virtual_disks) * 0.05) or 1
+    job = StorageJob('Repair', bytes_total=total, started=lab.clock.now(), duration=seconds)
+    job.node = node_name
+    lab.storage_jobs.append(job)
+    lab.clock.after(seconds, lambda: update_jobs(lab))
+    return job
+
+
 def update_jobs(lab):
     """Advance repair jobs to the current lab time; a job whose time is up completes.
 

@@ -418,6 +418,18 @@ def cau_scan(lab, node, params):
 
 # -- machine configuration, membership, upgrade, finalize (issue 4) ------------------------------
 
+@operation('node.doctor')
+def node_doctor(lab, node, params):
+    info = OS_CATALOG[node.os]
+    modules = ['FailoverClusters', 'Storage', 'Hyper-V'] + (['ClusterAwareUpdating'] if node.cau_tools else [])
+    return {'ComputerName': node.name, 'PSVersion': '5.1.%d.1' % info['build'], 'Modules': modules,
+            'WindowsUpdateService': {'State': 'Running', 'StartMode': 'Manual'}, 'TaskScheduler': 'Running',
+            'ExecutionPolicy': {'MachinePolicy': 'Undefined', 'UserPolicy': 'Undefined'}, 'CredSSPService': False,
+            'PasswordStorageDisabled': node.name in (lab.faults.get('password_storage_policy') or []),
+            'TimeSource': 'DC01.%s' % lab.domain, 'TimeOffsetSeconds': float((lab.faults.get('clock_skew') or {}).get(node.name, 0.0004)),
+            'Now': lab.clock.iso()}
+
+
 # The address of the cluster's IP Address resource (documentation range, RFC 5737: data only).
 CLUSTER_IP = '192.0.2.100'
 

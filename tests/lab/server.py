@@ -207,7 +207,8 @@ class LabServer:
 
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
-              'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy')
+              'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy',
+              'reboot_pending', 'storage_repair', 'clock_skew')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
@@ -221,7 +222,10 @@ class LabServer:
         storage_repair_end {state: Killed|Terminated|Exception|Suboptimal} (how the next repair ends),
         task_fails {node: result} (scheduled tasks there end with that LastTaskResult, writing nothing),
         setup_refused {node: '0xC1900208' | 'no_image'} (Windows Setup exits refusing the upgrade),
-        password_storage_policy [node] (registering a task with a stored password fails, 0x80070520)."""
+        password_storage_policy [node] (registering a task with a stored password fails, 0x80070520),
+        reboot_pending [node] (an earlier installation left a restart pending), storage_repair {minutes}
+        (S2D starts repairing now, as after a node came back from a long absence), clock_skew {node: seconds}
+        (the node's clock is that far off the cluster's)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:
@@ -236,6 +240,11 @@ class LabServer:
                     raise ValueError('this cluster has no witness')
                 self.lab.quorum.resource_state = 'Failed' if value else 'Online'
                 self.lab.recorder.check_quorum(self.lab)
+            elif fault == 'reboot_pending':
+                for name in value or []:
+                    self.lab.machine(name).reboot_pending = True
+            elif fault == 'storage_repair':
+                maintenance.start_repair(self.lab, (value or {}).get('minutes', 30) * 60.0)
             elif value is None:
                 self.lab.faults.pop(fault, None)
             else:
@@ -348,6 +357,9 @@ class LabServer:
                     'wsfc_bmc_ipmi_port': IPMI_PORT,
                     'wsfc_bmc_redfish_port': REDFISH_PORT,
                     'wsfc_bmc_ca_path': self.pki['ca'],
+                    # The lab's clock runs faster than real time from a fixed date: the doctor compares
+                    # each node with the cluster, not the cluster with this controller.
+                    'wsfc_doctor_controller_clock': False,
                 },
             },
             'controller': {'hosts': {'localhost': {

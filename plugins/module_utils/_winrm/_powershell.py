@@ -551,6 +551,54 @@ $WsfcOperations['node.os_upgrade_status'] = {
     }
 }
 
+$WsfcOperations['node.doctor'] = {
+    param($p)
+    # What a rolling run needs of this node, read only: PowerShell and modules, the services and
+    # policies scheduled tasks depend on, the double hop, the clock.
+    $modules = @('FailoverClusters', 'Storage', 'Hyper-V', 'ClusterAwareUpdating') | Where-Object {
+        $null -ne (Get-Module -ListAvailable -Name $_ -ErrorAction SilentlyContinue)
+    }
+    $wu = Get-CimInstance -ClassName Win32_Service -Filter "Name='wuauserv'"
+    $scheduler = Get-Service -Name Schedule -ErrorAction SilentlyContinue
+    $credssp = $false
+    try {
+        $credssp = [string](Get-Item -Path 'WSMan:\localhost\Service\Auth\CredSSP' -ErrorAction Stop).Value -eq 'true'
+    }
+    catch {
+        $credssp = $false
+    }
+    # "Network access: Do not allow storage of passwords and credentials" (Lsa DisableDomainCreds).
+    $lsa = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa' -ErrorAction SilentlyContinue
+    # The node's time source and its offset from it (w32tm /query /status /verbose: "Source" and
+    # "Phase Offset: 0.0001234s"); a node on "Local CMOS Clock" is not synchronised at all.
+    $timeSource = $null
+    $phaseOffset = $null
+    foreach ($line in @(& w32tm.exe /query /status /verbose 2>$null)) {
+        if ($line -match '^Source:\s*(.+)$') {
+            $timeSource = $Matches[1].Trim()
+        }
+        elseif ($line -match '^Phase Offset:\s*(-?[0-9.]+)s') {
+            $phaseOffset = [double]::Parse($Matches[1], [System.Globalization.CultureInfo]::InvariantCulture)
+        }
+    }
+    [ordered]@{
+        ComputerName = [string]$env:COMPUTERNAME
+        PSVersion = $PSVersionTable.PSVersion.ToString()
+        Modules = @($modules)
+        WindowsUpdateService = [ordered]@{ State = [string]$wu.State; StartMode = [string]$wu.StartMode }
+        TaskScheduler = ConvertTo-WsfcText $scheduler.Status
+        ExecutionPolicy = [ordered]@{
+            MachinePolicy = [string](Get-ExecutionPolicy -Scope MachinePolicy)
+            UserPolicy = [string](Get-ExecutionPolicy -Scope UserPolicy)
+        }
+        CredSSPService = $credssp
+        PasswordStorageDisabled = ([int]$lsa.DisableDomainCreds -eq 1)
+        TimeSource = $timeSource
+        TimeOffsetSeconds = $phaseOffset
+        Now = ConvertTo-WsfcDate (Get-Date)
+    }
+}
+
 # Windows Update jobs: a scheduled task runs windows-update-task.ps1 as SYSTEM on the node.
 
 function Get-WsfcJobId($Params) {
