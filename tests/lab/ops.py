@@ -249,13 +249,17 @@ def _job_view(job):
                                       'RestartPending', 'Started', 'Finished', 'Error'))
 
 
-def _job_id(params):
-    """The shim's job-id check (ids name files and scheduled tasks on the node)."""
-    job_id = str(params.get('id') or '')
-    if not re.match(r'^[A-Za-z0-9-]{1,64}$', job_id):
-        raise CmdletError("Invalid job id '%s'." % job_id, 'RuntimeException', 'OperationStopped',
+def _checked_id(params, key, longest, what):
+    """The shim's check of an id that names files, tasks or properties: letters, digits, dashes."""
+    value = str(params.get(key) or '')
+    if not re.match(r'^[A-Za-z0-9-]{1,%d}$' % longest, value):
+        raise CmdletError("Invalid %s '%s'." % (what, value), 'RuntimeException', 'OperationStopped',
                           exception='System.Management.Automation.RuntimeException')
-    return job_id
+    return value
+
+
+def _job_id(params):
+    return _checked_id(params, 'id', 64, 'job id')
 
 
 @operation('wu.start')
@@ -310,11 +314,7 @@ def _lock_value(lab):
 
 
 def _claim_token(params):
-    token = str(params.get('claim') or '')
-    if not re.match(r'^[A-Za-z0-9-]{1,80}$', token):
-        raise CmdletError("Invalid lock claim token '%s'." % token, 'RuntimeException', 'OperationStopped',
-                          exception='System.Management.Automation.RuntimeException')
-    return token
+    return _checked_id(params, 'claim', 80, 'lock claim token')
 
 
 def _fresh_claims(lab, stale_seconds):

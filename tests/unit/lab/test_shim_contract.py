@@ -66,7 +66,7 @@ def _samples():
     first, second = sorted(hci.nodes)[:2]
     for op in ('cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv',
                'cluster.vm_move_policy', 'storage.pools', 'storage.virtualdisks', 'cau.run_state', 'cau.role',
-               'lock.read', 'node.capacity', 'node.boot', 'node.config', 'vm.list'):
+               'lock.read', 'node.capacity', 'node.boot', 'node.config', 'vm.list', 'node.doctor'):
         if op == 'cau.role':
             call(hci, first, op, {'user': 'LAB\\admin', 'password': 'secret'})
             continue
