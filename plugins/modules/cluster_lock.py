@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - One rolling run at a time per cluster. The lock records its owner, run id, expiry and the node being
     worked on, in a private property (C(WsfcRollingLock)) of the cluster object, which the cluster
-    database replicates to every node (also on clusters without a core network name: AD-detached or
+    database replicates to every node (also on clusters without a core network name, AD-detached or
     Distributed Network Name).
   - Two controllers that start at the same moment never both hold it. Windows has no compare-and-set on
     a property, so a new holder first writes a claim and a ticket (C(WsfcRollingClaim-*) properties) and

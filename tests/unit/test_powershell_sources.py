@@ -15,7 +15,7 @@ GENERATED = os.path.join('plugins', 'module_utils', '_winrm', '_powershell.py')
 
 
 def _generator():
-    path = os.path.join(ROOT, 'tools', 'gen-powershell')
+    path = os.path.join(ROOT, 'tools', 'gen_powershell.py')
     loader = importlib.machinery.SourceFileLoader('gen_powershell', path)
     spec = importlib.util.spec_from_loader('gen_powershell', loader)
     module = importlib.util.module_from_spec(spec)
@@ -40,7 +40,7 @@ def test_the_folder_holds_the_powershell():
 
 def test_generated_module_is_what_the_script_writes():
     with open(os.path.join(ROOT, GENERATED), encoding='utf-8') as handle:
-        assert handle.read() == _generator().render(), 'run tools/gen-powershell'
+        assert handle.read() == _generator().render(), 'run tools/gen_powershell.py'
 
 
 def test_generated_module_carries_every_file_once():

@@ -194,8 +194,8 @@ def check_node(options, name, node_id, findings, state, max_skew, runner_factory
     findings.add('task_scheduler', name, OK if scheduler == 'Running' else ERROR, 'Task Scheduler %s' % scheduler,
                  None if scheduler == 'Running' else 'start the Task Scheduler service: updates and setup run as tasks')
     policy = d.get('ExecutionPolicy') or {}
-    forced = [v for v in (policy.get('MachinePolicy'), policy.get('UserPolicy')) if v not in (None, '', 'Undefined', 'Bypass',
-                                                                                           'Unrestricted')]
+    unforced = (None, '', 'Undefined', 'Bypass', 'Unrestricted')
+    forced = [v for v in (policy.get('MachinePolicy'), policy.get('UserPolicy')) if v not in unforced]
     findings.add('execution_policy', name, ERROR if forced else OK,
                  ('Group Policy sets the execution policy to %s: the scheduled tasks that run updates and setup from '
                   'script files are refused' % forced[0]) if forced else 'no execution policy set by Group Policy',

@@ -14,7 +14,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock 
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure, UnsafeToProceed)
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
 JOB_ID = re.compile(r'^[A-Za-z0-9-]{1,64}$')
@@ -65,7 +65,7 @@ def start_job(runner, job_id, mode, criteria):
         raise InvalidOption('job id must be 1-64 letters, digits or dashes, got %r' % (job_id,))
     # An install adopts one of ours that is still running on the node (a run whose controller died):
     # Windows Update runs one installation at a time, and a second would only wait or fail.
-    params = dict(criteria, id=job_id, mode=mode, task_script=_shim.WINDOWS_UPDATE_TASK, adopt=mode == 'install')
+    params = dict(criteria, id=job_id, mode=mode, task_script=_powershell.WINDOWS_UPDATE_TASK, adopt=mode == 'install')
     boot, job = runner.invoke([('node.boot', {}), ('wu.start', params)])
     for result in (boot, job):
         if not result.ok:

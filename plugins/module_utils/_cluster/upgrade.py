@@ -11,7 +11,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.model import
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import UNREACHABLE, boot_state, restarted_since
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
 # Windows Server builds and the cluster functional level each brings (windows-facts.md 2.1, 2.2).
@@ -67,7 +67,7 @@ def check_media(runner, name, media):
 
 def start_inplace(runner, name, media, dynamic_update=False):
     """Check the media and start setup, in one round trip (nothing starts when the media is missing)."""
-    params = {'media': media, 'task_script': _shim.OS_UPGRADE_TASK, 'dynamic_update': bool(dynamic_update)}
+    params = {'media': media, 'task_script': _powershell.OS_UPGRADE_TASK, 'dynamic_update': bool(dynamic_update)}
     results = runner.invoke([('node.media', {'media': media}), ('node.os_upgrade', params)], stop_on_error=True)
     for result in results:
         if not result.ok:

@@ -30,9 +30,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import Remote
 # shim and the request from stdin; shim/*.ps1 joined in name order: the one script that runs cluster
 # operations, ASCII only; windows-update-task.ps1: written to the node by 'wu.start' and run there as
 # SYSTEM, because the Windows Update Agent refuses to download and install from a WinRM session).
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm._powershell import (  # noqa: F401 (re-exported)
-    BOOTSTRAP, OS_UPGRADE_TASK, SHIM, WINDOWS_UPDATE_TASK,
-)
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm._powershell import BOOTSTRAP, SHIM
 
 PROTOCOL = 1
 # Operations that may simply be sent again when the connection dropped before their answer came:

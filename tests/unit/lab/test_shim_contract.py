@@ -10,14 +10,14 @@ answers. Field names are checked, not values or types.
 
 import pytest
 
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell, _shim
 from lab import ops, scenario
 from tests.unit.powershell import operation_shapes
 
 SHAPES = operation_shapes(_shim.SHIM)
 # The Windows Update task writes the update rows that 'wu.start' and 'wu.status' pass through.
 TASK_SHAPES = {frozenset(s) for s in operation_shapes(
-    "$WsfcOperations['task'] = {\n%s\n}\n" % _shim.WINDOWS_UPDATE_TASK.split('\n', 1)[1].replace('[CmdletBinding()]', ''))['task']}
+    "$WsfcOperations['task'] = {\n%s\n}\n" % _powershell.WINDOWS_UPDATE_TASK.split('\n', 1)[1].replace('[CmdletBinding()]', ''))['task']}
 
 
 class _Wall:
@@ -78,14 +78,14 @@ def _samples():
     call(hci, first, 'lock.cas', {'expect': None, 'value': 'a', 'claim': 'a-1'})
     call(hci, first, 'lock.unclaim', {'claim': 'b-1'})
     call(hci, first, 'lock.cas', {'expect': 'a', 'value': None})
-    call(hci, first, 'wu.start', {'id': 'wsfc-scan-1', 'mode': 'scan', 'task_script': _shim.WINDOWS_UPDATE_TASK})
+    call(hci, first, 'wu.start', {'id': 'wsfc-scan-1', 'mode': 'scan', 'task_script': _powershell.WINDOWS_UPDATE_TASK})
     call(hci, first, 'wu.status', {'id': 'wsfc-scan-1'})
-    call(hci, first, 'wu.start', {'id': 'wsfc-install-1', 'mode': 'install', 'task_script': _shim.WINDOWS_UPDATE_TASK})
+    call(hci, first, 'wu.start', {'id': 'wsfc-install-1', 'mode': 'install', 'task_script': _powershell.WINDOWS_UPDATE_TASK})
     _run_for(hci, 3600)
-    call(hci, first, 'wu.start', {'id': 'wsfc-scan-1', 'mode': 'scan', 'task_script': _shim.WINDOWS_UPDATE_TASK})
+    call(hci, first, 'wu.start', {'id': 'wsfc-scan-1', 'mode': 'scan', 'task_script': _powershell.WINDOWS_UPDATE_TASK})
     call(hci, first, 'wu.status', {'id': 'wsfc-install-1', 'remove': True})
     hci.faults['task_fails'] = {second: 1}
-    call(hci, second, 'wu.start', {'id': 'wsfc-scan-2', 'mode': 'scan', 'task_script': _shim.WINDOWS_UPDATE_TASK})
+    call(hci, second, 'wu.start', {'id': 'wsfc-scan-2', 'mode': 'scan', 'task_script': _powershell.WINDOWS_UPDATE_TASK})
     del hci.faults['task_fails']
     call(hci, first, 'cluster.node.suspend', {'name': second, 'drain': True})
     _run_for(hci, 600)
@@ -108,7 +108,7 @@ def _samples():
     call(upgrade, 'HV-N1', 'cluster.node.suspend', {'name': 'HV-N4'})
     _run_for(upgrade, 600)
     call(upgrade, 'HV-N4', 'node.os_upgrade_status')
-    call(upgrade, 'HV-N4', 'node.os_upgrade', {'media': 'D:\\', 'task_script': _shim.OS_UPGRADE_TASK})
+    call(upgrade, 'HV-N4', 'node.os_upgrade', {'media': 'D:\\', 'task_script': _powershell.OS_UPGRADE_TASK})
     call(upgrade, 'HV-N4', 'node.os_upgrade_status')
     call(upgrade, 'HV-N1', 'cluster.node.remove', {'name': 'HV-N3'}, delegate_for(upgrade))
     call(upgrade, 'HV-N3', 'cluster.node.add', {'name': 'HV-N3', 'cluster': upgrade.name}, delegate_for(upgrade))
@@ -124,12 +124,10 @@ def _objects(value):
     if isinstance(value, dict):
         yield value
         for item in value.values():
-            for inner in _objects(item):
-                yield inner
+            yield from _objects(item)
     elif isinstance(value, list):
         for item in value:
-            for inner in _objects(item):
-                yield inner
+            yield from _objects(item)
 
 
 SAMPLES = _samples()

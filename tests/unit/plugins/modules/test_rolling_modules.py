@@ -408,8 +408,8 @@ def test_a_pending_restart_stops_the_install_or_is_done_first(run_module, lab):
     assert len(node.updates) == 3 and node.reboot_pending
     rc, result = run_module(node_updates, args(name='HV-N1', winrm_host='HV-N1', state='installed', restart_pending='restart',
                                                poll_interval=0.02))
-    assert rc == 0 and result['restarted_first'] and [u['kb'] for u in result['installed']] == ['KB5068791', 'KB5066139',
-                                                                                               'KB890830']
+    assert rc == 0 and result['restarted_first']
+    assert [u['kb'] for u in result['installed']] == ['KB5068791', 'KB5066139', 'KB890830']
 
 
 def test_optional_updates_and_other_classifications_are_left_out_by_default(run_module, lab):
