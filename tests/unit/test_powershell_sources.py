@@ -43,14 +43,24 @@ def test_generated_module_is_what_the_script_writes():
         assert handle.read() == _generator().render(), 'run tools/gen_powershell.py'
 
 
+SHIPPED = ('BOOTSTRAP', 'SHIM', 'WINDOWS_UPDATE_TASK', 'OS_UPGRADE_TASK')
+
+
 def test_generated_module_carries_every_file_once():
     from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
-    texts = {'BOOTSTRAP': _powershell.BOOTSTRAP, 'SHIM': _powershell.SHIM, 'WINDOWS_UPDATE_TASK': _powershell.WINDOWS_UPDATE_TASK,
-             'OS_UPGRADE_TASK': _powershell.OS_UPGRADE_TASK}
+    texts = [getattr(_powershell, name) for name in SHIPPED]
+    shipped = _generator().shipped
     for name in PS1:
         with open(os.path.join(ROOT, name), encoding='ascii') as handle:
-            body = handle.read().strip()
-        assert sum(body in text for text in texts.values()) == 1, name
+            body = shipped(handle.read()).split('\n', 1)[1].strip()  # without its first line (shim parts)
+        assert sum(body in text for text in texts) == 1, name
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_what_is_shipped_parses_cleanly_too(name):
+    from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
+    text = getattr(_powershell, name)
+    assert syntax_errors(text) == [] and ps51_problems(text) == [] and unconsumed_output(text) == []
 
 
 @pytest.mark.parametrize('name', PS1)
