@@ -98,7 +98,7 @@ def test_in_place_upgrade_keeps_every_node_a_member(start_lab, playbook, tmp_pat
     ({'rolling_upgrade_method': 'in_place'}, 'in_place needs rolling_upgrade_setup_media'),
     ({'rolling_upgrade_method': 'sideways'}, 'rolling_upgrade_method must be'),
     ({'rolling_upgrade_method': 'in_place', 'rolling_upgrade_setup_media': '\\\\deploy.lab.test\\nothing'},
-     'Setup media not found at'),
+     "setup.exe cannot be read at '\\\\deploy.lab.test\\nothing' by this node's computer account (HV-N4$)"),
     ({'rolling_upgrade_node_order': ['HV-N5']}, 'rolling_upgrade_node_order names hosts that are not nodes of this cluster'),
     ({'rolling_upgrade_drain_timeout': 0}, 'rolling_upgrade_drain_timeout must be a number of seconds of at least 1, got 0'),
 ])
