@@ -9,7 +9,7 @@ from integration.labcheck import changes, fault, said
 
 pytestmark = pytest.mark.integration
 PLAY = 'playbooks/doctor.yml'
-CHECKS = {'winrm', 'inventory', 'nodes', 'quorum', 'run_lock', 'cau_role', 'cau_run', 'powershell', 'modules',
+CHECKS = {'winrm', 'inventory', 'nodes', 'quorum', 'storage', 'run_lock', 'cau_role', 'cau_run', 'powershell', 'modules',
           'pending_restart', 'windows_update', 'task_scheduler', 'execution_policy', 'time', 'double_hop', 'bmc'}
 
 
@@ -18,15 +18,16 @@ def reported(proc):
     return set(re.findall(r'\[(ok|warning|error)\] (\S+) (\w+): ', proc.stdout))
 
 
-def test_a_ready_cluster_passes_every_check_and_nothing_changes(start_lab, playbook):
-    state = start_lab('hyperv4')
+@pytest.mark.parametrize('scenario', ['hyperv4', 's2d4', 'twonode', 's2d16'])
+def test_a_ready_cluster_passes_every_check_and_nothing_changes(start_lab, playbook, scenario):
+    state = start_lab(scenario)
     proc = playbook(PLAY, state['inventory'])[0]
     assert proc.returncode == 0, proc.stdout[-4000:]
     found = reported(proc)
     assert {check for _status, _target, check in found} == CHECKS
     assert not [f for f in found if f[0] == 'error']
     # Each node was reached through its own address, its BMC too.
-    for node in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):
+    for node in state['nodes']:
         assert ('ok', node, 'winrm') in found and ('ok', node, 'bmc') in found
     assert changes(state) == []
 

@@ -107,6 +107,8 @@ def check_cluster(options, findings, inventory_nodes, lock_stale_after, cau_requ
                          ', '.join('%s %s' % kv for kv in sorted(health['virtual_disks_not_healthy'].items())) or 'healthy'))
                      if busy else 'no storage job runs and every virtual disk is healthy',
                      'wait until Get-StorageJob shows no running job and Get-VirtualDisk shows every disk Healthy' if busy else None)
+    else:
+        findings.add('storage', target, OK, 'no clustered storage spaces (no Storage Spaces Direct) to wait for')
     lock = state.run_lock
     if lock:
         findings.add('run_lock', target, WARNING if lock.get('abandoned') else ERROR,
