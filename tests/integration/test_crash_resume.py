@@ -34,8 +34,8 @@ def assert_converged_after_crash(state, cmd, env):
 # (task banner at which the controller dies, seconds after it): at the boundary, or inside the wait.
 KILL_POINTS = [
     ('node_drain | Drain', 0.6),
-    ('node_update | Install the updates on the node', 0.8),
-    ('node_update | Restart the node if the updates need it', 0.9),
+    ('node_update_pass | Install the updates on the node', 0.8),
+    ('node_update_pass | Restart the node if the updates need it', 0.9),
 ]
 
 
@@ -82,7 +82,7 @@ def test_a_node_lost_during_another_nodes_cycle_stops_the_run_before_the_restart
         match = crash.BANNER.match(line)
         if match and 'node_drain | Drain ' in match.group(1) and current is None:
             current = match.group(1).rsplit(' ', 1)[1]
-        if match and 'node_update | Install the updates' in match.group(1) and lost is None:
+        if match and 'node_update_pass | Install the updates' in match.group(1) and lost is None:
             lost = next(n for n in ('HV-N4', 'HV-N3') if n != current)
             lab_cli.control(state, '/', {'action': 'cluster_service', 'node': lost, 'status': 'Stopped'})
     proc.wait()

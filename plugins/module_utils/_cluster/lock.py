@@ -225,6 +225,8 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
     previous = None
     token = None
     if held is None or held.get('run_id') != run_id or expired(held, now):
+        if held is not None:
+            check_takeable(held, now, owner, stale_after, takeover)  # refused without writing anything
         # A new holder: through a claim, which also reads the lock again.
         token, (held, raw, now) = claim(session, owner, run_id)
     expires = format_time(now + datetime.timedelta(seconds=ttl))
