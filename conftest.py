@@ -19,7 +19,10 @@ def _link_collection():
     if os.path.realpath(link) != ROOT:
         if os.path.islink(link):
             os.remove(link)
-        os.symlink(ROOT, link)
+        try:
+            os.symlink(ROOT, link)
+        except FileExistsError:  # another test worker made it at the same moment
+            pass
 
 
 _link_collection()
@@ -28,8 +31,10 @@ sys.path.insert(0, os.path.join(ROOT, 'tests'))
 
 from lab import cli as lab_cli  # noqa: E402  (needs the path set above)
 
-# Every lab a test session starts gets its own 127.0.N.0/24 so that labs never collide.
-_nets = itertools.count(20)
+# Every lab a test session starts gets its own 127.0.N.0/24 so that labs never collide; with pytest-xdist
+# each worker (gw0, gw1, ...) counts in its own block of 100 networks (two workers: 20-119, 120-219).
+WORKER = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)
+_nets = itertools.count(20 + 100 * WORKER)
 
 
 @pytest.fixture
