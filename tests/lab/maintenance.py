@@ -281,22 +281,17 @@ def _return_to_service(lab, node):
     minutes = max(0.0, lab.clock.now() - out_since) / 60.0
     duration = max(5.0, minutes * lab.timings['resync_seconds_per_outage_minute'])
     lab.storage_jobs = [j for j in lab.storage_jobs if j.job_state not in ENDED]
-    for disk in lab.virtual_disks:
-        disk.health, disk.operational = 1, [11]  # Warning / In Service while repairing
-    total = int(sum(d.footprint for d in lab.virtual_disks) * min(1.0, minutes / 600.0)) or 1
-    job = StorageJob('Repair', bytes_total=total, started=lab.clock.now(), duration=duration)
-    lab.storage_jobs.append(job)
-    job.node = node.name
+    start_repair(lab, duration, node.name, share=min(1.0, minutes / 600.0))
     lab.recorder.activity_start(node.name, 'resync')
     lab.recorder.record('storage.repair_started', node=node.name, seconds=round(duration, 3))
-    lab.clock.after(duration, lambda: update_jobs(lab))  # completes exactly on time unless stalled
 
 
-def start_repair(lab, seconds, node_name=''):
-    """A repair job of ``seconds`` starts now; the disks show Warning / In Service until it ends."""
+def start_repair(lab, seconds, node_name='', share=0.05):
+    """A repair job of ``seconds`` over ``share`` of the pool's footprint starts now; the disks show
+    Warning / In Service until it ends (it completes exactly on time unless stalled)."""
     for disk in lab.virtual_disks:
         disk.health, disk.operational = 1, [11]
-    total = int(sum(d.footprint for d in lab.virtual_disks) * 0.05) or 1
+    total = int(sum(d.footprint for d in lab.virtual_disks) * share) or 1
     job = StorageJob('Repair', bytes_total=total, started=lab.clock.now(), duration=seconds)
     job.node = node_name
     lab.storage_jobs.append(job)
