@@ -5,6 +5,7 @@ Sources per behaviour are in docs/lab-fidelity.md (windows-facts.md sections cit
 All functions run with ``lab.lock`` held (the op layer takes it).
 """
 
+from . import availability
 from .model import CmdletError, StorageJob
 
 # winerror.h codes and texts (windows-facts.md 1.3).
@@ -200,6 +201,11 @@ def suspend(lab, name, drain=True, force_drain=False):
                           ERROR_CLUSTER_NODE_EVACUATION_IN_PROGRESS, target=node.name)
     if drain and lab.s2d_enabled and storage_busy(lab):
         raise _node_error('Suspend-ClusterNode', MSG_SPACE_DEGRADED, ERROR_CLUSTER_SPACE_DEGRADED, target=node.name)
+    if node.in_service and availability.volumes_lost(lab, extra=(node.name,)):
+        # Without -Drain too, pausing an S2D node puts its drives in storage maintenance mode, which is
+        # refused when a virtual disk would lose its last current copy (Enable-StorageMaintenanceMode;
+        # the error the cmdlet returns then is UNVERIFIED: the lab uses the degraded-space refusal).
+        raise _node_error('Suspend-ClusterNode', MSG_SPACE_DEGRADED, ERROR_CLUSTER_SPACE_DEGRADED, target=node.name)
     was_up = node.member_state == 'Up'
     node.member_state = 'Paused'
     if was_up:
@@ -266,17 +272,20 @@ def _leave_service(lab, node):
     if node.out_since is None:
         node.out_since = lab.clock.now()
     if lab.s2d_enabled:
+        node.stale = True
         for disk in lab.virtual_disks:
             disk.health, disk.operational = 1, [3]  # Warning / Degraded (HCI-MAINT, SS-STATES)
-    lab.recorder.check_nodes_out(lab)
+    availability.evaluate(lab)
 
 
 def _return_to_service(lab, node):
     """Resume takes the drives out of maintenance; writes missed meanwhile resync (HCI-MAINT)."""
     out_since, node.out_since = node.out_since, None
     if not lab.s2d_enabled or out_since is None:
+        availability.evaluate(lab)
         return
     if any(n.state != 'Up' for n in lab.nodes.values()):
+        availability.evaluate(lab)
         return  # another node is still out: spaces stay degraded until it returns too
     minutes = max(0.0, lab.clock.now() - out_since) / 60.0
     duration = max(5.0, minutes * lab.timings['resync_seconds_per_outage_minute'])
@@ -296,6 +305,7 @@ def start_repair(lab, seconds, node_name='', share=0.05):
     job.node = node_name
     lab.storage_jobs.append(job)
     lab.clock.after(seconds, lambda: update_jobs(lab))
+    availability.evaluate(lab)
     return job
 
 
@@ -336,6 +346,9 @@ def _complete_repair(lab, job):
     elif not any(j.job_state not in ENDED for j in lab.storage_jobs):
         for disk in lab.virtual_disks:
             disk.health, disk.operational = 0, [SUBOPTIMAL if end == 'Suboptimal' else 2]
+        for member in lab.nodes.values():
+            if member.in_service:
+                member.stale = False  # its copy is current again
     node = getattr(job, 'node', None)
     lab.recorder.activity_end(node, 'resync')
     if job.job_state == 7:
@@ -344,6 +357,7 @@ def _complete_repair(lab, job):
         lab.recorder.record('storage.repair_ended', node=node, state=end)
     lab.clock.after(lab.timings['repair_job_linger_seconds'],
                     lambda: job in lab.storage_jobs and lab.storage_jobs.remove(job))
+    availability.evaluate(lab)
 
 
 # -- restart --------------------------------------------------------------------------------
@@ -366,7 +380,7 @@ def restart(lab, node):
     def power_off():
         if not current():
             return
-        lab.set_power(node.name, 'Off')
+        lab.set_power(node.name, 'Off', graceful=True)
         if node.name in lab.faults.get('no_return', []):
             lab.recorder.record('fault.no_return', node=node.name)
             return
@@ -388,7 +402,7 @@ def restart(lab, node):
         node.restarting = False
         lab.recorder.activity_end(node.name, 'reboot')
         lab.recorder.record('node.joined', node=node.name, state=node.state)
-        lab.recorder.check_nodes_out(lab)
+        lab.after_membership_change(graceful=True)
     lab.clock.after(t['shutdown_seconds'], power_off)
 
 

@@ -89,6 +89,7 @@ class Node:
     in_setup: bool = False            # stopped in the firmware setup screen (boot device bios)
     config: dict = field(default_factory=dict)   # what Get-NetAdapter/-NetIPAddress/-VMSwitch/-Disk/-WindowsFeature show
     power_gen: int = 0                # bumped by every BMC power action; ends boots and installs in progress
+    stale: bool = False               # S2D: its copy of the data missed writes and is not resynced yet
 
     @property
     def state(self):
@@ -140,6 +141,8 @@ class Group:
     planned_downtime: float = 0.0        # of which the user allowed (configuration version update)
     vm_version: str = ''                 # Hyper-V configuration version (VMs)
     offline_since: Optional[float] = None
+    offline_reason: Optional[str] = None  # quorum | volume | no_node_up: why the cluster took it offline
+    volume: Optional[str] = None          # the CSV holding a VM's files
 
     @property
     def group_type_value(self):
@@ -153,6 +156,7 @@ class SharedVolume:
     owner: str
     path: str
     state: str = 'Online'
+    disk: Optional[str] = None        # the S2D virtual disk under it
 
 
 @dataclass
@@ -171,6 +175,7 @@ class VirtualDisk:
     resiliency: str
     size: int
     footprint: int
+    redundancy: int = 2                                          # fault domains it survives (PhysicalDiskRedundancy)
     health: int = 0                                              # MSFT_VirtualDisk.HealthStatus
     operational: List[int] = field(default_factory=lambda: [2])  # MSFT_VirtualDisk.OperationalStatus
 
@@ -244,6 +249,10 @@ class Lab:
         self.upgrade_version = 3
         self.s2d_enabled = False
         self.dynamic_quorum = True
+        self.voters = set()            # nodes whose vote counts now (dynamic quorum)
+        self.witness_vote = False      # the witness votes now (dynamic witness)
+        self.quorum_lost = False       # the cluster stopped for lack of quorum
+        self.s2d_nodes: List[str] = []  # the nodes whose drives make the S2D pool (fault domains)
         self.machines: Dict[str, Node] = {}     # every server, cluster member or not
         self.groups: Dict[str, Group] = {}
         self.shared_volumes: List[SharedVolume] = []
@@ -314,17 +323,11 @@ class Lab:
     # -- derived state ----------------------------------------------------------------------
 
     def dynamic_weight(self, node):
-        # Dynamic quorum (enabled by default since 2012 R2): a node out of membership loses its vote.
-        if not self.dynamic_quorum:
-            return node.node_weight
-        return node.node_weight if node.in_membership else 0
+        # Dynamic quorum (on by default since 2012 R2): see availability.recompute_votes.
+        return node.node_weight if node.name in self.voters else 0
 
     def witness_dynamic_weight(self):
-        # Dynamic witness: the witness votes only when the node votes present are even.
-        if not self.quorum.resource or self.quorum.resource_state != 'Online':
-            return 0
-        votes = sum(self.dynamic_weight(n) for n in self.nodes.values())
-        return 1 if votes % 2 == 0 else 0
+        return 1 if self.witness_vote else 0
 
     def quorum_votes(self):
         """(present, needed) by configured votes; the recorder checks the margin from this."""
@@ -377,8 +380,9 @@ class Lab:
                 node.finish_pending_restart()
             self.set_power(name, power)
 
-    def set_power(self, name, power):
-        """The operating system starts running (On) or stops (Off); listeners follow."""
+    def set_power(self, name, power, graceful=False):
+        """The operating system starts running (On) or stops (Off: ``graceful`` for a shutdown, which
+        gives the node's quorum vote up first); listeners follow."""
         with self.lock:
             node = self.machine(name)
             before = node.state
@@ -389,9 +393,10 @@ class Lab:
             if power != 'On' and node.member and node.out_since is None:
                 node.out_since = self.clock.now()
                 if self.s2d_enabled:
+                    node.stale = True
                     for disk in self.virtual_disks:
                         disk.health, disk.operational = 1, [3]
-            self._after_membership_change()
+            self.after_membership_change(graceful=graceful)
             for hook in self.power_hooks:
                 hook(node.name, power)
 
@@ -400,21 +405,9 @@ class Lab:
             node = self.machine(name)
             node.cluster_service = status
             self.recorder.record('node.cluster_service', node=node.name, status=status, state=node.state)
-            self._after_membership_change()
+            self.after_membership_change()
 
-    def _after_membership_change(self):
-        # Groups owned by a node that left membership fail over to a surviving node, the core
-        # "Cluster Group" included (the cluster name follows it).
-        survivors = [n for n in self.nodes.values() if n.state == 'Up']
-        for group in self.groups.values():
-            owner = self.node(group.owner)
-            if owner is not None and not owner.in_membership and survivors:
-                target = next((s for s in survivors if s.name in group.preferred_owners), survivors[0])
-                self.recorder.record('group.failover', group=group.name, source=group.owner, target=target.name)
-                group.owner = target.name
-                if group.group_type == 'VirtualMachine' and group.state == 'Online':
-                    # An unplanned failover restarts the VM on the new owner: that is downtime.
-                    self.recorder.record('group.offline', group=group.name, state='Failover')
-                    group.downtime += self.timings['quick_migration_seconds']
-        self.recorder.check_quorum(self)
-        self.recorder.check_nodes_out(self)
+    def after_membership_change(self, graceful=False):
+        """Quorum, roles and CSVs of nodes that left, S2D volumes: see availability.evaluate."""
+        from .availability import evaluate  # availability builds on this module
+        evaluate(self, graceful=graceful, membership=True)

@@ -32,7 +32,7 @@ def chassis_off(lab, node, how='hard'):
     node.chassis = 'Off'
     _record(lab, 'bmc.power', node, action='off', how=how, was=was)
     if node.power == 'On':
-        lab.set_power(node.name, 'Off')
+        lab.set_power(node.name, 'Off', graceful=how == 'acpi')
 
 
 def chassis_soft_off(lab, node):
@@ -107,7 +107,7 @@ def _os_started(lab, node, gen):
         if node.power_gen == gen:
             node.joining = False
             _record(lab, 'node.joined', node, state=node.state)
-            lab.recorder.check_nodes_out(lab)
+            lab.after_membership_change(graceful=True)
     lab.clock.after(lab.timings['join_seconds'], joined)
 
 
@@ -212,7 +212,7 @@ def evict(lab, name):
     for group in lab.groups.values():
         if node.name in group.preferred_owners:
             group.preferred_owners.remove(node.name)
-    lab._after_membership_change()
+    lab.after_membership_change(graceful=True)
 
 
 def add(lab, node, cluster, name):
@@ -258,8 +258,7 @@ def add(lab, node, cluster, name):
             core.owner = target.name
     if target.out_since is not None:
         _return_to_service(lab, target)
-    lab.recorder.check_quorum(lab)
-    lab.recorder.check_nodes_out(lab)
+    lab.after_membership_change(graceful=True)
     return target
 
 

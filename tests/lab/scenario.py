@@ -4,6 +4,7 @@ import os
 
 import yaml
 
+from .availability import recompute_votes
 from .provisioning import VM_VERSION
 from .model import (DEFAULT_TIMINGS, GROUP_TYPES, OS_CATALOG, PRIORITIES, Group, Lab, Node, Quorum, SharedVolume,
                     StoragePool, Update, VirtualDisk)
@@ -114,12 +115,18 @@ def build(spec, net='127.0.10', clock_scale=None):
         total = sum(int(d['size_gb']) for d in disks) * GIB
         lab.pools.append(StoragePool('S2D on %s' % lab.name, storage.get('pool_version', 'Windows Server 2022'),
                                      size=total * 3, allocated=total * 2))
+        lab.s2d_nodes = list(names)
         for i, d in enumerate(disks):
-            copies = 3 if d.get('resiliency', 'Mirror') == 'Mirror' else 2
-            lab.virtual_disks.append(VirtualDisk(d['name'], d.get('resiliency', 'Mirror'), int(d['size_gb']) * GIB,
-                                                 int(d['size_gb']) * GIB * copies))
+            resiliency = d.get('resiliency', 'Mirror')
+            # PhysicalDiskRedundancy: three-way mirror / dual parity survive two fault domains out, two-way
+            # mirror one; with fewer than three (mirror) or four (parity) nodes only one is possible.
+            redundancy = int(d.get('redundancy', 2 if len(names) >= (3 if resiliency == 'Mirror' else 4) else 1))
+            copies = redundancy + 1 if resiliency == 'Mirror' else 2
+            lab.virtual_disks.append(VirtualDisk(d['name'], resiliency, int(d['size_gb']) * GIB,
+                                                 int(d['size_gb']) * GIB * copies, redundancy=redundancy))
             lab.shared_volumes.append(SharedVolume('Cluster Virtual Disk (%s)' % d['name'], lab.next_id(),
-                                                   names[i % len(names)], r'C:\ClusterStorage\%s' % d['name']))
+                                                   names[i % len(names)], r'C:\ClusterStorage\%s' % d['name'],
+                                                   disk=d['name']))
     else:
         for i in range(int(spec.get('shared_volumes', 0))):
             lab.shared_volumes.append(SharedVolume('Cluster Disk %d' % (i + 1), lab.next_id(), names[i % len(names)],
@@ -153,6 +160,11 @@ def build(spec, net='127.0.10', clock_scale=None):
             lab.images[name] = {'os': target, 'ubr': int(prov.get('ubr', 1000))}
         if prov.get('setup_media'):
             lab.setup_media[prov['setup_media']] = target
+    vms = [g for g in lab.groups.values() if g.group_type == 'VirtualMachine']
+    for i, group in enumerate(vms):
+        if lab.shared_volumes:
+            group.volume = lab.shared_volumes[i % len(lab.shared_volumes)].name
     assert set(g.group_type for g in lab.groups.values()) <= set(GROUP_TYPES)
+    recompute_votes(lab)
     lab.recorder.check_quorum(lab)
     return lab
