@@ -34,7 +34,8 @@ from lab import cli as lab_cli  # noqa: E402  (needs the path set above)
 # Every lab a test session starts gets its own 127.0.N.0/24 so that labs never collide; with pytest-xdist
 # each worker (gw0, gw1, ...) counts in its own block of 100 networks (two workers: 20-119, 120-219).
 WORKER = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)
-_nets = itertools.count(20 + 100 * WORKER)
+# WSFC_TEST_NET_BASE moves the first block (a second test session on the same machine, run without workers).
+_nets = itertools.count(int(os.environ.get('WSFC_TEST_NET_BASE', '20')) + 100 * WORKER)
 
 
 @pytest.fixture

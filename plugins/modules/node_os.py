@@ -16,7 +16,8 @@ description:
   - Reads the build the node runs. When it is O(build) already, nothing is done.
   - With O(setup_media), starts C(setup.exe /auto upgrade /quiet) from that folder as a scheduled task (SYSTEM) on the
     node, the in-place path of the cluster OS rolling upgrade in which the node keeps its cluster membership, and
-    waits until the node answers WinRM on O(build).
+    waits until the node answers WinRM on O(build) and is back in membership, its cluster service answering and the
+    node Paused or Up (Windows answers WinRM some time before that).
   - Without O(setup_media) it only waits, for a node being reinstalled through its BMC (PXE), until it answers on
     O(build); see O(previous_boot_time) for failing fast on the wrong build.
   - With O(wait=false) and no O(setup_media) it only reads what the node runs (RV(os) is null when the node does
@@ -111,6 +112,8 @@ no_answer:
   type: str
 '''
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
@@ -148,8 +151,13 @@ def _apply(module):
             return {'changed': True, 'os': _os(before), 'diff': {'before': _os(before), 'after': {'build': p['build']}},
                     'round_trips': runner.round_trips, 'polls': 0}
         upgrade.start_inplace(runner, p['name'], p['setup_media'], p['setup_dynamic_update'])
+        started = time.monotonic()
         state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
                                        before['LastBootUpTime'], inplace=True)
+        # Upgraded in place the node is still a member: it is back once its cluster service runs and it
+        # has joined (Windows answers WinRM before that, and cluster cmdlets fail until then).
+        updates.wait_back(runner, p['name'], max(1.0, p['wait_timeout'] - (time.monotonic() - started)),
+                          p['poll_interval'])
         return {'changed': True, 'os': _os(state), 'diff': {'before': _os(before), 'after': _os(state)},
                 'round_trips': runner.round_trips, 'polls': runner.polls}
 

@@ -1,6 +1,7 @@
 """playbooks/rolling_update.yml end to end against the lab, judged by the lab's recorder and state."""
 
 import collections
+import re
 
 import pytest
 
@@ -98,7 +99,8 @@ def test_node_that_does_not_come_back_stops_the_run_safely(start_lab, playbook):
     assert proc.returncode != 0
     out = ' '.join(proc.stdout.split())
     assert 'Rolling update stopped at HV-N1: HV-N1 not back: WinRM does not answer' in out
-    assert 'after 4 s' in out
+    # The reboot timeout (4 s) ends the wait; the poll running then may add up to the connection timeout.
+    assert re.search(r'after [45] s', out)
     nodes = dict((n['name'], n['state']) for n in lab_state(state)['nodes'])
     assert nodes == {'HV-N1': 'Down', 'HV-N2': 'Up', 'HV-N3': 'Up', 'HV-N4': 'Up'}
     inv = stats(state)

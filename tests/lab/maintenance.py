@@ -62,43 +62,110 @@ def choose_target(lab, group, source):
 # -- the move engine (drain and failback) -------------------------------------------------------
 
 class MoveOperation:
-    """Moves a set of groups in priority bands (High first), at most N VM migrations at once."""
+    """Moves a set of groups the way a drain (or a failback) does.
+
+    VMs below ``MoveTypeThreshold`` are quick-migrated, all at once, in parallel with the rest
+    (windows-behaviour.md, drain); the others move in priority bands, High first, with at most
+    ``lab.parallel_migrations()`` moves at once. Live migrations of one operation share the migration
+    network: each gets an equal part of ``live_migration_gbps`` while they overlap.
+    """
 
     def __init__(self, lab, kind, node, groups, force=False, on_done=None):
         self.lab, self.kind, self.node, self.force, self.on_done = lab, kind, node, force, on_done
+        quick = [g for g in groups if g.group_type == 'VirtualMachine' and g.priority < lab.move_type_threshold]
         bands = {}
         for g in groups:
-            bands.setdefault(g.priority, []).append(g)
+            if g not in quick:
+                bands.setdefault(g.priority, []).append(g)
+        self.quick = quick
         self.bands = [bands[p] for p in sorted(bands, reverse=True)]
-        self.pending, self.active = [], 0
+        self.pending, self.active, self.quick_active = [], 0, 0
         self.failed, self.moved, self.forced = [], [], []
         self.started = lab.clock.now()
         self.cancelled = False
+        self.finished = False
+        self.flows = {}          # group name -> [bytes left, target, on arrival]
+        self.flow_time = self.started
+        self.flow_gen = 0
 
     def start(self):
+        for group in self.quick:
+            self.quick_active += 1
+            self._move(group, quick=True)
+        self.quick = []
         self._next_band()
 
     def _next_band(self):
         if self.cancelled:
             return
         if not self.bands:
-            self.on_done(self)
+            self._maybe_done()
             return
         self.pending = list(self.bands.pop(0))
         self._pump()
 
+    def _maybe_done(self):
+        if not self.finished and not self.bands and not self.pending and self.active == 0 and self.quick_active == 0:
+            self.finished = True
+            self.on_done(self)
+
     def _pump(self):
-        limit = int(self.lab.timings['max_parallel_migrations'])
+        limit = self.lab.parallel_migrations()
         while self.pending and self.active < limit and not self.cancelled:
+            self.active += 1
             self._move(self.pending.pop(0))
         if self.active == 0 and not self.pending:
             self._next_band()
 
-    def _done_one(self):
+    def _done_one(self, quick=False):
+        if quick:
+            self.quick_active -= 1
+            self._maybe_done()
+            return
         self.active -= 1
         self._pump()
 
-    def _move(self, group):
+    # -- live migrations share the migration network ------------------------------------------
+
+    def _flow_advance(self):
+        now = self.lab.clock.now()
+        if self.flows:
+            rate = self.lab.timings['live_migration_gbps'] * 1e9 / 8 / len(self.flows)
+            for flow in self.flows.values():
+                flow[0] = max(0.0, flow[0] - rate * (now - self.flow_time))
+        self.flow_time = now
+
+    def _flow_schedule(self):
+        self.flow_gen += 1
+        if not self.flows:
+            return
+        gen = self.flow_gen
+        rate = self.lab.timings['live_migration_gbps'] * 1e9 / 8 / len(self.flows)
+        name = min(self.flows, key=lambda n: self.flows[n][0])
+        self.lab.clock.after(self.flows[name][0] / rate, lambda: self._flow_due(gen))
+
+    def _flow_due(self, gen):
+        if gen != self.flow_gen:
+            return
+        self._flow_advance()
+        done = [n for n, flow in self.flows.items() if flow[0] <= 1.0]
+        arrivals = [self.flows.pop(n)[1] for n in done]
+        self._flow_schedule()
+        for arrive in arrivals:
+            arrive()
+
+    def _live(self, group, target):
+        """Copy the VM's memory (and what it dirties meanwhile) over the shared network, then arrive."""
+        t = self.lab.timings
+        size = group.memory_mb / 1024.0 * 1e9 * t['live_migration_overhead']
+
+        def begin():
+            self._flow_advance()
+            self.flows[group.name] = [size, lambda: self._arrive(group, target, 'live_migrated')]
+            self._flow_schedule()
+        self.lab.clock.after(self.lab.vary(t['live_migration_setup_seconds']), begin)
+
+    def _move(self, group, quick=False):
         lab, t = self.lab, self.lab.timings
         source = group.owner
         if self.kind == 'failback':
@@ -109,14 +176,21 @@ class MoveOperation:
         if target is None:
             self.failed.append(group.name)
             lab.recorder.record('group.move_failed', group=group.name, source=source, reason='no possible owner with room')
+            lab.clock.after(0, lambda: self._done_one(quick))
             return
-        self.active += 1
         if group.group_type != 'VirtualMachine':
             group.moving, group.move_target = True, target.name
             lab.clock.after(t['group_move_seconds'], lambda: self._arrive(group, target, 'moved'))
             return
-        live = group.priority >= lab.move_type_threshold
-        if live and not group.live_migratable:
+        if quick:
+            # Quick migration: saved state, moved, resumed; clients are disconnected meanwhile (DRAINBLOG).
+            group.moving, group.move_target = True, target.name
+            _go_offline(lab, group, 'Offline')
+            lab.recorder.record('vm.quick_migration_started', group=group.name, source=source, target=target.name)
+            lab.clock.after(lab.vary(t['quick_migration_seconds']),
+                            lambda: self._arrive(group, target, 'quick_migrated', quick=True))
+            return
+        if not group.live_migratable:
             # The live migration fails; without -ForceDrain the role stays where it is and the drain
             # ends Failed. With -ForceDrain it is stopped and moved as a failed role (windows-facts.md 2.3).
             if self.force:
@@ -132,17 +206,10 @@ class MoveOperation:
                 lab.clock.after(t['group_move_seconds'], fail)
             return
         group.moving, group.move_target = True, target.name
-        if live:
-            duration = group.memory_mb / 1024.0 * t['live_migration_seconds_per_gb']
-            lab.recorder.record('vm.live_migration_started', group=group.name, source=source, target=target.name)
-            lab.clock.after(duration, lambda: self._arrive(group, target, 'live_migrated'))
-        else:
-            # Quick migration: saved state, moved, resumed; clients are disconnected meanwhile (DRAINBLOG).
-            _go_offline(lab, group, 'Offline')
-            lab.recorder.record('vm.quick_migration_started', group=group.name, source=source, target=target.name)
-            lab.clock.after(t['quick_migration_seconds'], lambda: self._arrive(group, target, 'quick_migrated'))
+        lab.recorder.record('vm.live_migration_started', group=group.name, source=source, target=target.name)
+        self._live(group, target)
 
-    def _arrive(self, group, target, how, state=None):
+    def _arrive(self, group, target, how, state=None, quick=False):
         """The move ends. The group keeps its state (an offline group moves offline), except that a
         VM saved by a quick migration is resumed and a force-moved role arrives ``state``."""
         lab = self.lab
@@ -161,7 +228,7 @@ class MoveOperation:
                 _go_online(lab, group)
             self.moved.append(group.name)
             lab.recorder.record('group.' + how, group=group.name, source=source, target=target.name, op=self.kind)
-        self._done_one()
+        self._done_one(quick)
 
 
 def _go_offline(lab, group, state):
@@ -273,6 +340,8 @@ def _leave_service(lab, node):
         node.out_since = lab.clock.now()
     if lab.s2d_enabled:
         node.stale = True
+        if lab.missed_since is None:
+            lab.missed_since = node.out_since
         for disk in lab.virtual_disks:
             disk.health, disk.operational = 1, [3]  # Warning / Degraded (HCI-MAINT, SS-STATES)
     availability.evaluate(lab)
@@ -287,20 +356,25 @@ def _return_to_service(lab, node):
     if any(n.state != 'Up' for n in lab.nodes.values()):
         availability.evaluate(lab)
         return  # another node is still out: spaces stay degraded until it returns too
-    minutes = max(0.0, lab.clock.now() - out_since) / 60.0
-    duration = max(5.0, minutes * lab.timings['resync_seconds_per_outage_minute'])
+    since = min(out_since, lab.missed_since if lab.missed_since is not None else out_since)
+    lab.missed_since = None
+    # What the absent copies missed: the cluster's writes meanwhile, at most the whole footprint.
+    missed = (lab.clock.now() - since) * lab.timings['resync_write_mb_per_second'] * 1e6
+    missed = min(missed, sum(d.footprint for d in lab.virtual_disks))
     lab.storage_jobs = [j for j in lab.storage_jobs if j.job_state not in ENDED]
-    start_repair(lab, duration, node.name, share=min(1.0, minutes / 600.0))
+    job = start_repair(lab, missed, node.name)
     lab.recorder.activity_start(node.name, 'resync')
-    lab.recorder.record('storage.repair_started', node=node.name, seconds=round(duration, 3))
+    lab.recorder.record('storage.repair_started', node=node.name, seconds=round(job.duration, 3),
+                        gigabytes=round(missed / 1e9, 2))
 
 
-def start_repair(lab, seconds, node_name='', share=0.05):
-    """A repair job of ``seconds`` over ``share`` of the pool's footprint starts now; the disks show
-    Warning / In Service until it ends (it completes exactly on time unless stalled)."""
+def start_repair(lab, missed_bytes, node_name=''):
+    """A repair job over ``missed_bytes`` starts now, at the scenario's resync rate (varied by the
+    timing jitter); the disks show Warning / In Service until it ends (on time unless stalled)."""
     for disk in lab.virtual_disks:
         disk.health, disk.operational = 1, [11]
-    total = int(sum(d.footprint for d in lab.virtual_disks) * share) or 1
+    total = int(max(missed_bytes, 1))
+    seconds = max(5.0, lab.vary(total / (lab.timings['resync_mb_per_second'] * 1e6)))
     job = StorageJob('Repair', bytes_total=total, started=lab.clock.now(), duration=seconds)
     job.node = node_name
     lab.storage_jobs.append(job)
@@ -360,10 +434,70 @@ def _complete_repair(lab, job):
     availability.evaluate(lab)
 
 
-# -- restart --------------------------------------------------------------------------------
+# -- restart and boot --------------------------------------------------------------------------
+
+RESTART_DELAY_SECONDS = 5     # shutdown /r /t 5
+
+
+def boot_seconds(lab, node):
+    """Power-on to Windows answering: firmware POST, the OS start, and "Working on updates" when the
+    restart finishes an installation (windows-behaviour.md, restarts). Nothing answers meanwhile."""
+    t = lab.timings
+    return lab.vary(t['post_seconds'] + t['os_boot_seconds'] + (t['updates_boot_seconds'] if node.reboot_pending else 0))
+
+
+def os_started(lab, node, current, on_joined=None):
+    """Windows runs again: WinRM answers at once, but the cluster service is still starting for
+    ``cluster_start_seconds`` (its cmdlets fail as when it is stopped); then the node is Joining, then
+    back Up or Paused (a pause survives the restart). ``current()`` false: a power action ended it."""
+    if node.reboot_pending:
+        node.finish_pending_restart()
+    member = node.member
+    if member:
+        node.cluster_service = 'Starting'
+    lab.set_power(node.name, 'On')
+    if not member:
+        return
+
+    def started():
+        if not current():
+            return
+        node.cluster_service, node.joining = 'Running', True
+        lab.recorder.record('node.cluster_service', node=node.name, status='Running', state=node.state)
+        lab.clock.after(lab.timings['join_seconds'], joined)
+
+    def joined():
+        if not current():
+            return
+        node.joining = False
+        lab.recorder.record('node.joined', node=node.name, state=node.state)
+        lab.after_membership_change(graceful=True)
+        if node.state == 'Up':
+            _return_to_service(lab, node)   # back in service without a resume: S2D resyncs now
+        if on_joined is not None:
+            on_joined()
+    lab.clock.after(lab.vary(lab.timings['cluster_start_seconds']), started)
+
+
+def shut_down(lab, node, current, then):
+    """A clean shutdown: services stop (WinRM resets connections, the cluster service stops and the
+    node leaves membership giving its vote up), "Working on updates" when an installation waits for
+    this restart, then the power is off and ``then()`` runs."""
+    t = lab.timings
+    lab.set_net(node.name, 'reset')
+    if node.member and node.cluster_service == 'Running':
+        lab.set_cluster_service(node.name, 'Stopped', graceful=True)
+    seconds = lab.vary(t['shutdown_seconds'] + (t['updates_shutdown_seconds'] if node.reboot_pending else 0))
+
+    def off():
+        if current():
+            lab.set_power(node.name, 'Off', graceful=True)
+            then()
+    lab.clock.after(seconds, off)
+
 
 def restart(lab, node):
-    """shutdown /r: the node goes down after the shutdown delay and boots again; a pause survives."""
+    """shutdown /r /t 5: the node shuts down after the delay and boots again; a pause survives."""
     if node.restarting:
         return
     node.restarting = True
@@ -371,39 +505,21 @@ def restart(lab, node):
     gen = node.restart_gen
     lab.recorder.record('node.restart', node=node.name)
     lab.recorder.activity_start(node.name, 'reboot')
-    t = lab.timings
 
     def current():
         # An administrator's power action in between ends this restart.
         return node.restart_gen == gen
 
-    def power_off():
-        if not current():
-            return
-        lab.set_power(node.name, 'Off', graceful=True)
+    def powered_off():
         if node.name in lab.faults.get('no_return', []):
             lab.recorder.record('fault.no_return', node=node.name)
             return
-        lab.clock.after(t['boot_seconds'], power_on)
-
-    def power_on():
-        if not current():
-            return
-        if node.reboot_pending:
-            node.finish_pending_restart()
-        node.joining = True
-        lab.set_power(node.name, 'On')
-        lab.clock.after(t['join_seconds'], joined)
+        lab.clock.after(boot_seconds(lab, node), lambda: current() and os_started(lab, node, current, joined))
 
     def joined():
-        if not current():
-            return
-        node.joining = False
         node.restarting = False
         lab.recorder.activity_end(node.name, 'reboot')
-        lab.recorder.record('node.joined', node=node.name, state=node.state)
-        lab.after_membership_change(graceful=True)
-    lab.clock.after(t['shutdown_seconds'], power_off)
+    lab.clock.after(RESTART_DELAY_SECONDS, lambda: current() and shut_down(lab, node, current, powered_off))
 
 
 # -- Windows Update jobs (scheduled task as SYSTEM on the node) ------------------------------
@@ -506,7 +622,7 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
             job['Progress'] = int(100 * (index + 1) / total)
             lab.recorder.record('wu.installed', node=node.name, kb=update.kb, result=view['ResultCode'])
             install(queue, index + 1, total)
-        lab.clock.after(update.install_seconds, installed)
+        lab.clock.after(lab.vary(update.install_seconds), installed)
 
     def finish():
         job['Phase'] = 'Failed' if any(v['ResultCode'] == 'Failed' for v in job['Updates']) else 'Completed'

@@ -6,6 +6,7 @@ collection test pass: if Windows refuses, the lab refuses.
 """
 
 import itertools
+import random
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class Node:
     memory_mb: int
     bmc_address: str = ''
     power: str = 'On'                 # On | Off
-    cluster_service: str = 'Running'  # Running | Stopped
+    cluster_service: str = 'Running'  # Running | Starting (after boot: its cmdlets fail) | Stopped
     member_state: str = 'Up'          # Up | Paused | Joining: what the cluster database holds
     drain_status: str = 'NotInitiated'
     node_weight: int = 1
@@ -219,19 +220,34 @@ class Quorum:
 
 # Windows-time durations (seconds) of the physical work; scenarios override them.
 DEFAULT_TIMINGS = {
-    'live_migration_seconds_per_gb': 1.5,   # ~10 Gbit/s live migration
+    'live_migration_gbps': 10.0,            # the migration network, shared by simultaneous live migrations
+    'live_migration_overhead': 1.3,         # memory copied per GB of VM memory (pages dirtied during the copy)
+    'live_migration_setup_seconds': 2.0,    # negotiation and the final switch-over of one live migration
     'quick_migration_seconds': 20.0,        # save, move, restore
     'group_move_seconds': 3.0,              # non-VM roles (core group, storage, CAU)
-    'max_parallel_migrations': 2,           # Hyper-V default of simultaneous live migrations
-    'shutdown_seconds': 30.0,
-    'boot_seconds': 180.0,                  # power-on to cluster service running
+    'host_parallel_migrations': 2,          # Set-VMHost -MaximumVirtualMachineMigrations default
+    'shutdown_seconds': 30.0,               # services stopping until the power is off
+    'updates_shutdown_seconds': 60.0,       # "Working on updates" before a restart that finishes an install
+    'post_seconds': 120.0,                  # firmware POST (memory training, option ROMs)
+    'os_boot_seconds': 60.0,                # Windows starting until WinRM answers
+    'updates_boot_seconds': 90.0,           # "Working on updates" after that restart, before WinRM answers
+    'cluster_start_seconds': 45.0,          # WinRM answers, the cluster service is still starting
     'join_seconds': 10.0,                   # Joining until back in membership
     'scan_seconds': 45.0,                   # Windows Update search
-    'resync_seconds_per_outage_minute': 12.0,  # S2D repair length per minute a node was out
+    'resync_write_mb_per_second': 10.0,     # writes the cluster's VMs make, which an absent node misses
+    'resync_mb_per_second': 30.0,           # S2D repair throughput (Microsoft's sample: 11.4 GB in 6 min 23 s)
     'repair_job_linger_seconds': 60.0,      # Completed jobs stay listed (TimeBeforeRemoval)
     'os_install_seconds': 1500.0,           # PXE boot to first logon of a freshly deployed image
     'inplace_upgrade_seconds': 3600.0,      # setup.exe in-place upgrade, its restarts included
+    'setup_downlevel_seconds': 600.0,       # of which setup works in the running OS before its first restart
     'setup_refusal_seconds': 240.0,        # setup's compatibility scan before it exits refusing (lab choice)
+    'powershell_start_seconds': 1.5,        # powershell.exe and the FailoverClusters module loading, per request
+    'cau_scan_seconds': 240.0,              # Invoke-CauScan across the cluster
+    'add_node_seconds': 90.0,               # Add-ClusterNode (validation of the joining node included)
+    'evict_node_seconds': 20.0,             # Remove-ClusterNode
+    'functional_level_seconds': 30.0,       # Update-ClusterFunctionalLevel
+    'pool_update_seconds': 10.0,            # Update-StoragePool
+    'doctor_seconds': 5.0,                  # the doctor's reads on one node
 }
 
 
@@ -265,9 +281,13 @@ class Lab:
         self.property_step = None   # called before each read or write of them (interleaving tests)
         self.timings: Dict[str, float] = dict(DEFAULT_TIMINGS)
         self.move_type_threshold = 2000  # DRAINBLOG: High/Medium live-migrate, Low quick-migrates
+        self.maximum_parallel_migrations = None  # cluster property (2022-09 CU onward); None: not there
+        self.missed_since = None       # S2D: since when copies have been missing writes (resync size)
+        self.rng = random.Random(1)    # seeded: the timing jitter and the weather
+        self.jitter = 0.1              # each physical duration varies by up to this fraction
         self.faults: Dict[str, dict] = {}
         self.wu_jobs: Dict[str, dict] = {}
-        self.power_hooks = []          # callables(node_name, power) run on power changes (listeners)
+        self.net_hooks = []            # callables(node_name, mode) when what a node's address does changes
         self.users: Dict[str, str] = {}  # DOMAIN\\user -> password (scheduled-task logons check these)
         self.bmc_user = 'ADMIN'
         self.bmc_password = 'Bmc-Passw0rd!'
@@ -337,6 +357,19 @@ class Lab:
             present += 1
         return present, total // 2 + 1
 
+    def vary(self, seconds):
+        """A physical duration with the scenario's seeded jitter."""
+        if not self.jitter:
+            return seconds
+        return seconds * (1.0 + self.rng.uniform(-self.jitter, self.jitter))
+
+    def parallel_migrations(self):
+        """Live migrations at once: the cluster's MaximumParallelMigrations where the cluster has it,
+        else the Hyper-V host setting."""
+        if self.maximum_parallel_migrations is not None:
+            return int(self.maximum_parallel_migrations)
+        return int(self.timings['host_parallel_migrations'])
+
     def node_highest_version(self, node):
         info = node.os_info
         return (info['level'] << 16) | info['upgrade']
@@ -370,15 +403,22 @@ class Lab:
     # -- administrative changes (control API; the recorder sees each) -----------------------
 
     def admin_power(self, name, power):
-        """Power changed at once by the lab's operator (control API): ends any restart in progress."""
+        """The lab's operator pulls the plug (Off, at once) or presses the power button (On: the node
+        boots as any other, POST included): ends any restart in progress."""
+        from .maintenance import boot_seconds, os_started  # maintenance builds on this module
         with self.lock:
             node = self.machine(name)
             node.chassis = power
             node.restart_gen += 1
+            node.power_gen += 1
+            gen = node.restart_gen
             node.restarting = node.joining = False
-            if power == 'On' and node.reboot_pending:
-                node.finish_pending_restart()
-            self.set_power(name, power)
+            if power == 'Off':
+                self.set_power(name, power)
+            elif node.power != 'On':
+                def current():
+                    return node.restart_gen == gen
+                self.clock.after(boot_seconds(self, node), lambda: current() and os_started(self, node, current))
 
     def set_power(self, name, power, graceful=False):
         """The operating system starts running (On) or stops (Off: ``graceful`` for a shutdown, which
@@ -390,22 +430,35 @@ class Lab:
             if power == 'On':
                 node.boot_time = self.clock.now()
             self.recorder.record('node.power', node=node.name, power=power, state_before=before, state=node.state)
-            if power != 'On' and node.member and node.out_since is None:
-                node.out_since = self.clock.now()
-                if self.s2d_enabled:
-                    node.stale = True
-                    for disk in self.virtual_disks:
-                        disk.health, disk.operational = 1, [3]
+            if power != 'On':
+                self._out_of_service(node)
             self.after_membership_change(graceful=graceful)
-            for hook in self.power_hooks:
-                hook(node.name, power)
+            self.set_net(node.name, 'up' if power == 'On' else 'dark')
 
-    def set_cluster_service(self, name, status):
+    def set_net(self, name, mode):
+        """What connecting to a node's WinRM does: up (served), reset (shutting down: connections are
+        reset), dark (off or booting: connections time out)."""
+        for hook in self.net_hooks:
+            hook(name, mode)
+
+    def _out_of_service(self, node):
+        if node.member and node.out_since is None:
+            node.out_since = self.clock.now()
+            if self.s2d_enabled and self.missed_since is None:
+                self.missed_since = node.out_since
+            if self.s2d_enabled:
+                node.stale = True
+                for disk in self.virtual_disks:
+                    disk.health, disk.operational = 1, [3]
+
+    def set_cluster_service(self, name, status, graceful=False):
         with self.lock:
             node = self.machine(name)
             node.cluster_service = status
             self.recorder.record('node.cluster_service', node=node.name, status=status, state=node.state)
-            self.after_membership_change()
+            if status != 'Running':
+                self._out_of_service(node)
+            self.after_membership_change(graceful=graceful)
 
     def after_membership_change(self, graceful=False):
         """Quorum, roles and CSVs of nodes that left, S2D volumes: see availability.evaluate."""

@@ -8,7 +8,8 @@ All functions run with ``lab.lock`` held.
 import copy
 
 from .model import OS_CATALOG, CmdletError
-from .maintenance import MoveOperation, _node_error, _return_to_service, node_not_found
+from .maintenance import (MoveOperation, _node_error, _return_to_service, boot_seconds, node_not_found, os_started,
+                          shut_down)
 
 BOOT_DEVICES = ('none', 'network', 'disk', 'cd', 'bios')
 # Hyper-V default VM configuration version per OS (windows-facts.md 5.1, VMVER / RU).
@@ -46,9 +47,8 @@ def chassis_soft_off(lab, node):
 
     def off():
         lab.recorder.activity_end(node.name, 'shutdown')
-        if node.power_gen == gen:
-            chassis_off(lab, node, how='acpi')
-    lab.clock.after(lab.timings['shutdown_seconds'], off)
+        chassis_off(lab, node, how='acpi')
+    shut_down(lab, node, lambda: node.power_gen == gen, off)
 
 
 def chassis_on(lab, node):
@@ -89,26 +89,14 @@ def _boot(lab, node):
         return
     # No PXE offer for this machine (the VMM provider answers only machines it deploys, VMM-BM):
     # the firmware falls through to the disk and the installed OS starts.
-    lab.clock.after(lab.timings['boot_seconds'], lambda: _os_started(lab, node, gen))
+    lab.clock.after(boot_seconds(lab, node), lambda: _os_started(lab, node, gen))
 
 
 def _os_started(lab, node, gen):
-    if node.power_gen != gen:
-        return
-    if node.reboot_pending:
-        node.ubr, node.pending_ubr, node.reboot_pending = node.pending_ubr or node.ubr, 0, False
-    if not node.member:
-        lab.set_power(node.name, 'On')
-        return
-    node.joining = True
-    lab.set_power(node.name, 'On')
-
-    def joined():
-        if node.power_gen == gen:
-            node.joining = False
-            _record(lab, 'node.joined', node, state=node.state)
-            lab.after_membership_change(graceful=True)
-    lab.clock.after(lab.timings['join_seconds'], joined)
+    def current():
+        return node.power_gen == gen
+    if current():
+        os_started(lab, node, current)
 
 
 def _reprovision(lab, node, image, gen):
@@ -173,7 +161,10 @@ def inplace_upgrade(lab, node, media):
     gen = node.power_gen
     _record(lab, 'node.inplace_upgrade_started', node, os=target)
     lab.recorder.activity_start(node.name, 'reprovision')
-    lab.clock.after(lab.timings['shutdown_seconds'], lambda: node.power_gen == gen and lab.set_power(node.name, 'Off'))
+    # Setup first works in the running OS (copying the image, the compatibility checks); the first restart
+    # comes minutes later.
+    lab.clock.after(lab.vary(lab.timings['setup_downlevel_seconds']),
+                    lambda: node.power_gen == gen and shut_down(lab, node, lambda: node.power_gen == gen, lambda: None))
     if node.name in lab.faults.get('pxe_no_return', []):
         return
 

@@ -71,7 +71,16 @@ def build(spec, net='127.0.10', clock_scale=None):
     if unknown:
         raise ScenarioError('unknown timings: %s' % ', '.join(sorted(unknown)))
     lab.timings.update(spec.get('timings') or {})
+    # Every physical duration varies by up to timing_jitter (a fraction), from a seeded generator: the same
+    # seed gives the same sequence of durations.
+    lab.jitter = float(spec.get('timing_jitter', 0.1))
+    lab.rng.seed(int(spec.get('seed', 1)))
     lab.move_type_threshold = int(spec.get('move_type_threshold', lab.move_type_threshold))
+    # The cluster property MaximumParallelMigrations came with the 2022-09 cumulative update (Windows Server
+    # 2022 and later here); its default of 1 is UNVERIFIED (the harsher reading). Older clusters use the
+    # Hyper-V host's MaximumVirtualMachineMigrations (2).
+    default_parallel = 1 if OS_CATALOG[os_name]['level'] >= 11 else None
+    lab.maximum_parallel_migrations = c.get('maximum_parallel_migrations', default_parallel)
     n = spec['nodes']
     names = ['%s%d' % (n.get('prefix', 'NODE'), i + 1) for i in range(int(n['count']))]
     for i, name in enumerate(names):

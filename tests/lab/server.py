@@ -86,7 +86,9 @@ class LabServer:
             node = self.lab.machine(key[0])
             if node is None or node.power == 'On':
                 listener.start()
-        self.lab.power_hooks.append(self._on_power)
+            else:
+                listener.set_mode('dark')
+        self.lab.net_hooks.append(self._on_net)
         self._start_control()
         self._start_bmcs()
         threading.Thread(target=self._tick, name='lab-clock', daemon=True).start()
@@ -111,23 +113,19 @@ class LabServer:
             self._control.shutdown()
             self._control.server_close()
 
-    # -- node power affects the network: a powered-off node refuses connections -------------
+    # -- node power affects the network: off or booting, connections time out ---------------
 
     def set_power(self, name, power):
         node = self._machine(name)
         self.lab.admin_power(node.name, power)
 
-    def _on_power(self, name, power):
-        # Called by the model (with its lock held) whenever a node's power changes, reboots included.
+    def _on_net(self, name, mode):
+        # Called by the model (with its lock held) whenever what a node's address does changes.
         for scheme in ('http', 'https'):
             listener = self.listeners.get((name, scheme))
-            if listener is None:
-                continue
-            if power == 'On':
-                listener.start()
-            else:
-                listener.stop()
-        if power != 'On':
+            if listener is not None:
+                listener.set_mode(mode)
+        if mode != 'up':
             self.shell_hosts[name].reset()
 
     def _machine(self, name):
@@ -224,7 +222,8 @@ class LabServer:
         setup_refused {node: '0xC1900208' | 'no_image'} (Windows Setup exits refusing the upgrade),
         password_storage_policy [node] (registering a task with a stored password fails, 0x80070520),
         reboot_pending [node] (an earlier installation left a restart pending), storage_repair {minutes}
-        (S2D starts repairing now, as after a node came back from a long absence), clock_skew {node: seconds}
+        (S2D starts repairing now, that many minutes of work at the resync rate, as after a node came back from a
+        long absence), clock_skew {node: seconds}
         (the node's clock is that far off the cluster's)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
@@ -244,7 +243,8 @@ class LabServer:
                 for name in value or []:
                     self.lab.machine(name).reboot_pending = True
             elif fault == 'storage_repair':
-                maintenance.start_repair(self.lab, (value or {}).get('minutes', 30) * 60.0)
+                minutes = (value or {}).get('minutes', 30)
+                maintenance.start_repair(self.lab, minutes * 60.0 * self.lab.timings['resync_mb_per_second'] * 1e6)
             elif value is None:
                 self.lab.faults.pop(fault, None)
             else:
@@ -354,6 +354,10 @@ class LabServer:
                     'wsfc_bmc_protocol': 'ipmi',
                     'wsfc_bmc_port': "{{ wsfc_bmc_ipmi_port if wsfc_bmc_protocol == 'ipmi' else wsfc_bmc_redfish_port }}",
                     'wsfc_winrm_delegation': 'scheduled_task',
+                    # A machine that is off or booting does not answer: connecting times out. The lab's
+                    # clock runs clock_scale times faster than real time, so the default 10 s would be
+                    # hours of lab time; 1 s is still minutes of it.
+                    'wsfc_winrm_connection_timeout': 1,
                     'wsfc_bmc_ipmi_port': IPMI_PORT,
                     'wsfc_bmc_redfish_port': REDFISH_PORT,
                     'wsfc_bmc_ca_path': self.pki['ca'],

@@ -15,6 +15,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -70,7 +71,7 @@ class Command:
         self.stdout = b''
         self.stderr = b''
         self.exit_code = None
-        self.delivered = False
+        self.chunks = None          # what is left to deliver: [(stream, bytes)], set when the command ends
         self.done = threading.Event()
 
 
@@ -148,24 +149,46 @@ class ShellHost:
             self._run(cmd)
         return 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SendResponse', '<rsp:SendResponse/>'
 
+    # Output is handed out in pieces of at most this many bytes, one piece per Receive, with CommandState
+    # Running until the last: a client must gather every piece before it reads the result.
+    CHUNK_BYTES = 8192
+
     def receive(self, shell_id, body, timeout):
+        """``timeout``: wall seconds to wait for output (the request's OperationTimeout, in lab time,
+        scaled); nothing by then gives the OperationTimeout fault and the client asks again."""
         shell = self._shell(shell_id)
         desired = body.find('.//rsp:DesiredStream', NS)
         cmd = shell.get(desired.get('CommandId', '').upper())
         if cmd is None:
             raise Fault('s:Sender', 'w:InvalidParameter', 'The command ID is not valid.', 2150858882)
-        if not cmd.done.wait(timeout):
-            raise Fault('s:Receiver', 'w:TimedOut', 'The WS-Management service cannot complete the operation within '
-                        'the time specified in OperationTimeout.  ', FAULT_TIMED_OUT)
+        deadline = time.monotonic() + timeout
+        while not cmd.done.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.lab.recorder.count('winrm.operation_timeouts', self.node_name)
+                raise Fault('s:Receiver', 'w:TimedOut', 'The WS-Management service cannot complete the operation '
+                            'within the time specified in OperationTimeout.  ', FAULT_TIMED_OUT)
+            self.lab.tick()     # let lab time reach the command's end without waiting for the clock thread
+            cmd.done.wait(min(0.002, remaining))
+        with self.lock:
+            if cmd.chunks is None:
+                cmd.chunks = [('stdout', cmd.stdout[i:i + self.CHUNK_BYTES])
+                              for i in range(0, len(cmd.stdout), self.CHUNK_BYTES)]
+                cmd.chunks += [('stderr', cmd.stderr[i:i + self.CHUNK_BYTES])
+                               for i in range(0, len(cmd.stderr), self.CHUNK_BYTES)]
+            piece = cmd.chunks.pop(0) if cmd.chunks else None
+            last = not cmd.chunks
         parts = []
-        for name, data in (('stdout', cmd.stdout), ('stderr', cmd.stderr)):
-            if data and not cmd.delivered:
-                parts.append('<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>'
-                             % (name, cmd.id, base64.b64encode(data).decode()))
-            parts.append('<rsp:Stream Name="%s" CommandId="%s" End="true"></rsp:Stream>' % (name, cmd.id))
-        cmd.delivered = True
-        parts.append('<rsp:CommandState CommandId="%s" State="%s"><rsp:ExitCode>%d</rsp:ExitCode></rsp:CommandState>'
-                     % (cmd.id, STATE_DONE, cmd.exit_code))
+        if piece is not None:
+            parts.append('<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>'
+                         % (piece[0], cmd.id, base64.b64encode(piece[1]).decode()))
+        if last:
+            for name in ('stdout', 'stderr'):
+                parts.append('<rsp:Stream Name="%s" CommandId="%s" End="true"></rsp:Stream>' % (name, cmd.id))
+            parts.append('<rsp:CommandState CommandId="%s" State="%s"><rsp:ExitCode>%d</rsp:ExitCode></rsp:CommandState>'
+                         % (cmd.id, STATE_DONE, cmd.exit_code))
+        else:
+            parts.append('<rsp:CommandState CommandId="%s" State="%s"/>' % (cmd.id, STATE_RUNNING))
         body = '<rsp:ReceiveResponse>%s</rsp:ReceiveResponse>' % ''.join(parts)
         return 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse', body
 
@@ -188,9 +211,14 @@ class ShellHost:
             return False
         return script.startswith(BOOTSTRAP_MARK)
 
-    def _finish(self, cmd, stdout, stderr, rc):
+    def _finish(self, cmd, stdout, stderr, rc, seconds=0.0):
+        """The command's output, available once ``seconds`` of lab time have passed."""
         cmd.stdout, cmd.stderr, cmd.exit_code = stdout, stderr, rc
-        cmd.done.set()
+        if seconds <= 0:
+            cmd.done.set()
+            return
+        with self.lab.lock:
+            self.lab.clock.after(seconds, cmd.done.set)
 
     def _run(self, cmd):
         text = b''.join(cmd.stdin).decode('ascii', 'replace').replace('\r\n', '\n')
@@ -212,7 +240,7 @@ class ShellHost:
         raw = json.dumps(response, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
         line = RESULT_MARKER + base64.b64encode(raw).decode('ascii') + '\r\n'
         warnings = ops.host_warnings(request) if isinstance(request, dict) else []
-        self._finish(cmd, line.encode('ascii'), clixml_warnings(warnings), 0)
+        self._finish(cmd, line.encode('ascii'), clixml_warnings(warnings), 0, ops.request_seconds(self.lab, request))
 
 
 def clixml_warnings(warnings):
@@ -280,8 +308,32 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             headers['WWW-Authenticate'] = ', '.join(offers)
         self._reply(401, b'', headers)
 
+    def _reset(self):
+        """Abort the connection: the peer sees a reset (RST), not an orderly close."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        except OSError:
+            pass
+        self.close_connection = True
+        self.connection.close()
+
+    def handle(self):
+        self.epoch = self.server.listener.epoch
+        if self.server.listener.mode == 'reset':
+            self._reset()
+            return
+        super().handle()
+
     def do_POST(self):  # noqa: N802 - http.server naming
         listener = self.server.listener
+        if listener.mode != 'up' or self.epoch != listener.epoch:
+            # A connection opened before the node went away: while it is off or booting nothing
+            # answers (the client's read times out); once it is back, or shutting down, the old
+            # connection is reset.
+            while listener.mode == 'dark' and not listener.closed:
+                time.sleep(0.02)
+            self._reset()
+            return
         length = int(self.headers.get('Content-Length') or 0)
         raw = self.rfile.read(length) if length else b''
         listener.lab.recorder.count('winrm.http', listener.node_name)
@@ -398,7 +450,9 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             elif action == ACTION['receive']:
                 if self._drop_fault(host.node_name):
                     return
-                reply_action, reply_body = host.receive(shell_id, body, min(timeout, listener.max_receive_wait))
+                # OperationTimeout is Windows time; the lab's clock runs clock_scale times faster.
+                wait = timeout / listener.lab.clock.scale
+                reply_action, reply_body = host.receive(shell_id, body, min(wait, listener.max_receive_wait))
             elif action == ACTION['signal']:
                 reply_action, reply_body = host.signal(shell_id, body)
             else:
@@ -453,8 +507,12 @@ class WsmanListener:
         self.users = users or {}
         self.auth = auth
         self.max_receive_wait = max_receive_wait
+        self.mode = 'down'          # up | reset | dark | down (stopped: connections refused)
+        self.epoch = 0              # connections from an earlier epoch are reset
+        self.closed = False
         self._server = None
         self._thread = None
+        self._dark = []             # the listening socket with a full backlog, and what fills it
         self._lock = threading.Lock()
 
     @property
@@ -463,7 +521,53 @@ class WsmanListener:
 
     @property
     def listening(self):
-        return self._server is not None
+        return self._server is not None and self.mode == 'up'
+
+    def set_mode(self, mode):
+        """up: served; reset: connections accepted and reset (the OS is shutting down); dark: nothing
+        answers, a connection attempt times out (powered off, POST, booting). A dark address listens
+        with a backlog of 0 that one idle connection fills, so the kernel drops every further SYN."""
+        if mode not in ('up', 'reset', 'dark'):
+            raise ValueError(mode)
+        if mode != 'up' and mode != self.mode:
+            self.epoch += 1
+        if mode == 'dark':
+            self._stop_server(drop_connections=False)
+            self.mode = 'dark'
+            self._go_dark()
+            return
+        self._end_dark()
+        self.mode = mode
+        self.start()
+
+    def _go_dark(self):
+        with self._lock:
+            if self._dark:
+                return
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.address, self.port))
+            except OSError:
+                sock.close()
+                return
+            sock.listen(0)
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.settimeout(1.0)
+            try:
+                filler.connect((self.address, self.port))
+            except OSError:
+                pass
+            self._dark = [sock, filler]
+
+    def _end_dark(self):
+        with self._lock:
+            dark, self._dark = self._dark, []
+        for sock in dark:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
     def shell_host(self):
         return self.route()
@@ -477,6 +581,9 @@ class WsmanListener:
         return key in self.users and self.users[key] == password
 
     def start(self):
+        if self.mode in ('down', 'dark'):
+            self._end_dark()
+            self.mode = 'up'
         with self._lock:
             if self._server is not None:
                 return
@@ -492,12 +599,18 @@ class WsmanListener:
 
     def stop(self):
         """Close the listening socket and every open connection (connections are then refused)."""
+        self.closed = True
+        self.mode = 'down'
+        self._end_dark()
+        self._stop_server()
+
+    def _stop_server(self, drop_connections=True):
         with self._lock:
             server, self._server = self._server, None
         if server is None:
             return
         server.shutdown()
-        for sock in list(server.connections):
+        for sock in list(server.connections) if drop_connections else []:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:

@@ -20,7 +20,7 @@ import datetime
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock as run_lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    AuthenticationFailure, CollectionError, ConnectionFailure, WrongNode)
+    AuthenticationFailure, CollectionError, ConnectionFailure, TimeoutFailure, WrongNode)
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner
 
 OK, WARNING, ERROR = 'ok', 'warning', 'error'
@@ -69,7 +69,7 @@ def check_cluster(options, findings, inventory_nodes, lock_stale_after, cau_requ
         with runner_factory(options) as runner:
             state = read_cluster_state(runner, lock_stale_after=lock_stale_after)
             cau_run, clock = runner.invoke([('cau.run_state', {}), ('lock.read', {})])
-    except (ConnectionFailure, AuthenticationFailure) as exc:
+    except (ConnectionFailure, TimeoutFailure, AuthenticationFailure) as exc:
         findings.add('winrm', target, ERROR, 'the cluster name does not answer WinRM: %s' % exc, connection_fix(exc, target))
         return None
     except CollectionError as exc:
@@ -152,7 +152,8 @@ def check_node(options, name, node_id, findings, state, max_skew, runner_factory
     try:
         with runner_factory(options, expect_node=name, expect_node_id=node_id) as runner:
             boot, doc = runner.invoke([('node.boot', {}), ('node.doctor', {})])
-    except (ConnectionFailure, AuthenticationFailure, WrongNode) as exc:
+    except (ConnectionFailure, TimeoutFailure, AuthenticationFailure, WrongNode) as exc:
+        # A machine that is off or booting does not refuse: the connection attempt times out.
         findings.add('winrm', name, ERROR, '%s does not answer WinRM as %s: %s' % (options.host, name, exc),
                      connection_fix(exc, options.host))
         return

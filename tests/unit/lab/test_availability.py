@@ -100,7 +100,8 @@ def test_two_node_cluster_without_a_witness_stops_when_the_voting_node_is_lost()
     vms = [g for g in lab.groups.values() if g.group_type == 'VirtualMachine']
     assert all(g.state == 'Offline' for g in vms)
     lab.admin_power('EDGE-N1', 'On')    # the cluster forms again once a majority runs
-    assert not lab.quorum_lost and survivor.state == 'Up'
+    run_until(lab, lambda: not lab.quorum_lost)
+    assert survivor.state == 'Up'
     assert all(g.state == 'Online' and g.downtime > 0 for g in vms)
 
 

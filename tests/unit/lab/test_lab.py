@@ -2,12 +2,13 @@
 
 import os
 import re
+import time
 
 import pytest
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    AuthenticationFailure, ConnectionFailure, NotFound, RemoteCommandError)
+    AuthenticationFailure, ConnectionFailure, NotFound, RemoteCommandError, TimeoutFailure)
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _shim
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 from lab import cli as lab_cli
@@ -35,7 +36,7 @@ def test_every_transport_reads_the_cluster(start_lab, transport, scheme):
 
 
 def test_refusals_and_routing(start_lab):
-    state = start_lab('hyperv4')
+    state = start_lab('hyperv4', scale=60)   # slow enough to see each phase of a boot
     n1, n3 = state['nodes']['HV-N1']['address'], state['nodes']['HV-N3']['address']
     with pytest.raises(AuthenticationFailure, match=r'authentication failed for LAB\\admin at https://%s:5986/wsman' % re.escape(n1)):
         read_cluster_state(runner(state, n1, password='wrong'))
@@ -56,10 +57,13 @@ def test_refusals_and_routing(start_lab):
     with pytest.raises(RemoteCommandError, match='The cluster service is not running'):
         read_cluster_state(runner(state, n3))
 
-    # Powered off: the node's endpoint refuses connections; the cluster name moves with the core group.
+    # Powered off: nothing answers the node's address (a connection attempt times out, as to a machine
+    # that is off); the cluster name moves with the core group.
     lab_cli.control(state, '/', {'action': 'power', 'node': 'HV-N1', 'power': 'Off'})
-    with pytest.raises(ConnectionFailure, match='connection refused'):
-        read_cluster_state(runner(state, n1))
+    started = time.monotonic()
+    with pytest.raises(TimeoutFailure, match='timed out after 1 s'):
+        read_cluster_state(runner(state, n1, connection_timeout=1))
+    assert time.monotonic() - started >= 1
     snapshot = read_cluster_state(runner(state, state['cluster_address']))
     assert snapshot.cluster.answered_by == 'HV-N2'
     assert dict((n.name, n.state) for n in snapshot.nodes) == {'HV-N1': 'Down', 'HV-N2': 'Up', 'HV-N3': 'Down', 'HV-N4': 'Up'}
@@ -67,8 +71,26 @@ def test_refusals_and_routing(start_lab):
     events = lab_cli.control(state, '/events')
     assert any(e['kind'] == 'group.failover' and e['group'] == 'Cluster Group' and e['target'] == 'HV-N2' for e in events)
 
+    # Powered on: POST and the OS start (nothing answers), then WinRM answers while the cluster service
+    # is still starting (its cmdlets fail as when it is stopped), then the node joins.
     lab_cli.control(state, '/', {'action': 'power', 'node': 'HV-N1', 'power': 'On'})
-    assert read_cluster_state(runner(state, n1)).node('HV-N1').state == 'Up'
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            seen.append(read_cluster_state(runner(state, n1, connection_timeout=1)).node('HV-N1').state)
+        except TimeoutFailure:
+            seen.append('timeout')
+        except RemoteCommandError as exc:
+            assert 'The cluster service is not running' in str(exc)
+            seen.append('cluster service starting')
+        except ConnectionFailure:
+            seen.append('reset')
+        if seen[-1] == 'Up':
+            break
+        time.sleep(0.02)
+    phases = [p for i, p in enumerate(seen) if i == 0 or seen[i - 1] != p]
+    assert phases[0] == 'timeout' and 'cluster service starting' in phases and phases[-1] == 'Up', seen
 
 
 def test_inventory_and_state_files(start_lab):
@@ -109,3 +131,21 @@ def test_a_result_that_cannot_be_written_is_an_error_naming_the_operation(start_
         assert nodes.ok and not csv.ok and csv.error['fqid'] == 'WsfcUnwritableResult'
         with pytest.raises(RemoteCommandError, match="The result of 'cluster.csv' could not be written as JSON"):
             read_cluster_state(r)
+
+
+def test_slow_cmdlets_answer_through_operation_timeouts_and_large_output_arrives_in_pieces(start_lab):
+    state = start_lab('s2d16')
+    before = lab_cli.control(state, '/stats')['counters']
+    with runner(state, state['cluster_address']) as r:
+        rows = r.call('cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin'})
+        scan_requests = r.http_requests
+        snapshot = read_cluster_state(r)
+        snapshot_requests = r.http_requests - scan_requests
+    after = lab_cli.control(state, '/stats')['counters']
+    timeouts = sum(v for k, v in after.items() if k.startswith('winrm.operation_timeouts')) - \
+        sum(v for k, v in before.items() if k.startswith('winrm.operation_timeouts'))
+    # Invoke-CauScan takes minutes: the client was told "still running" (OperationTimeout) and asked again.
+    assert rows and timeouts >= 3
+    # The whole cluster (16 nodes, their groups, disks) is more than one piece of output: command, send,
+    # several receives, signal.
+    assert len(snapshot.nodes) == 16 and snapshot_requests >= 6
