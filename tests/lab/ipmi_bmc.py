@@ -1,11 +1,11 @@
 """One node's BMC speaking IPMI 2.0 (RMCP+) over UDP: pyghmi's BMC server class, bound to the lab.
 
-Run as its own process, one per BMC (lab-notes.md: several BMCs in one process cross-talk), by the
+Run as its own process, one per BMC (pyghmi's BMC server class keeps process-wide state: several BMCs in one process cross-talk), by the
 lab server, which stops it by PID. Every request asks the lab's control API for the node's chassis
 power and boot flags, so the BMC reports exactly what the model holds, and a power or boot change
 made here is a change of the model.
 
-Interop with pyghmi's own client (lab-notes.md), as a suite-3-only BMC behaves:
+Interop with pyghmi's own client, as a suite-3-only BMC behaves:
 - an Open Session Request proposing anything but cipher suite 3 (RAKP-HMAC-SHA1, HMAC-SHA1-96,
   AES-CBC-128) is answered with status 0x11 "no matching cipher suite", so the client falls back;
 - RAKP 1 naming an unknown user is answered with RAKP 2 status 0x0D "unauthorized name" instead of

@@ -1,14 +1,14 @@
 """Node maintenance as Windows does it: drain and resume with failback, role moves (live or quick
 migration), Windows Update jobs, restarts, and Storage Spaces Direct repair after a node returns.
 
-Sources per behaviour are in docs/lab-fidelity.md (windows-facts.md sections cited inline).
+Sources per behaviour are in docs/lab-fidelity.md (docs/windows-behaviour.md sections cited inline).
 All functions run with ``lab.lock`` held (the op layer takes it).
 """
 
 from . import availability
 from .model import CmdletError, StorageJob
 
-# winerror.h codes and texts (windows-facts.md 1.3).
+# winerror.h codes and texts (windows-behaviour.md §3).
 ERROR_CLUSTER_NODE_DOWN = 5050
 ERROR_CLUSTER_NODE_EVACUATION_IN_PROGRESS = 5962
 ERROR_CLUSTER_SPACE_DEGRADED = 5987
@@ -29,7 +29,7 @@ def node_not_found(lab, name, command):
 
 
 def storage_busy(lab):
-    """True while a storage job runs or a virtual disk is not Healthy (windows-facts.md 4.5)."""
+    """True while a storage job runs or a virtual disk is not Healthy (windows-behaviour.md §8)."""
     if any(j.job_state not in ENDED for j in lab.storage_jobs):
         return True
     return any(d.health != 0 for d in lab.virtual_disks)
@@ -192,7 +192,7 @@ class MoveOperation:
             return
         if not group.live_migratable:
             # The live migration fails; without -ForceDrain the role stays where it is and the drain
-            # ends Failed. With -ForceDrain it is stopped and moved as a failed role (windows-facts.md 2.3).
+            # ends Failed. With -ForceDrain it is stopped and moved as a failed role (windows-behaviour.md §5).
             if self.force:
                 self.forced.append(group.name)
                 _go_offline(lab, group, 'Failed')
@@ -250,7 +250,7 @@ def _go_online(lab, group):
 # -- Suspend-ClusterNode / Resume-ClusterNode ----------------------------------------------------
 
 def suspend(lab, name, drain=True, force_drain=False):
-    """Suspend-ClusterNode [-Drain] [-ForceDrain], returning at once as without -Wait (windows-facts.md 2.3)."""
+    """Suspend-ClusterNode [-Drain] [-ForceDrain], returning at once as without -Wait (windows-behaviour.md §5)."""
     node = lab.node(name)
     if node is None:
         raise node_not_found(lab, name, 'Suspend-ClusterNode')
@@ -297,7 +297,7 @@ def suspend(lab, name, drain=True, force_drain=False):
 
 
 def resume(lab, name, failback='NoFailback'):
-    """Resume-ClusterNode [-Failback NoFailback|Immediate|Policy] (windows-facts.md 2.4)."""
+    """Resume-ClusterNode [-Failback NoFailback|Immediate|Policy] (windows-behaviour.md §5)."""
     node = lab.node(name)
     if node is None:
         raise node_not_found(lab, name, 'Resume-ClusterNode')
@@ -569,7 +569,7 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
     failing = (lab.faults.get('task_fails') or {}).get(node.name)
     if failing is not None:
         # The task fails before its script writes anything (execution policy AllSigned set by Group
-        # Policy, no "Log on as a batch job" right): only Task Scheduler knows (windows-facts.md 9.5).
+        # Policy, no "Log on as a batch job" right): only Task Scheduler knows (windows-behaviour.md §11).
         job['TaskState'] = job['Task']['State'] = 'Ready'
         job['Task']['LastTaskResult'] = int(failing)
         lab.recorder.record('task.failed', node=node.name, task='Windows Update %s' % job_id, result=failing)
@@ -588,7 +588,7 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
         found = _applicable(node, criteria)
         job['Updates'] = [_update_view(u) for u in found]
         if mode == 'install' and found and node.reboot_pending:
-            # Microsoft.Update.SystemInfo.RebootRequired: the task installs nothing more (windows-facts.md 9.6).
+            # Microsoft.Update.SystemInfo.RebootRequired: the task installs nothing more (windows-behaviour.md §10).
             job.update(Phase='Failed', RestartPending=True, TaskState='Ready', Progress=100, Finished=lab.clock.iso(),
                        Error='A restart is pending on this node from an earlier installation; Windows Update installs '
                              'nothing more until it restarts.')

@@ -1,7 +1,7 @@
 """The simulated cluster: nodes, roles, quorum, storage, CAU, with documented Windows behaviour.
 
 Every behaviour here is listed in docs/lab-fidelity.md with its source. Names and values follow
-windows-facts.md (the section is cited next to each rule). Nothing here may be changed to make a
+docs/windows-behaviour.md (the section is cited next to each rule). Nothing here may be changed to make a
 collection test pass: if Windows refuses, the lab refuses.
 """
 
@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 from .clock import LabClock
 from .recorder import Recorder
 
-# OS catalogue. Build numbers: windows-facts.md 2.2. Functional levels: 2.1 (RU).
+# OS catalogue. Build numbers: windows-behaviour.md §4. Functional levels: 2.1 (RU).
 # Upgrade versions: only WS2016 RTM = 8 is sourced (clusapi.h); the others are lab placeholders,
 # listed as UNVERIFIED in docs/lab-fidelity.md.
 OS_CATALOG = {
@@ -25,7 +25,7 @@ OS_CATALOG = {
     'ws2025': dict(caption='Windows Server 2025 Datacenter', major=10, minor=0, build=26100, level=12, upgrade=5),
 }
 
-# CLUSGROUP_TYPE (clusapi.h, windows-facts.md 2.8): PowerShell name, value.
+# CLUSGROUP_TYPE (clusapi.h, windows-behaviour.md §7): PowerShell name, value.
 GROUP_TYPES = {
     'Cluster': 1, 'AvailableStorage': 2, 'ScaleoutFileServer': 114, 'VirtualMachine': 111,
     'ClusterUpdateAgent': 117,
@@ -44,7 +44,7 @@ class CmdletError(Exception):
 
 
 def cluster_service_not_running(command):
-    # Recorded transcript, windows-facts.md 1.2; inner Win32 error EPT_S_NOT_REGISTERED (1753).
+    # Recorded transcript, windows-behaviour.md §3; inner Win32 error EPT_S_NOT_REGISTERED (1753).
     return CmdletError(
         'The cluster service is not running.  Make sure that the service is running on all nodes in the cluster.',
         'ClusterEndpointNotRegistered,Microsoft.FailoverClusters.PowerShell.%s' % command, 'ConnectionError',
@@ -94,7 +94,7 @@ class Node:
 
     @property
     def state(self):
-        """ClusterNodeState as Get-ClusterNode shows it (windows-facts.md 2.2)."""
+        """ClusterNodeState as Get-ClusterNode shows it (windows-behaviour.md §4)."""
         if self.power != 'On' or self.cluster_service != 'Running':
             return 'Down'
         if self.joining:

@@ -35,7 +35,7 @@ def _code(table, value):
 
 
 def _require_cluster(lab, node, command):
-    """FailoverClusters cmdlets need the local cluster service (windows-facts.md 1.2)."""
+    """FailoverClusters cmdlets need the local cluster service (windows-behaviour.md §3)."""
     if node.cluster_service != 'Running':
         raise cluster_service_not_running(command)
 
@@ -159,7 +159,7 @@ def cau_role(lab, node, params):
         return None
     if group.owner != node.name and not params.get('user'):
         # Get-CauClusterRole reads the role where it runs, over WMI/DCOM: from a WinRM session without
-        # delegation that second hop is refused (windows-facts.md 9.1).
+        # delegation that second hop is refused (windows-behaviour.md §2).
         raise CmdletError('Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))',
                           'UnauthorizedAccess,Microsoft.ClusterAwareUpdating.Commands.GetCauClusterRoleCommand',
                           'PermissionDenied', exception='System.UnauthorizedAccessException', native_code=5)
@@ -399,7 +399,7 @@ def lock_cas(lab, node, params):
 @operation('cau.run_state')
 def cau_run_state(lab, node, params):
     _require_cluster(lab, node, 'GetClusterCommand')
-    # The lab runs no CAU Updating Runs: Get-CauRun reports RunNotInProgress (windows-facts.md 3.4).
+    # The lab runs no CAU Updating Runs: Get-CauRun reports RunNotInProgress (windows-behaviour.md §13).
     return {'RunState': 'RunNotInProgress', 'RunId': None, 'CurrentOrchestrator': None}
 
 
@@ -452,7 +452,7 @@ def node_config(lab, node, params):
             'ClusterService': 'Running' if node.cluster_service == 'Running' else 'Stopped'}
 
 
-# Operations whose cmdlets need a delegated credential from a remote session (windows-facts.md 1.1),
+# Operations whose cmdlets need a delegated credential from a remote session (windows-behaviour.md §2),
 # with the cmdlet class named in the error.
 DELEGATED = {'cluster.node.remove': 'RemoveClusterNode', 'cluster.node.add': 'AddClusterNode',
              'cluster.group.move': 'MoveClusterVirtualMachineRole'}
@@ -461,7 +461,7 @@ DELEGATED = {'cluster.node.remove': 'RemoveClusterNode', 'cluster.node.add': 'Ad
 # What FailoverClusters writes to the host in a remote session before cmdlets that reach other nodes
 # (the cmdlets whose help carries the CredSSP note). It arrives as CLIXML on stderr next to a
 # successful result. Wording as commonly reported; when exactly Windows prints it is UNVERIFIED, so
-# the lab prints it for every request with such an operation (windows-facts.md 9.3).
+# the lab prints it for every request with such an operation (windows-behaviour.md §3).
 REMOTE_WARNING = ('If you are running Windows PowerShell remotely, note that some failover clustering cmdlets do not '
                   'work remotely. When possible, run the cmdlet locally and specify a remote computer as the target. '
                   'To run the cmdlet remotely, try using the Credential Security Service Provider (CredSSP). All '
@@ -479,7 +479,7 @@ def check_delegation(lab, node, op, delegate):
     """No delegation (the lab's Basic/NTLM logons never delegate): the cmdlet cannot reach the
     other nodes. With the scheduled-task method the task's logon checks the password."""
     if not delegate:
-        # The wording of the double-hop failure is UNVERIFIED (windows-facts.md 1.1); access denied.
+        # The wording of the double-hop failure is UNVERIFIED (windows-behaviour.md §2); access denied.
         raise CmdletError('You do not have administrative privileges on the cluster. Contact your network administrator '
                           'to request access.\n    Access is denied', 'ClusterAccessDenied,Microsoft.FailoverClusters.'
                           'PowerShell.%sCommand' % DELEGATED[op], 'PermissionDenied', native_code=5)
@@ -493,7 +493,7 @@ def check_delegation(lab, node, op, delegate):
                           native_code=1326)
     if node.name in (lab.faults.get('password_storage_policy') or []):
         # Registering a TASK_LOGON_PASSWORD task where "Network access: Do not allow storage of
-        # passwords and credentials" is enabled (windows-facts.md 9.5).
+        # passwords and credentials" is enabled (windows-behaviour.md §11).
         raise CmdletError('A specified logon session does not exist. It may already have been terminated.',
                           'HRESULT 0x80070520,Register-ScheduledTask', 'NotSpecified',
                           exception='Microsoft.Management.Infrastructure.CimException', native_code=1312)

@@ -1,7 +1,7 @@
 """Out-of-band and membership changes: BMC power and boot override, PXE reprovisioning, in-place
 OS upgrade, evict and add, the functional level, the storage pool version, VM configuration versions.
 
-Sources per behaviour are in docs/lab-fidelity.md (windows-facts.md sections cited inline).
+Sources per behaviour are in docs/lab-fidelity.md (docs/windows-behaviour.md sections cited inline).
 All functions run with ``lab.lock`` held.
 """
 
@@ -12,7 +12,7 @@ from .maintenance import (MoveOperation, _node_error, _return_to_service, boot_s
                           shut_down)
 
 BOOT_DEVICES = ('none', 'network', 'disk', 'cd', 'bios')
-# Hyper-V default VM configuration version per OS (windows-facts.md 5.1, VMVER / RU).
+# Hyper-V default VM configuration version per OS (windows-behaviour.md §14, VMVER / RU).
 VM_VERSION = {'ws2016': '8.0', 'ws2019': '9.0', 'ws2022': '10.0', 'ws2025': '12.0'}
 VM_RESTART_SECONDS = 90.0  # guest shutdown and start around Update-VMVersion (lab figure)
 LEVEL_OS = dict((info['level'], name) for name, info in OS_CATALOG.items())
@@ -179,7 +179,7 @@ def inplace_upgrade(lab, node, media):
     lab.clock.after(lab.timings['inplace_upgrade_seconds'], upgraded)
 
 
-# -- Remove-ClusterNode / Add-ClusterNode (windows-facts.md 2.5, 2.6, 6.3) ------------------------
+# -- Remove-ClusterNode / Add-ClusterNode (windows-behaviour.md §14) ------------------------
 
 def _cluster_error(command, message, reason, category='InvalidOperation', target='', native_code=None):
     # The refusals here are named by their reason rather than by the cmdlet.
@@ -223,7 +223,7 @@ def add(lab, node, cluster, name):
                              % target.os_info['caption'], 'AddFromOlderNode', target=name)
     level = target.os_info['level']
     if level not in (lab.functional_level, lab.functional_level + 1):
-        # The wording is UNVERIFIED (windows-facts.md 9 item 2); the rule is RU's.
+        # The wording is UNVERIFIED (windows-behaviour.md §14); the rule is RU's.
         raise _cluster_error('Add-ClusterNode', "The node '%s' runs %s, which cannot join a cluster at functional "
                              'level %d: only the same version or the next one may join.'
                              % (target.name, target.os_info['caption'], lab.functional_level), 'VersionMismatch',

@@ -12,7 +12,7 @@ from .model import (DEFAULT_TIMINGS, GROUP_TYPES, OS_CATALOG, PRIORITIES, Group,
 SCENARIO_DIR = os.path.join(os.path.dirname(__file__), 'scenarios')
 GIB = 1024 ** 3
 WITNESS = {
-    # windows-facts.md 2.10: quorum types seen; "Majority" is how newer OSes show a witness-backed quorum.
+    # windows-behaviour.md §6: quorum types seen; "Majority" is how newer OSes show a witness-backed quorum.
     'file_share': ('NodeAndFileShareMajority', 'File Share Witness'),
     'cloud': ('Majority', 'Cloud Witness'),
     'disk': ('NodeAndDiskMajority', 'Physical Disk'),
@@ -99,7 +99,7 @@ def build(spec, net='127.0.10', clock_scale=None):
         lab.groups[name] = Group(name=name, id=lab.next_id(), group_type=group_type, owner=owner, **kwargs)
 
     add_group('Cluster Group', 'Cluster', names[0], is_core=True, priority=0)
-    # On CSV clusters "Available Storage" is normally Offline (windows-facts.md 2.8).
+    # On CSV clusters "Available Storage" is normally Offline (windows-behaviour.md §7).
     add_group('Available Storage', 'AvailableStorage', names[0], is_core=True, state='Offline', priority=0)
     index = 0
     for block in spec.get('vms', []):

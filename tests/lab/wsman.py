@@ -46,7 +46,7 @@ ENVELOPE_OPEN = ('<s:Envelope xml:lang="en-US" xmlns:s="%(s)s" xmlns:a="%(a)s" x
 SPNEGO_PROTOCOL = 'application/HTTP-SPNEGO-session-encrypted'
 BOUNDARY = b'--Encrypted Boundary'
 
-# [MS-WSMV] fault codes seen from Windows (lab-notes.md).
+# [MS-WSMV] fault codes seen from Windows (windows-behaviour.md §15).
 FAULT_TIMED_OUT = 2150858793
 FAULT_UNKNOWN_SHELL = 2150858843
 
@@ -278,7 +278,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     server_version = 'Microsoft-HTTPAPI/2.0'
     sys_version = ''
-    disable_nagle_algorithm = True  # otherwise ~40 ms per request (lab-notes.md)
+    disable_nagle_algorithm = True  # otherwise ~40 ms per request (Nagle and delayed ACKs on small replies)
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
         pass

@@ -43,7 +43,7 @@ class IpmiClient(BmcClient):
         if self._command is None:
             o = self.options
             # bytes credentials: with str ones pyghmi's session cache hangs on a second Command to
-            # the same BMC in one process (lab-notes.md).
+            # the same BMC in one process (pyghmi keeps one session per BMC address and process).
             self._command = self._call(lambda: ipmi_command.Command(
                 bmc=o.name, userid=o.user.encode('utf-8'), password=o.password.encode('utf-8'), port=o.port,
                 keepalive=False), 'log in')
@@ -59,7 +59,7 @@ class IpmiClient(BmcClient):
             if code in BUSY_CODES:
                 raise Busy('completion code 0x%02X' % code)
             if not text or 'timeout' in text.lower() or 'session no longer connected' in text.lower():
-                # pyghmi raises with no message when nothing answers (lab-notes.md).
+                # pyghmi raises with no message when nothing answers.
                 self._command = None
                 raise ConnectionFailure('BMC %s did not answer over IPMI (UDP port %d) while trying to %s: check the '
                                         'address, the port and that IPMI over LAN is enabled'

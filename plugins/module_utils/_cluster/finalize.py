@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, wsfc.rolling developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one-way steps after a rolling upgrade: functional level, storage pool, VM configuration versions
-(windows-facts.md 2.11, 4.3, 5.1; in this order, each irreversible)."""
+(windows-behaviour.md §8, §14; in this order, each irreversible)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -44,7 +44,7 @@ def update_level(session, what_if):
 
 def pool_outdated(pool, level):
     """A pool whose version does not name the release of ``level`` (PowerShell shows e.g.
-    'Windows Server 2022'; the exact strings are UNVERIFIED, windows-facts.md 4.3)."""
+    'Windows Server 2022'; the exact strings are UNVERIFIED, windows-behaviour.md §8)."""
     return model.FUNCTIONAL_LEVELS.get(level, '') not in str(pool.get('Version') or '')
 
 

@@ -14,7 +14,7 @@ __metaclass__ = type
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Tuple
 
-# ClusterFunctionalLevel -> product (Cluster OS Rolling Upgrade doc, windows-facts.md 2.1).
+# ClusterFunctionalLevel -> product (Cluster OS Rolling Upgrade doc, windows-behaviour.md §4).
 FUNCTIONAL_LEVELS = {8: 'Windows Server 2012 R2', 9: 'Windows Server 2016', 10: 'Windows Server 2019',
                      11: 'Windows Server 2022', 12: 'Windows Server 2025'}
 
@@ -164,7 +164,7 @@ class VirtualDisk:
     @property
     def healthy(self):
         """HealthStatus Healthy: full redundancy, the only state in which another node may be taken out
-        (windows-facts.md 4.5). That includes Healthy/Suboptimal (data not spread evenly; newer builds
+        (windows-behaviour.md §8). That includes Healthy/Suboptimal (data not spread evenly; newer builds
         report it, Optimize-StoragePool evens it out), which no amount of waiting turns into OK."""
         return self.health_status == 'Healthy'
 
@@ -200,7 +200,7 @@ class StorageJob:
 
     @property
     def finished(self):
-        # Completed jobs linger for TimeBeforeRemoval; they count as done (windows-facts.md 4.1), and
+        # Completed jobs linger for TimeBeforeRemoval; they count as done (windows-behaviour.md §8), and
         # so do jobs that ended without completing: nothing more will come of them.
         return self.job_state in ('Completed',) + JOB_FAILED_STATES
 

@@ -15,7 +15,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import 
 # Resume-ClusterNode -Failback values (ResumeClusterNodeFailbackType) by the module's choices.
 FAILBACK = {'immediate': 'Immediate', 'policy': 'Policy', 'none': 'NoFailback'}
 
-# Win32 codes Suspend-ClusterNode fails with (windows-facts.md 1.3).
+# Win32 codes Suspend-ClusterNode fails with (windows-behaviour.md §3).
 ERROR_CLUSTER_NODE_DOWN = 5050
 ERROR_CLUSTER_NODE_EVACUATION_IN_PROGRESS = 5962
 ERROR_CLUSTER_SPACE_DEGRADED = 5987

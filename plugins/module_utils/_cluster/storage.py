@@ -86,7 +86,7 @@ def read_storage(session, poll=False):
 
 
 def wait_storage(session, timeout, interval, stall_timeout, clock=None):
-    """Wait until no storage job runs and every virtual disk is Healthy (windows-facts.md 4.5).
+    """Wait until no storage job runs and every virtual disk is Healthy (windows-behaviour.md §8).
 
     Fails early, naming what it saw, when the running jobs make no progress for ``stall_timeout``
     seconds, and when waiting cannot help (``StorageView.check_repairable``, seen on two polls in a

@@ -14,7 +14,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_unt
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
-# Windows Server builds and the cluster functional level each brings (windows-facts.md 2.1, 2.2).
+# Windows Server builds and the cluster functional level each brings (windows-behaviour.md §4).
 BUILD_LEVELS = {9600: 8, 14393: 9, 17763: 10, 20348: 11, 26100: 12}
 
 

@@ -43,7 +43,7 @@ SAFE_TO_REPEAT = frozenset((
     'node.media', 'node.os_upgrade_status',
 ))
 # Operations whose cmdlets reach other nodes and so need a delegated credential from a WinRM
-# session (windows-facts.md 1.1), with the cmdlet named in the error when there is none.
+# session (windows-behaviour.md §2), with the cmdlet named in the error when there is none.
 NEEDS_DELEGATION = {
     'cluster.node.remove': 'Remove-ClusterNode', 'cluster.node.add': 'Add-ClusterNode',
     'cluster.group.move': 'Move-ClusterVirtualMachineRole',

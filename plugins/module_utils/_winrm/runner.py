@@ -37,9 +37,9 @@ except ImportError:  # pragma: no cover - exercised through MissingDependency
 
 TRANSPORTS = ('basic', 'ntlm', 'kerberos', 'credssp', 'certificate')
 PASSWORD_TRANSPORTS = ('basic', 'ntlm', 'credssp')
-# WSManFault code for a ShellId the server does not know (lab-notes.md).
+# WSManFault code for a ShellId the server does not know (windows-behaviour.md §15).
 UNKNOWN_SHELL_FAULT = 2150858843
-# Transports able to hand a credential on to the node (the double hop, windows-facts.md 1.1).
+# Transports able to hand a credential on to the node (the double hop, windows-behaviour.md §2).
 DELEGATING_TRANSPORTS = ('credssp',)
 DELEGATION_METHODS = ('auto', 'scheduled_task')
 
