@@ -38,14 +38,23 @@ WORKER = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)
 _nets = itertools.count(int(os.environ.get('WSFC_TEST_NET_BASE', '20')) + 100 * WORKER)
 
 
+def pytest_collection_modifyitems(items):
+    """Tiers: ``lab_process`` for tests that start a lab, ``unit`` for the rest of tests/unit."""
+    for item in items:
+        if set(getattr(item, 'fixturenames', ())) & {'start_lab', 'bmc_lab'}:
+            item.add_marker(pytest.mark.lab_process)
+        elif os.sep + os.path.join('tests', 'unit') + os.sep in str(item.fspath):
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture
 def start_lab(tmp_path):
     """Factory: ``state = start_lab('hyperv4')`` starts a lab; every lab started is stopped by PID."""
     started = []
 
-    def start(scenario, scale=None):
+    def start(scenario, scale=None, weather=None):
         run_dir = str(tmp_path / ('lab-%s-%d' % (scenario, len(started))))
-        state = lab_cli.start(scenario, run_dir, net='127.0.%d' % next(_nets), scale=scale)
+        state = lab_cli.start(scenario, run_dir, net='127.0.%d' % next(_nets), scale=scale, weather=weather)
         state['run_dir'] = run_dir
         state['inventory'] = os.path.join(run_dir, 'inventory.yml')
         started.append(run_dir)

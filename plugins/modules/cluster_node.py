@@ -140,6 +140,12 @@ roles_moved:
   returned: success
   type: list
   elements: str
+roles_not_back:
+  description: Roles the failback (or the move back after O(state=present)) did not bring back because their live
+    migration failed or was cancelled; they run on where they were, and a warning names them.
+  returned: when some did not come back
+  type: list
+  elements: str
 placement:
   description: With O(state=paused), where the drain put each role it moved (role name to node); give it to
     O(failback_placement) when resuming.
@@ -193,9 +199,12 @@ def _membership(module, session):
             roles = p['failback_roles'] or []
             if roles:
                 membership.move_roles(session, roles, name)
+                not_back = []
                 if p['wait']:
-                    nodes.wait_failback(session, name, roles, p['wait_timeout'], p['poll_interval'])
-                result['roles_moved'] = list(roles)
+                    dummy, not_back = nodes.wait_failback(session, name, roles, p['wait_timeout'], p['poll_interval'])
+                result['roles_moved'] = [r for r in roles if r not in not_back]
+                if not_back:
+                    result['roles_not_back'] = not_back
     result.update(changed=True, node=after, diff={'before': before, 'after': after})
     return result
 
@@ -239,7 +248,12 @@ def _apply(module):
                 away = [r for r in roles if r not in set(g.name for g in view.owned)]
                 nodes.resume(session, name, p['failback'])
                 if p['wait'] and p['failback'] == 'immediate':
-                    view = nodes.wait_failback(session, name, away, p['wait_timeout'], p['poll_interval'])
+                    view, not_back = nodes.wait_failback(session, name, away, p['wait_timeout'], p['poll_interval'])
+                    if not_back:
+                        result['roles_not_back'] = not_back
+                        module.warn('Failback to %s did not bring back %s: the live migration failed and the cluster '
+                                    'does not try again; they run on where the drain put them (move them with '
+                                    'Move-ClusterVirtualMachineRole, or leave them)' % (name, ', '.join(not_back)))
                 else:
                     view = nodes.read_node(session, name)
                 result['roles_moved'] = [r for r in away if r in set(g.name for g in view.owned)]

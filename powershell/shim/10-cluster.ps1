@@ -135,6 +135,25 @@ $WsfcOperations['cluster.node.resume'] = {
     ConvertTo-WsfcNode (Get-ClusterNode -Name $name)
 }
 
+# MigrationState of each named VM role's Virtual Machine resource: 0 no migration, 1 setup, 2 data transfer,
+# 3 move, 4 canceled, 5 failure; a failure stays until the next migration (windows-behaviour.md section 5).
+# Parameters are listed and filtered, not read by name.
+$WsfcOperations['cluster.vm_migration'] = {
+    param($p)
+    , @(@($p.names) | ForEach-Object {
+            $name = [string]$_
+            $state = $null
+            $resource = Get-ClusterGroup -Name $name | Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Virtual Machine' } | Select-Object -First 1
+            if ($null -ne $resource) {
+                $param = $resource | Get-ClusterParameter | Where-Object { $_.Name -eq 'MigrationState' } | Select-Object -First 1
+                if ($null -ne $param) {
+                    $state = [int]$param.Value
+                }
+            }
+            [ordered]@{ Name = $name; MigrationState = $state }
+        })
+}
+
 $WsfcOperations['cluster.vm_move_policy'] = {
     param($p)
     $threshold = $null

@@ -1,6 +1,6 @@
 """Start, stop and inspect a lab.
 
-    python tests/lab start --scenario hyperv4 --dir lab-run/hyperv4 [--net 127.0.10] [--scale 600]
+    python tests/lab start --scenario hyperv4 --dir lab-run/hyperv4 [--net 127.0.10] [--scale 600] [--weather SEED]
     python tests/lab status --dir lab-run/hyperv4
     python tests/lab report --dir lab-run/hyperv4     # invariants and physical lower bound, for people
     python tests/lab stop --dir lab-run/hyperv4
@@ -41,7 +41,7 @@ def control(state, path, body=None, timeout=5):
         return json.loads(response.read())
 
 
-def start(scenario, run_dir, net='127.0.10', scale=None, timeout=30):
+def start(scenario, run_dir, net='127.0.10', scale=None, timeout=30, weather=None):
     """Start a lab process; return its state dict once it answers. Raises RuntimeError on failure."""
     run_dir = os.path.abspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
@@ -53,6 +53,8 @@ def start(scenario, run_dir, net='127.0.10', scale=None, timeout=30):
     cmd = [sys.executable, '-m', 'lab.server', '--scenario', scenario, '--dir', run_dir, '--net', net]
     if scale:
         cmd += ['--scale', str(scale)]
+    if weather is not None:
+        cmd += ['--weather', str(int(weather))]
     env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE) + os.pathsep + os.environ.get('PYTHONPATH', ''))
     log = open(os.path.join(run_dir, 'lab.log'), 'ab')
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -174,12 +176,13 @@ def main(argv=None):
     p_start.add_argument('--dir', required=True)
     p_start.add_argument('--net', default='127.0.10', help='first three octets of the loopback addresses')
     p_start.add_argument('--scale', type=float, help='lab seconds per real second (default: the scenario\'s)')
+    p_start.add_argument('--weather', type=int, help='seed of the weather: faults nobody asked for (default: none)')
     for name in ('stop', 'status', 'report'):
         sub.add_parser(name).add_argument('--dir', required=True)
     args = parser.parse_args(argv)
     if args.command == 'start':
         try:
-            state = start(args.scenario, args.dir, args.net, args.scale)
+            state = start(args.scenario, args.dir, args.net, args.scale, weather=args.weather)
         except (RuntimeError, ValueError) as exc:
             print('lab: %s' % exc, file=sys.stderr)
             return 1

@@ -28,11 +28,19 @@ def node_not_found(lab, name, command):
                        'ObjectNotFound', target=name, native_code=5042)
 
 
-def storage_busy(lab):
-    """True while a storage job runs or a virtual disk is not Healthy (windows-behaviour.md §8)."""
+def storage_busy(lab, node=None):
+    """True while a storage job runs or a virtual disk is not Healthy (windows-behaviour.md §8).
+
+    A drain asked again of ``node`` while it is already paused (after a drain that failed) takes no further
+    copy offline: the spaces its own pause degraded do not count (UNVERIFIED; the refusal is documented for
+    taking another server out)."""
     if any(j.job_state not in ENDED for j in lab.storage_jobs):
         return True
-    return any(d.health != 0 for d in lab.virtual_disks)
+    if not any(d.health != 0 for d in lab.virtual_disks):
+        return False
+    if node is not None and lab.s2d_enabled and node.member_state == 'Paused' and node.state == 'Paused':
+        return bool([n for n in availability.missing_fault_domains(lab) if n != node.name])
+    return True
 
 
 # -- capacity and placement ------------------------------------------------------------------
@@ -190,7 +198,7 @@ class MoveOperation:
             lab.clock.after(lab.vary(t['quick_migration_seconds']),
                             lambda: self._arrive(group, target, 'quick_migrated', quick=True))
             return
-        if not group.live_migratable:
+        if not group.live_migratable or (lab.weather is not None and lab.weather.migration_fails(group.name)):
             # The live migration fails; without -ForceDrain the role stays where it is and the drain
             # ends Failed. With -ForceDrain it is stopped and moved as a failed role (windows-behaviour.md §5).
             if self.force:
@@ -200,12 +208,13 @@ class MoveOperation:
                 lab.clock.after(t['group_move_seconds'], lambda: self._arrive(group, target, 'forced', state='Failed'))
             else:
                 def fail():
+                    group.migration_state = 5
                     self.failed.append(group.name)
                     lab.recorder.record('vm.live_migration_failed', group=group.name, source=source, target=target.name)
                     self._done_one()
                 lab.clock.after(t['group_move_seconds'], fail)
             return
-        group.moving, group.move_target = True, target.name
+        group.moving, group.move_target, group.migration_state = True, target.name, 2
         lab.recorder.record('vm.live_migration_started', group=group.name, source=source, target=target.name)
         self._live(group, target)
 
@@ -215,6 +224,7 @@ class MoveOperation:
         lab = self.lab
         source = group.owner
         group.moving, group.move_target = False, None
+        group.migration_state = 5 if target.state not in ('Up', 'Paused') else 0
         if target.state not in ('Up', 'Paused'):
             # The target left membership meanwhile: the move fails and the role stays on the source.
             self.failed.append(group.name)
@@ -255,7 +265,7 @@ def suspend(lab, name, drain=True, force_drain=False):
     if node is None:
         raise node_not_found(lab, name, 'Suspend-ClusterNode')
     if drain:
-        busy = storage_busy(lab)
+        busy = storage_busy(lab, node)
         lab.recorder.record('node.suspend_requested', node=node.name, drain=True, storage_busy=busy)
         if busy:
             lab.recorder.violation('drain_while_storage_busy', node=node.name)
@@ -266,7 +276,7 @@ def suspend(lab, name, drain=True, force_drain=False):
     if node.draining:
         raise _node_error('Suspend-ClusterNode', 'A drain of this node is already in progress.',
                           ERROR_CLUSTER_NODE_EVACUATION_IN_PROGRESS, target=node.name)
-    if drain and lab.s2d_enabled and storage_busy(lab):
+    if drain and lab.s2d_enabled and storage_busy(lab, node):
         raise _node_error('Suspend-ClusterNode', MSG_SPACE_DEGRADED, ERROR_CLUSTER_SPACE_DEGRADED, target=node.name)
     if node.in_service and availability.volumes_lost(lab, extra=(node.name,)):
         # Without -Drain too, pausing an S2D node puts its drives in storage maintenance mode, which is
@@ -379,8 +389,30 @@ def start_repair(lab, missed_bytes, node_name=''):
     job.node = node_name
     lab.storage_jobs.append(job)
     lab.clock.after(seconds, lambda: update_jobs(lab))
+    pause = lab.weather.storage_pause(seconds, node=node_name) if lab.weather is not None else None
+    if pause is not None:
+        _pause_job(lab, job, *pause)
     availability.evaluate(lab)
     return job
+
+
+def _pause_job(lab, job, after, length):
+    """The job is Suspended from ``after`` seconds on, for ``length`` seconds, then runs on (weather)."""
+    def suspend():
+        if job.job_state == 4:
+            update_jobs(lab)
+            job.job_state, job.suspended_at = 5, lab.clock.now()
+            lab.recorder.record('storage.repair_suspended', node=job.node, percent=job.percent)
+
+    def resume():
+        if job.job_state == 5:
+            job.paused_seconds += lab.clock.now() - job.suspended_at
+            job.job_state, job.suspended_at = 4, None
+            lab.recorder.record('storage.repair_resumed', node=job.node, percent=job.percent)
+            lab.clock.after(max(0.0, job.started + job.paused_seconds + job.duration - lab.clock.now()),
+                            lambda: update_jobs(lab))
+    lab.clock.after(after, suspend)
+    lab.clock.after(after + length, resume)
 
 
 def update_jobs(lab):
@@ -392,9 +424,9 @@ def update_jobs(lab):
     now = lab.clock.now()
     stall = lab.faults.get('storage_stall')
     for job in list(lab.storage_jobs):
-        if job.job_state in ENDED:
+        if job.job_state in ENDED or job.job_state == 5:
             continue
-        fraction = min(1.0, (now - job.started) / max(job.duration, 1e-9))
+        fraction = min(1.0, (now - job.started - job.paused_seconds) / max(job.duration, 1e-9))
         if stall:
             fraction = min(fraction, stall.get('percent', 40) / 100.0)
         job.bytes_processed = int(job.bytes_total * fraction)

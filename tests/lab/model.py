@@ -143,6 +143,7 @@ class Group:
     vm_version: str = ''                 # Hyper-V configuration version (VMs)
     offline_since: Optional[float] = None
     offline_reason: Optional[str] = None  # quorum | volume | no_node_up: why the cluster took it offline
+    migration_state: int = 0              # the VM resource's MigrationState: 0 none, 2 data transfer, 5 failure
     volume: Optional[str] = None          # the CSV holding a VM's files
 
     @property
@@ -191,6 +192,8 @@ class StorageJob:
     is_background: bool = True
     duration: float = 1.0
     node: str = ''
+    paused_seconds: float = 0.0       # time spent Suspended (weather), which does not count as progress
+    suspended_at: Optional[float] = None
 
     @property
     def percent(self):
@@ -285,6 +288,7 @@ class Lab:
         self.missed_since = None       # S2D: since when copies have been missing writes (resync size)
         self.rng = random.Random(1)    # seeded: the timing jitter and the weather
         self.jitter = 0.1              # each physical duration varies by up to this fraction
+        self.weather = None            # weather.Weather when faults happen without being asked for
         self.faults: Dict[str, dict] = {}
         self.wu_jobs: Dict[str, dict] = {}
         self.net_hooks = []            # callables(node_name, mode) when what a node's address does changes

@@ -211,6 +211,17 @@ def vm_move_policy(lab, node, params):
     return {'MoveTypeThreshold': lab.move_type_threshold}
 
 
+@operation('cluster.vm_migration')
+def vm_migration(lab, node, params):
+    _require_cluster(lab, node, 'GetClusterGroupCommand')
+    out = []
+    for name in params.get('names') or []:
+        group = lab.groups.get(name)
+        state = group.migration_state if group is not None and group.group_type == 'VirtualMachine' else None
+        out.append({'Name': name, 'MigrationState': state})
+    return out
+
+
 @operation('node.capacity')
 def node_capacity(lab, node, params):
     vms = [{'Name': g.name, 'MemoryAssignedMB': g.memory_mb, 'State': 'Running' if g.state == 'Online' else 'Saved'}
@@ -616,10 +627,13 @@ OP_SECONDS = {
 def request_seconds(lab, request):
     """Windows time one request takes: powershell.exe and the modules starting, then each call."""
     seconds = lab.timings['powershell_start_seconds']
-    for call in (request or {}).get('calls', []) if isinstance(request, dict) else []:
+    calls = (request or {}).get('calls', []) if isinstance(request, dict) else []
+    for call in calls:
         key = OP_SECONDS.get(call.get('op'))
         if key:
             seconds += lab.timings[key]
+    if lab.weather is not None:
+        seconds += lab.weather.slow_seconds(ops=[c.get('op') for c in calls])
     return lab.vary(seconds)
 
 

@@ -5,6 +5,7 @@ import os
 import yaml
 
 from .availability import recompute_votes
+from .weather import Weather
 from .provisioning import VM_VERSION
 from .model import (DEFAULT_TIMINGS, GROUP_TYPES, OS_CATALOG, PRIORITIES, Group, Lab, Node, Quorum, SharedVolume,
                     StoragePool, Update, VirtualDisk)
@@ -75,6 +76,8 @@ def build(spec, net='127.0.10', clock_scale=None):
     # seed gives the same sequence of durations.
     lab.jitter = float(spec.get('timing_jitter', 0.1))
     lab.rng.seed(int(spec.get('seed', 1)))
+    if spec.get('weather'):
+        lab.weather = Weather(spec['weather'].get('seed', 1), lab.recorder, spec['weather'].get('rates'))
     lab.move_type_threshold = int(spec.get('move_type_threshold', lab.move_type_threshold))
     # The cluster property MaximumParallelMigrations came with the 2022-09 cumulative update (Windows Server
     # 2022 and later here); its default of 1 is UNVERIFIED (the harsher reading). Older clusters use the

@@ -31,12 +31,14 @@ REDFISH_PORT = 443 if hasattr(os, 'geteuid') and os.geteuid() == 0 else 8443
 
 
 class LabServer:
-    def __init__(self, scenario, run_dir, net='127.0.10', clock_scale=None):
+    def __init__(self, scenario, run_dir, net='127.0.10', clock_scale=None, weather=None):
         if not net.startswith('127.'):
             raise ValueError('the lab listens on loopback only (127.0.0.0/8), not %s' % net)
         self.spec = scenario_mod.load(scenario)
         self.run_dir = os.path.abspath(run_dir)
         self.net = net
+        if weather is not None:
+            self.spec['weather'] = {'seed': weather}
         self.lab = scenario_mod.build(self.spec, net=net, clock_scale=clock_scale)
         self.cluster_address = '%s.10' % net
         self.control_address = '%s.2' % net
@@ -333,6 +335,7 @@ class LabServer:
             'cluster_address': self.cluster_address, 'control': 'http://%s:%d' % (self.control_address, CONTROL_PORT),
             'user': '%s\\%s' % (LAB_DOMAIN, LAB_USER), 'password': LAB_PASSWORD, 'ca_path': self.pki['ca'],
             'nodes': nodes, 'clock_scale': self.lab.clock.scale,
+            'weather': self.lab.weather.seed if self.lab.weather else None,
             'bmc': {'user': self.lab.bmc_user, 'password': self.lab.bmc_password, 'ipmi_port': IPMI_PORT,
                     'redfish_port': REDFISH_PORT, 'addresses': dict((name, n.bmc_address) for name, n in self.lab.machines.items())},
         }
@@ -387,8 +390,9 @@ def main(argv=None):
     parser.add_argument('--dir', required=True)
     parser.add_argument('--net', default='127.0.10')
     parser.add_argument('--scale', type=float, default=None)
+    parser.add_argument('--weather', type=int, default=None)
     args = parser.parse_args(argv)
-    server = LabServer(args.scenario, args.dir, net=args.net, clock_scale=args.scale)
+    server = LabServer(args.scenario, args.dir, net=args.net, clock_scale=args.scale, weather=args.weather)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

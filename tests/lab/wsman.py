@@ -20,6 +20,7 @@ import uuid
 import xml.etree.ElementTree as ET
 
 from . import ops
+from .weather import FAULT_1018 as weather_fault
 
 NS = {
     's': 'http://www.w3.org/2003/05/soap-envelope',
@@ -439,6 +440,10 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             timeout = parse_operation_timeout(header.findtext('w:OperationTimeout', '', NS))
             if host is None:
                 raise Fault('s:Receiver', 'w:InternalError', 'The cluster name has no owner node.', 2150858770)
+            weather = listener.lab.weather
+            if (action in (ACTION['create'], ACTION['command']) and weather is not None
+                    and weather.happens('winrm_fault', node=host.node_name)):
+                raise Fault('s:Receiver', 'w:InternalError', weather_fault[0], weather_fault[1])
             if action == ACTION['create']:
                 reply_action, reply_body = host.create(listener.endpoint)
             elif action == ACTION['delete']:
@@ -449,6 +454,9 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
                 reply_action, reply_body = host.send(shell_id, body)
             elif action == ACTION['receive']:
                 if self._drop_fault(host.node_name):
+                    return
+                if weather is not None and weather.happens('reset', node=host.node_name):
+                    self._reset()
                     return
                 # OperationTimeout is Windows time; the lab's clock runs clock_scale times faster.
                 wait = timeout / listener.lab.clock.scale

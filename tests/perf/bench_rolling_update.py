@@ -62,15 +62,18 @@ def run_playbook(inventory, out, extra, playbook='rolling_update.yml'):
         return wall, [json.loads(line) for line in handle]
 
 
-def bench(scenario, scale, poll, net, kind='update'):
+def bench(scenario, scale, poll, net, kind='update', weather=None):
     playbook, make_extra = PLAYBOOKS[kind]
     with tempfile.TemporaryDirectory() as run_dir:
-        state = lab_cli.start(scenario, run_dir, net=net, scale=scale)
+        state = lab_cli.start(scenario, run_dir, net=net, scale=scale, weather=weather)
         try:
             extra = make_extra(poll, run_dir, lab_cli.control(state, '/state')['nodes'][0]['build'])
+            if scenario == 'twonode':
+                extra['rolling_update_allow_save_state'] = True   # its Low VMs quick-migrate at the default threshold
             wall, tasks = run_playbook(os.path.join(run_dir, 'inventory.yml'), os.path.join(run_dir, 'run1.jsonl'), extra,
                                        playbook)
             stats = lab_cli.control(state, '/stats')
+            weather_seen = dict((k[8:], v) for k, v in stats['counters'].items() if k.startswith('weather.'))
             inv = stats['invariants']
             drains = len([e for e in lab_cli.control(state, '/events') if e['kind'] == 'node.suspend_requested'])
             rewall, retasks = run_playbook(os.path.join(run_dir, 'inventory.yml'), os.path.join(run_dir, 'run2.jsonl'), extra,
@@ -93,7 +96,9 @@ def bench(scenario, scale, poll, net, kind='update'):
             node_seconds[t['host']] += t['seconds']
     per_node_physical = physical_lab / len(nodes) / scale
     cycle_overhead = sum(node_seconds.values()) / len(nodes) - per_node_physical
-    print('%s, %s (%d nodes, clock x%g, poll %.2f s):' % (playbook, scenario, len(nodes), scale, poll))
+    print('%s, %s (%d nodes, clock x%g, poll %.2f s, weather %s):' % (
+        playbook, scenario, len(nodes), scale, poll,
+        'off' if weather is None else 'seed %d: %s' % (weather, ', '.join('%s %d' % kv for kv in sorted(weather_seen.items())))))
     print('  wall time %.1f s; physical lower bound %.0f lab s = %.1f s real; ratio %.3f at this scale'
           % (wall, physical_lab, physical_real, wall / physical_real))
     print('  orchestration overhead %.2f s per node (whole run / nodes), %.2f s per node cycle (node play only);'
@@ -120,9 +125,15 @@ def main():
     parser.add_argument('--scale', type=float, default=60.0, help='lab seconds per real second')
     parser.add_argument('--poll', type=float, default=0.1,
                         help='rolling_update_poll_interval in real seconds (0.1 at x60 = a 6 s poll on a real cluster)')
+    parser.add_argument('--weather', nargs='*', default=['off'],
+                        help='run each scenario with each of these: off, or a weather seed (faults nobody asked for)')
     args = parser.parse_args()
-    for i, scenario in enumerate(args.scenario):
-        bench(scenario, args.scale, args.poll, '127.0.%d' % (230 + i), args.playbook)
+    args.weather = [None if w == 'off' else int(w) for w in args.weather]
+    i = 0
+    for scenario in args.scenario:
+        for weather in args.weather:
+            bench(scenario, args.scale, args.poll, '127.0.%d' % (230 + i), args.playbook, weather)
+            i += 1
 
 
 if __name__ == '__main__':

@@ -27,6 +27,7 @@ class NodeView(object):
     def __init__(self, node, groups):
         self.node = node
         self.groups = groups
+        self.migration_states = {}
 
     @property
     def owned(self):
@@ -37,14 +38,22 @@ class NodeView(object):
                 'roles_owned': [g.name for g in self.owned]}
 
 
-def read_node(session, name, retry=True, poll=False):
-    """The node and every group (one round trip); NotFound for an unknown node."""
-    nodes, groups = session.invoke([('cluster.nodes', {'names': [name]}), ('cluster.groups', {})], retry=retry, poll=poll)
+def read_node(session, name, retry=True, poll=False, migrations=()):
+    """The node and every group (one round trip); NotFound for an unknown node. With ``migrations`` (VM
+    role names), their MigrationState comes along in ``view.migration_states``."""
+    calls = [('cluster.nodes', {'names': [name]}), ('cluster.groups', {})]
+    if migrations:
+        calls.append(('cluster.vm_migration', {'names': list(migrations)}))
+    results = session.invoke(calls, retry=retry, poll=poll)
+    nodes, groups = results[:2]
     if not nodes.ok:
         raise error_for_record("Failed to read cluster node '%s'" % name, nodes.error)
     if not groups.ok:
         raise error_for_record('Failed to read the clustered roles', groups.error)
-    return NodeView(model.Node.from_ps(nodes.value[0]), [model.Group.from_ps(g) for g in groups.value or []])
+    view = NodeView(model.Node.from_ps(nodes.value[0]), [model.Group.from_ps(g) for g in groups.value or []])
+    if migrations and results[2].ok:
+        view.migration_states = dict((m['Name'], m['MigrationState']) for m in results[2].value or [])
+    return view
 
 
 def suspend(session, name, drain=True, force_drain=False):
@@ -101,19 +110,31 @@ def wait_drained(session, name, timeout, interval):
     return view
 
 
-def wait_failback(session, name, roles, timeout, interval):
-    """Wait until ``roles`` (the node's preferred roles) are owned by the node again."""
-    wanted = set(r.lower() for r in roles)
+# MigrationState of a Virtual Machine resource that ended a move for good: Canceled, Failure (windows-behaviour.md §5).
+MIGRATION_ENDED = (4, 5)
 
-    def poll():
-        return read_node(session, name, poll=True)
+
+def wait_failback(session, name, roles, timeout, interval):
+    """Wait until ``roles`` are owned by the node again, or until every role still away ended its move
+    for good (its live migration failed or was cancelled: the cluster does not try again, the VM runs on
+    where it was). Returns (view, roles not back)."""
+    wanted = set(r.lower() for r in roles)
 
     def missing(view):
         owned = set(g.name.lower() for g in view.owned)
         return sorted(r for r in roles if r.lower() not in owned)
 
-    return wait_until(poll, timeout, interval=interval, describe=lambda v: '%s failback not finished: still away %s' % (name, ', '.join(missing(v))),
-                      done=lambda v: not wanted or not missing(v))
+    def poll():
+        view = read_node(session, name, poll=True, migrations=roles)
+        view.away = missing(view)
+        return view
+
+    def ended(view):
+        return not wanted or all(view.migration_states.get(r) in MIGRATION_ENDED for r in view.away)
+
+    view = wait_until(poll, timeout, interval=interval,
+                      describe=lambda v: '%s failback not finished: still away %s' % (name, ', '.join(v.away)), done=ended)
+    return view, view.away if wanted else []
 
 
 def preferred_roles(view):

@@ -226,6 +226,21 @@ $name = [string]$p.name
 [void](Resume-ClusterNode -Name $name -Failback ([string]$p.failback))
 ConvertTo-WsfcNode (Get-ClusterNode -Name $name)
 }
+$WsfcOperations['cluster.vm_migration'] = {
+param($p)
+, @(@($p.names) | ForEach-Object {
+$name = [string]$_
+$state = $null
+$resource = Get-ClusterGroup -Name $name | Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Virtual Machine' } | Select-Object -First 1
+if ($null -ne $resource) {
+$param = $resource | Get-ClusterParameter | Where-Object { $_.Name -eq 'MigrationState' } | Select-Object -First 1
+if ($null -ne $param) {
+$state = [int]$param.Value
+}
+}
+[ordered]@{ Name = $name; MigrationState = $state }
+})
+}
 $WsfcOperations['cluster.vm_move_policy'] = {
 param($p)
 $threshold = $null

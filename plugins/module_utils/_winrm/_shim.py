@@ -38,6 +38,7 @@ PROTOCOL = 1
 # the cluster; after a drop the caller re-reads the state before deciding.
 SAFE_TO_REPEAT = frozenset((
     'cluster.get', 'cluster.quorum', 'cluster.nodes', 'cluster.groups', 'cluster.csv', 'cluster.vm_move_policy',
+    'cluster.vm_migration',
     'storage.pools', 'storage.virtualdisks', 'storage.jobs', 'cau.role', 'cau.run_state', 'cau.scan',
     'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'node.config', 'vm.list',
     'node.media', 'node.os_upgrade_status',

@@ -39,6 +39,10 @@ TRANSPORTS = ('basic', 'ntlm', 'kerberos', 'credssp', 'certificate')
 PASSWORD_TRANSPORTS = ('basic', 'ntlm', 'credssp')
 # WSManFault code for a ShellId the server does not know (windows-behaviour.md §15).
 UNKNOWN_SHELL_FAULT = 2150858843
+# Faults the WinRM service gives for a moment and not on the next try: 1018, a registry key marked for
+# deletion (a user profile unloading; windows-behaviour.md §15). Given to a shell Create or a Command, they
+# mean nothing ran, so asking again is safe for any operation.
+TRANSIENT_FAULTS = (1018,)
 # Transports able to hand a credential on to the node (the double hop, windows-behaviour.md §2).
 DELEGATING_TRANSPORTS = ('credssp',)
 DELEGATION_METHODS = ('auto', 'scheduled_task')
@@ -333,7 +337,18 @@ class PowerShellRunner(object):
                 self._protocol = self._protocol_factory(self.options)
             except Exception as exc:  # pylint: disable=broad-except
                 raise self._translate('setting up the connection', exc)
-        self._shell_id = self._wsman('opening a shell', self._protocol.open_shell)
+        self._shell_id = self._again_on_transient_fault('opening a shell', self._protocol.open_shell)
+
+    def _again_on_transient_fault(self, what, func, *args):
+        """A request that did not start anything, asked again after a transient WSMan fault."""
+        pauses = list(self.REPEAT_PAUSES)
+        while True:
+            try:
+                return self._wsman(what, func, *args)
+            except RemoteCommandError as exc:
+                if not pauses or exc.details.get('wsman_fault_code') not in TRANSIENT_FAULTS:
+                    raise
+                self._sleep(pauses.pop(0))
 
     def close(self):
         """Delete the shell; errors while closing are not worth failing a finished task for."""
@@ -475,14 +490,20 @@ class PowerShellRunner(object):
         for attempt in (1, 2):
             self._ensure_shell()
             try:
-                return self._wsman('starting PowerShell', self._protocol.run_command, self._shell_id, command, args)
+                return self._again_on_transient_fault('starting PowerShell', self._protocol.run_command, self._shell_id,
+                                                      command, args)
             except RemoteCommandError as exc:
                 if attempt == 2 or exc.details.get('wsman_fault_code') != UNKNOWN_SHELL_FAULT:
                     raise
                 self._shell_id = None
 
     def _receive(self, command_id):
+        """Gather the command's output, Receive after Receive, until it is Done.
+
+        The command and its output live in the shell on the server, not in the connection: when a Receive's
+        connection is reset or times out, the output is asked for again over a new one (a few times)."""
         out, err = [], []
+        pauses = list(self.REPEAT_PAUSES)
         while True:
             # Operation timeouts on Receive are the server saying "still running": ask again.
             try:
@@ -491,7 +512,11 @@ class PowerShellRunner(object):
             except Exception as exc:  # pylint: disable=broad-except
                 if HAS_WINRM and isinstance(exc, winrm.exceptions.WinRMOperationTimeoutError):
                     continue
-                raise self._translate('reading the command output', exc)
+                failure = self._translate('reading the command output', exc)
+                if pauses and isinstance(failure, (ConnectionFailure, TimeoutFailure)) and failure.details.get('transient'):
+                    self._sleep(pauses.pop(0))
+                    continue
+                raise failure
             out.append(stdout)
             err.append(stderr)
             if done:

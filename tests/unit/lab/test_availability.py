@@ -162,3 +162,17 @@ def test_csv_ownership_moves_off_a_drained_or_lost_node():
     power_off(lab, 'HV-N2')
     assert second and all(v.owner not in ('HV-N1', 'HV-N2') for v in lab.shared_volumes)
     assert any(e['kind'] == 'csv.moved' for e in lab.recorder.events)
+
+
+def test_a_paused_node_can_be_drained_again_but_no_other_node_can_be_paused_meanwhile():
+    lab = build('s2d4', disks=THREE_WAY)
+    with lab.lock:
+        maintenance.suspend(lab, 'HCI-N1', drain=True)
+    run_until(lab, lambda: not lab.node('HCI-N1').draining)
+    with lab.lock:
+        maintenance.suspend(lab, 'HCI-N1', drain=True)     # again: its own pause is not another copy out
+        with pytest.raises(CmdletError) as refused:
+            maintenance.suspend(lab, 'HCI-N2', drain=True)
+    assert refused.value.record['native_code'] == maintenance.ERROR_CLUSTER_SPACE_DEGRADED
+    busy = [v['node'] for v in violations(lab, 'drain_while_storage_busy')]
+    assert busy == ['HCI-N2']

@@ -101,6 +101,7 @@ def _samples():
     delegate = delegate_for(hci)
     group = next(g.name for g in hci.groups.values() if g.group_type == 'VirtualMachine' and g.owner == first)
     call(hci, first, 'cluster.group.move', {'names': [group], 'owner': second}, delegate)
+    call(hci, first, 'cluster.vm_migration', {'names': [group]})
 
     upgrade = _lab('hyperv4')
     upgrade.setup_media['D:\\'] = 'ws2022'

@@ -62,6 +62,21 @@ def test_cluster_node_drain_is_idempotent_and_checkable(run_module, lab):
     assert rc == 0 and again['changed'] is False
 
 
+def test_a_failback_migration_that_fails_ends_the_wait_and_names_the_role(run_module, lab):
+    from lab.weather import Weather
+    rc, drained = run_module(cluster_node, args(name='HV-N3', state='paused'))
+    assert rc == 0
+    home = [r for r in drained['roles_moved'] if r.startswith('VM')]
+    with lab.lock:   # every live migration from now on fails once (its next attempt would succeed)
+        lab.weather = Weather(1, lab.recorder, rates={'migration_fail': 1.0})
+    rc, up = run_module(cluster_node, args(name='HV-N3', state='up', failback='immediate', wait_timeout=60))
+    assert rc == 0 and up['node']['state'] == 'Up'
+    # The cluster does not try again: the wait ends at once instead of running out its time-out.
+    assert sorted(up['roles_not_back']) == sorted(home) and up['roles_moved'] == []
+    assert any('did not bring back' in str(w) for w in up.get('warnings', []))
+    assert all(lab.groups[r].downtime == 0 for r in home)
+
+
 @pytest.mark.parametrize('extra, error_type, message', [
     ({'name': 'HV-N9', 'state': 'paused'}, 'NotFound', "Failed to read cluster node 'HV-N9': The cluster node was not found."),
     ({'name': 'HV-N2', 'state': 'paused', 'wait_timeout': 0}, 'InvalidOption', 'wait_timeout must be greater than 0'),
