@@ -20,6 +20,8 @@ SEED = 7
     ('s2d2', {}),
     # Its low-priority VMs are quick-migrated by a drain at the default MoveTypeThreshold: allowed here.
     ('twonode', {'rolling_update_allow_save_state': True}),
+    ('sofs4', {}),
+    ('hci4', {}),
 ])
 def test_rolling_update_under_weather_ends_compliant_and_safe(start_lab, playbook, scenario, extra):
     state = start_lab(scenario, weather=SEED)
@@ -40,3 +42,36 @@ def test_rolling_update_under_weather_ends_compliant_and_safe(start_lab, playboo
     assert inv['min_quorum_margin'] >= (0 if len(nodes) == 2 else 1)
     if scenario != 'twonode':   # there the quick migrations the run allowed are downtime the user accepted
         assert inv['vm_downtime'] == {}
+
+
+UPGRADE = 'playbooks/rolling_upgrade.yml'
+
+
+@pytest.mark.parametrize('scenario, method, build', [
+    ('hyperv4', 'reprovision', 20348),
+    ('s2d4', 'in_place', 26100),        # Storage Spaces Direct: in place (its drives stay in the pool)
+    ('sofs4', 'in_place', 26100),
+    ('sofs4', 'reprovision', 26100),
+])
+def test_rolling_upgrade_under_weather_ends_upgraded_and_safe(start_lab, playbook, tmp_path, scenario, method, build):
+    import yaml
+    state = start_lab(scenario, weather=SEED)
+    with open('tests/lab/scenarios/%s.yml' % scenario) as handle:
+        media = yaml.safe_load(handle)['provisioning'].get('setup_media')
+    extra = {'rolling_upgrade_target_build': build, 'rolling_upgrade_poll_interval': 0.1,
+             'rolling_upgrade_method': method, 'rolling_upgrade_capture_dir': str(tmp_path / 'captures')}
+    if method == 'in_place':
+        extra['rolling_upgrade_setup_media'] = media
+    runs = []
+    for _attempt in range(3):
+        proc = playbook(UPGRADE, state['inventory'], extra)[0]
+        runs.append(proc.returncode)
+        if proc.returncode == 0:
+            break
+    assert runs[-1] == 0, proc.stdout[-3000:]
+    snap = lab_state(state)
+    assert all(n['member'] and n['state'] == 'Up' and n['build'] == build for n in snap['nodes']), snap['nodes']
+    assert snap['lock'] is None
+    inv = stats(state)
+    assert inv['violations'] == [] and inv['max_nodes_out'] <= 1 and inv['min_quorum_margin'] >= 1
+    assert inv['vm_downtime'] == {} and inv['live_migrated_downtime'] == 0

@@ -58,7 +58,7 @@ def run(scenario, seed, net, workdir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--scenario', nargs='*', default=sorted(f[:-4] for f in os.listdir(scenarios.SCENARIO_DIR)
                                                                 if f.endswith('.yml')))
     parser.add_argument('--seeds', default='1-3', help='seeds, as a range (1-3) or a list (1,5,9)')

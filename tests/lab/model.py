@@ -23,11 +23,15 @@ OS_CATALOG = {
     'ws2019': dict(caption='Windows Server 2019 Datacenter', major=10, minor=0, build=17763, level=10, upgrade=3),
     'ws2022': dict(caption='Windows Server 2022 Datacenter', major=10, minor=0, build=20348, level=11, upgrade=4),
     'ws2025': dict(caption='Windows Server 2025 Datacenter', major=10, minor=0, build=26100, level=12, upgrade=5),
+    # Azure Stack HCI 22H2 and 23H2 (windows-behaviour.md §4: builds 20349 and 25398). Their functional levels and
+    # upgrade versions are UNVERIFIED: the lab gives them those of the Windows Server release of the same era.
+    'hci22h2': dict(caption='Azure Stack HCI', major=10, minor=0, build=20349, level=11, upgrade=4),
+    'hci23h2': dict(caption='Azure Stack HCI', major=10, minor=0, build=25398, level=12, upgrade=5),
 }
 
 # CLUSGROUP_TYPE (clusapi.h, windows-behaviour.md §7): PowerShell name, value.
 GROUP_TYPES = {
-    'Cluster': 1, 'AvailableStorage': 2, 'ScaleoutFileServer': 114, 'VirtualMachine': 111,
+    'Cluster': 1, 'AvailableStorage': 2, 'FileServer': 100, 'ScaleoutFileServer': 114, 'VirtualMachine': 111,
     'ClusterUpdateAgent': 117,
 }
 PRIORITIES = {'high': 3000, 'medium': 2000, 'low': 1000, 'none': 0}
@@ -145,6 +149,7 @@ class Group:
     offline_reason: Optional[str] = None  # quorum | volume | no_node_up: why the cluster took it offline
     migration_state: int = 0              # the VM resource's MigrationState: 0 none, 2 data transfer, 5 failure
     volume: Optional[str] = None          # the CSV holding a VM's files
+    shares: List[str] = field(default_factory=list)  # a file server's (continuously available) shares
 
     @property
     def group_type_value(self):

@@ -13,9 +13,10 @@ from .maintenance import (MoveOperation, _node_error, _return_to_service, boot_s
 
 BOOT_DEVICES = ('none', 'network', 'disk', 'cd', 'bios')
 # Hyper-V default VM configuration version per OS (windows-behaviour.md §14, VMVER / RU).
-VM_VERSION = {'ws2016': '8.0', 'ws2019': '9.0', 'ws2022': '10.0', 'ws2025': '12.0'}
+VM_VERSION = {'ws2016': '8.0', 'ws2019': '9.0', 'ws2022': '10.0', 'ws2025': '12.0', 'hci22h2': '10.0',
+              'hci23h2': '11.0'}   # the HCI values are UNVERIFIED
 VM_RESTART_SECONDS = 90.0  # guest shutdown and start around Update-VMVersion (lab figure)
-LEVEL_OS = dict((info['level'], name) for name, info in OS_CATALOG.items())
+LEVEL_OS = dict((info['level'], name) for name, info in OS_CATALOG.items() if name.startswith('ws'))
 
 
 def _record(lab, kind, node, **data):

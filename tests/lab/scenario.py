@@ -113,6 +113,12 @@ def build(spec, net='127.0.10', clock_scale=None):
             add_group('VM%02d' % index, 'VirtualMachine', owner, priority=PRIORITIES[block.get('priority', 'medium')],
                       preferred_owners=preferred, memory_mb=int(block.get('memory_gb', 8)) * 1024,
                       live_migratable=bool(block.get('live_migratable', True)))
+    for i, fs in enumerate(spec.get('file_servers') or []):
+        if fs.get('type', 'ScaleoutFileServer') not in ('ScaleoutFileServer', 'FileServer'):
+            raise ScenarioError('file_servers: type must be ScaleoutFileServer or FileServer')
+        add_group(fs['name'], fs.get('type', 'ScaleoutFileServer'), names[i % len(names)],
+                  priority=PRIORITIES[fs.get('priority', 'medium')], preferred_owners=[names[i % len(names)]])
+        lab.groups[fs['name']].shares = list(fs.get('shares') or [])
     if c.get('cau_role'):
         cau_group = 'CAU%scau' % lab.name[:6].lower()
         add_group(cau_group, 'ClusterUpdateAgent', names[-1], priority=1000)
