@@ -75,15 +75,21 @@ class LabServer:
             handle.write('%s:%s:%s\n' % (LAB_DOMAIN, LAB_USER, LAB_PASSWORD))
         os.environ['NTLM_USER_FILE'] = users_file  # read by pyspnego's NTLM acceptor
         users = {LAB_USER: LAB_PASSWORD}
+        # WinRM service settings: Basic authentication off and unencrypted HTTP refused unless the scenario's
+        # administrator turned them on (windows-behaviour.md §15).
+        winrm = self.spec.get('winrm') or {}
+        service = dict(auth=('basic', 'ntlm') if winrm.get('basic') else ('ntlm',),
+                       allow_unencrypted=bool(winrm.get('allow_unencrypted')))
         self.lab.users = {'%s\\%s' % (LAB_DOMAIN, LAB_USER): LAB_PASSWORD}
         for name, node in self.lab.machines.items():
             for scheme, port in (('http', 5985), ('https', 5986)):
                 self.listeners[(name, scheme)] = WsmanListener(
-                    self.lab, node.address, port, self._node_route(name), name, scheme=scheme, tls=self.pki, users=users)
+                    self.lab, node.address, port, self._node_route(name), name, scheme=scheme, tls=self.pki, users=users,
+                    **service)
         for scheme, port in (('http', 5985), ('https', 5986)):
             self.listeners[('cluster', scheme)] = WsmanListener(
                 self.lab, self.cluster_address, port, self._cluster_route, 'cluster', scheme=scheme, tls=self.pki,
-                users=users)
+                users=users, **service)
         for key, listener in self.listeners.items():
             node = self.lab.machine(key[0])
             if node is None or node.power == 'On':

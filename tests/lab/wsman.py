@@ -344,6 +344,8 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get('Authorization', '')
         ctype = self.headers.get('Content-Type', '')
         if auth.startswith('Basic ') and 'basic' in listener.auth:
+            if self._unencrypted_refused():
+                return
             try:
                 user, dummy, password = base64.b64decode(auth[6:]).decode('utf-8').partition(':')
             except (ValueError, UnicodeDecodeError):
@@ -360,10 +362,19 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         if getattr(self, 'ntlm_ctx', None) is not None and self.ntlm_ctx.complete:
             if 'multipart/encrypted' in ctype:
                 self._dispatch(self._unwrap(raw), encrypt=True)
-            else:
+            elif not self._unencrypted_refused():
                 self._dispatch(raw, encrypt=False)
             return
         self._unauthorized()
+
+    def _unencrypted_refused(self):
+        """AllowUnencrypted false (the service default): a message over HTTP without message encryption is
+        refused with 401 (windows-behaviour.md §15; the status is what clients report, UNVERIFIED)."""
+        listener = self.server.listener
+        if listener.scheme != 'http' or listener.allow_unencrypted:
+            return False
+        self._unauthorized()
+        return True
 
     # -- NTLM (pyspnego acceptor; the context belongs to this TCP connection) ---------------
 
@@ -384,7 +395,10 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             return
         if raw:
             ctype = self.headers.get('Content-Type', '')
-            self._dispatch(self._unwrap(raw) if 'multipart/encrypted' in ctype else raw, encrypt=False)
+            if 'multipart/encrypted' in ctype:
+                self._dispatch(self._unwrap(raw), encrypt=False)
+            elif not self._unencrypted_refused():
+                self._dispatch(raw, encrypt=False)
         else:
             self._reply(200, b'')
 
@@ -504,7 +518,7 @@ class WsmanListener:
     """
 
     def __init__(self, lab, address, port, route, node_name, scheme='http', tls=None, users=None,
-                 auth=('basic', 'ntlm'), max_receive_wait=5.0):
+                 auth=('ntlm',), max_receive_wait=5.0, allow_unencrypted=False):
         self.lab = lab
         self.address = address
         self.port = port
@@ -515,6 +529,7 @@ class WsmanListener:
         self.users = users or {}
         self.auth = auth
         self.max_receive_wait = max_receive_wait
+        self.allow_unencrypted = allow_unencrypted
         self.mode = 'down'          # up | reset | dark | down (stopped: connections refused)
         self.epoch = 0              # connections from an earlier epoch are reset
         self.closed = False

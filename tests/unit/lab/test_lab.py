@@ -149,3 +149,18 @@ def test_slow_cmdlets_answer_through_operation_timeouts_and_large_output_arrives
     # The whole cluster (16 nodes, their groups, disks) is more than one piece of output: command, send,
     # several receives, signal.
     assert len(snapshot.nodes) == 16 and snapshot_requests >= 6
+
+
+def test_winrm_service_defaults_refuse_basic_and_unencrypted_http(start_lab):
+    import requests
+    state = start_lab('hyperv4')
+    reply = requests.post('http://%s:5985/wsman' % state['cluster_address'], data=b'<x/>',
+                          proxies={'http': None, 'https': None})
+    assert reply.status_code == 401 and 'Basic' not in reply.headers['WWW-Authenticate']
+    with pytest.raises(AuthenticationFailure):      # the right password, but Basic is off
+        read_cluster_state(runner(state, state['cluster_address'], transport='basic'))
+    with pytest.raises(AuthenticationFailure):      # NTLM over HTTP without message encryption
+        read_cluster_state(runner(state, state['cluster_address'], scheme='http', message_encryption='never',
+                                  allow_insecure=True))
+    with runner(state, state['cluster_address'], scheme='http') as r:   # NTLM with message encryption
+        assert len(read_cluster_state(r).nodes) == 4
