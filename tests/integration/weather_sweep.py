@@ -33,7 +33,7 @@ def run(scenario, seed, net, workdir):
     state = lab_cli.start(scenario, run_dir, net='127.0.%d' % net, weather=seed)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.venv', 'collections'), ANSIBLE_NOCOLOR='1')
     extra = dict({'rolling_update_poll_interval': 0.1}, **EXTRA.get(scenario, {}))
-    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', state['inventory'],
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', os.path.join(run_dir, 'inventory.yml'),
            os.path.join(ROOT, 'playbooks', 'rolling_update.yml'), '-e', json.dumps(extra)]
     started = time.monotonic()
     try:
