@@ -202,11 +202,19 @@ def _membership(module, session):
                 not_back = []
                 if p['wait']:
                     dummy, not_back = nodes.wait_failback(session, name, roles, p['wait_timeout'], p['poll_interval'])
+                    _report_not_back(module, result, name, not_back)
                 result['roles_moved'] = [r for r in roles if r not in not_back]
-                if not_back:
-                    result['roles_not_back'] = not_back
     result.update(changed=True, node=after, diff={'before': before, 'after': after})
     return result
+
+
+def _report_not_back(module, result, name, not_back):
+    """Roles a move back to ``name`` did not bring: in the result, and a warning naming them."""
+    if not_back:
+        result['roles_not_back'] = not_back
+        module.warn('The move back to %s did not bring back %s: the live migration failed and the cluster does not '
+                    'try again; they run on where they were (move them with Move-ClusterVirtualMachineRole, or leave '
+                    'them)' % (name, ', '.join(not_back)))
 
 
 def _apply(module):
@@ -249,11 +257,7 @@ def _apply(module):
                 nodes.resume(session, name, p['failback'])
                 if p['wait'] and p['failback'] == 'immediate':
                     view, not_back = nodes.wait_failback(session, name, away, p['wait_timeout'], p['poll_interval'])
-                    if not_back:
-                        result['roles_not_back'] = not_back
-                        module.warn('Failback to %s did not bring back %s: the live migration failed and the cluster '
-                                    'does not try again; they run on where the drain put them (move them with '
-                                    'Move-ClusterVirtualMachineRole, or leave them)' % (name, ', '.join(not_back)))
+                    _report_not_back(module, result, name, not_back)
                 else:
                     view = nodes.read_node(session, name)
                 result['roles_moved'] = [r for r in away if r in set(g.name for g in view.owned)]

@@ -14,6 +14,15 @@ FAST = {'rolling_update_poll_interval': 0.1}
 SEED = 7
 
 
+def run_until_done(playbook, play, state, extra):
+    """Run the command, and again after a run weather stopped safely (at most three runs); the last run."""
+    for _attempt in range(3):
+        proc = playbook(play, state['inventory'], extra)[0]
+        if proc.returncode == 0:
+            break
+    return proc
+
+
 @pytest.mark.parametrize('scenario, extra', [
     ('hyperv4', {}),
     ('s2d4', {}),
@@ -25,13 +34,8 @@ SEED = 7
 ])
 def test_rolling_update_under_weather_ends_compliant_and_safe(start_lab, playbook, scenario, extra):
     state = start_lab(scenario, weather=SEED)
-    runs = []
-    for _attempt in range(3):
-        proc = playbook(PLAY, state['inventory'], dict(FAST, **extra))[0]
-        runs.append(proc.returncode)
-        if proc.returncode == 0:
-            break
-    assert runs[-1] == 0, proc.stdout[-3000:]
+    proc = run_until_done(playbook, PLAY, state, dict(FAST, **extra))
+    assert proc.returncode == 0, proc.stdout[-3000:]
     nodes = lab_state(state)['nodes']
     assert all(n['state'] == 'Up' and not n['pending_updates'] for n in nodes), nodes
     counters = lab_cli.control(state, '/stats')['counters']
@@ -62,13 +66,8 @@ def test_rolling_upgrade_under_weather_ends_upgraded_and_safe(start_lab, playboo
              'rolling_upgrade_method': method, 'rolling_upgrade_capture_dir': str(tmp_path / 'captures')}
     if method == 'in_place':
         extra['rolling_upgrade_setup_media'] = media
-    runs = []
-    for _attempt in range(3):
-        proc = playbook(UPGRADE, state['inventory'], extra)[0]
-        runs.append(proc.returncode)
-        if proc.returncode == 0:
-            break
-    assert runs[-1] == 0, proc.stdout[-3000:]
+    proc = run_until_done(playbook, UPGRADE, state, extra)
+    assert proc.returncode == 0, proc.stdout[-3000:]
     snap = lab_state(state)
     assert all(n['member'] and n['state'] == 'Up' and n['build'] == build for n in snap['nodes']), snap['nodes']
     assert snap['lock'] is None

@@ -38,7 +38,7 @@ def storage_busy(lab, node=None):
         return True
     if not any(d.health != 0 for d in lab.virtual_disks):
         return False
-    if node is not None and lab.s2d_enabled and node.member_state == 'Paused' and node.state == 'Paused':
+    if node is not None and lab.s2d_enabled and node.state == 'Paused':
         return bool([n for n in availability.missing_fault_domains(lab) if n != node.name])
     return True
 
@@ -346,14 +346,7 @@ def resume(lab, name, failback='NoFailback'):
 
 def _leave_service(lab, node):
     """Pausing an S2D node puts its drives in storage maintenance mode (S2D-FAQ); spaces lose a copy."""
-    if node.out_since is None:
-        node.out_since = lab.clock.now()
-    if lab.s2d_enabled:
-        node.stale = True
-        if lab.missed_since is None:
-            lab.missed_since = node.out_since
-        for disk in lab.virtual_disks:
-            disk.health, disk.operational = 1, [3]  # Warning / Degraded (HCI-MAINT, SS-STATES)
+    lab.out_of_service(node)
     availability.evaluate(lab)
 
 
@@ -478,6 +471,11 @@ def boot_seconds(lab, node):
     return lab.vary(t['post_seconds'] + t['os_boot_seconds'] + (t['updates_boot_seconds'] if node.reboot_pending else 0))
 
 
+def boot(lab, node, current, on_joined=None):
+    """The machine was powered on or restarted: Windows runs once ``boot_seconds`` have passed."""
+    lab.clock.after(boot_seconds(lab, node), lambda: current() and os_started(lab, node, current, on_joined))
+
+
 def os_started(lab, node, current, on_joined=None):
     """Windows runs again: WinRM answers at once, but the cluster service is still starting for
     ``cluster_start_seconds`` (its cmdlets fail as when it is stopped); then the node is Joining, then
@@ -546,7 +544,7 @@ def restart(lab, node):
         if node.name in lab.faults.get('no_return', []):
             lab.recorder.record('fault.no_return', node=node.name)
             return
-        lab.clock.after(boot_seconds(lab, node), lambda: current() and os_started(lab, node, current, joined))
+        boot(lab, node, current, joined)
 
     def joined():
         node.restarting = False

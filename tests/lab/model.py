@@ -414,7 +414,7 @@ class Lab:
     def admin_power(self, name, power):
         """The lab's operator pulls the plug (Off, at once) or presses the power button (On: the node
         boots as any other, POST included): ends any restart in progress."""
-        from .maintenance import boot_seconds, os_started  # maintenance builds on this module
+        from .maintenance import boot  # maintenance builds on this module
         with self.lock:
             node = self.machine(name)
             node.chassis = power
@@ -425,9 +425,7 @@ class Lab:
             if power == 'Off':
                 self.set_power(name, power)
             elif node.power != 'On':
-                def current():
-                    return node.restart_gen == gen
-                self.clock.after(boot_seconds(self, node), lambda: current() and os_started(self, node, current))
+                boot(self, node, lambda: node.restart_gen == gen)
 
     def set_power(self, name, power, graceful=False):
         """The operating system starts running (On) or stops (Off: ``graceful`` for a shutdown, which
@@ -440,7 +438,7 @@ class Lab:
                 node.boot_time = self.clock.now()
             self.recorder.record('node.power', node=node.name, power=power, state_before=before, state=node.state)
             if power != 'On':
-                self._out_of_service(node)
+                self.out_of_service(node)
             self.after_membership_change(graceful=graceful)
             self.set_net(node.name, 'up' if power == 'On' else 'dark')
 
@@ -450,15 +448,20 @@ class Lab:
         for hook in self.net_hooks:
             hook(name, mode)
 
-    def _out_of_service(self, node):
-        if node.member and node.out_since is None:
+    def out_of_service(self, node):
+        """A member leaves full service (paused, down, its cluster service stopped): since when (what it will
+        have missed); on S2D its copies go stale and every space shows a copy missing (Warning / Degraded,
+        HCI-MAINT, SS-STATES). The caller evaluates availability afterwards."""
+        if not node.member:
+            return
+        if node.out_since is None:
             node.out_since = self.clock.now()
-            if self.s2d_enabled and self.missed_since is None:
+        if self.s2d_enabled:
+            node.stale = True
+            if self.missed_since is None:
                 self.missed_since = node.out_since
-            if self.s2d_enabled:
-                node.stale = True
-                for disk in self.virtual_disks:
-                    disk.health, disk.operational = 1, [3]
+            for disk in self.virtual_disks:
+                disk.health, disk.operational = 1, [3]
 
     def set_cluster_service(self, name, status, graceful=False):
         with self.lock:
@@ -466,7 +469,7 @@ class Lab:
             node.cluster_service = status
             self.recorder.record('node.cluster_service', node=node.name, status=status, state=node.state)
             if status != 'Running':
-                self._out_of_service(node)
+                self.out_of_service(node)
             self.after_membership_change(graceful=graceful)
 
     def after_membership_change(self, graceful=False):

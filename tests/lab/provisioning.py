@@ -8,8 +8,7 @@ All functions run with ``lab.lock`` held.
 import copy
 
 from .model import OS_CATALOG, CmdletError
-from .maintenance import (MoveOperation, _node_error, _return_to_service, boot_seconds, node_not_found, os_started,
-                          shut_down)
+from .maintenance import MoveOperation, _node_error, _return_to_service, boot, node_not_found, os_started, shut_down
 
 BOOT_DEVICES = ('none', 'network', 'disk', 'cd', 'bios')
 # Hyper-V default VM configuration version per OS (windows-behaviour.md §14, VMVER / RU).
@@ -90,14 +89,7 @@ def _boot(lab, node):
         return
     # No PXE offer for this machine (the VMM provider answers only machines it deploys, VMM-BM):
     # the firmware falls through to the disk and the installed OS starts.
-    lab.clock.after(boot_seconds(lab, node), lambda: _os_started(lab, node, gen))
-
-
-def _os_started(lab, node, gen):
-    def current():
-        return node.power_gen == gen
-    if current():
-        os_started(lab, node, current)
+    boot(lab, node, lambda: node.power_gen == gen)
 
 
 def _reprovision(lab, node, image, gen):
@@ -176,7 +168,7 @@ def inplace_upgrade(lab, node, media):
         node.updates, node.reboot_pending = [], False
         lab.recorder.activity_end(node.name, 'reprovision')
         _record(lab, 'node.upgraded', node, os=node.os)
-        _os_started(lab, node, gen)
+        os_started(lab, node, lambda: node.power_gen == gen)
     lab.clock.after(lab.timings['inplace_upgrade_seconds'], upgraded)
 
 

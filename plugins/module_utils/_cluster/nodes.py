@@ -27,7 +27,8 @@ class NodeView(object):
     def __init__(self, node, groups):
         self.node = node
         self.groups = groups
-        self.migration_states = {}
+        self.migration_states = {}   # VM role -> MigrationState, when asked for (read_node migrations)
+        self.away = []               # roles a failback wait still waits for
 
     @property
     def owned(self):
@@ -118,8 +119,6 @@ def wait_failback(session, name, roles, timeout, interval):
     """Wait until ``roles`` are owned by the node again, or until every role still away ended its move
     for good (its live migration failed or was cancelled: the cluster does not try again, the VM runs on
     where it was). Returns (view, roles not back)."""
-    wanted = set(r.lower() for r in roles)
-
     def missing(view):
         owned = set(g.name.lower() for g in view.owned)
         return sorted(r for r in roles if r.lower() not in owned)
@@ -130,11 +129,11 @@ def wait_failback(session, name, roles, timeout, interval):
         return view
 
     def ended(view):
-        return not wanted or all(view.migration_states.get(r) in MIGRATION_ENDED for r in view.away)
+        return all(view.migration_states.get(r) in MIGRATION_ENDED for r in view.away)
 
     view = wait_until(poll, timeout, interval=interval,
                       describe=lambda v: '%s failback not finished: still away %s' % (name, ', '.join(v.away)), done=ended)
-    return view, view.away if wanted else []
+    return view, view.away
 
 
 def preferred_roles(view):
