@@ -16,7 +16,8 @@ description:
   - Runs C(Invoke-CauScan) for the cluster and returns, per node, the applicable updates (KB, title).
     Nodes with nothing to apply are listed in RV(compliant_nodes); a rolling run skips them.
   - CAU reaches every node itself, which from a WinRM session is a second hop; give it a credential
-    (O(cau_user), O(cau_password)) or use a delegating transport.
+    (O(cau_user), O(cau_password)) or use a delegating transport. Without O(cau_user), over a transport
+    that does not delegate, the WinRM credential (O(winrm_user), O(winrm_password)) is given to CAU.
   - Read-only. The scan lists the initial set of updates; updates that become applicable only after
     those are installed are not listed (Invoke-CauScan docs).
 author:
@@ -81,7 +82,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import WinRMOptions, error_for_record
 
 KB_IN_TITLE = re.compile(r'\b(KB\d{4,8})\b', re.I)
 
@@ -95,6 +96,10 @@ def _scan(module):
     params = {'plugin': p['plugin'], 'plugin_arguments': p['plugin_arguments']}
     if p['cau_user']:
         params.update(user=p['cau_user'], password=p['cau_password'])
+    else:
+        options = WinRMOptions.from_params(p)
+        if not options.can_delegate and options.user and options.password:
+            params.update(user=options.user, password=options.password)
     with session_from_module(module) as session:
         members, rows = session.invoke([('cluster.nodes', {}), ('cau.scan', params)])
         for what, r in (('cluster nodes', members), ('Invoke-CauScan', rows)):

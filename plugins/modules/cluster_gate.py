@@ -130,15 +130,12 @@ def _check(module):
     name = p['name']
     with session_from_module(module) as session:
         calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {})]
-        if p['check_cau']:
-            calls.append(('cau.run_state', {}))
         results = session.invoke(calls, retry=True)
         state = state_from_results(results[:len(SNAPSHOT_CALLS)], session.answered_by or session.options.host)
         extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
         threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
         held = state.run_lock
-        cau = extra['cau.run_state'].value['RunState'] if p['check_cau'] and extra['cau.run_state'].ok else (
-            'Unknown' if p['check_cau'] else None)
+        cau_run = state.cau_run if p['check_cau'] else None     # Get-CauRun, in the snapshot
         round_trips = session.round_trips
 
     if p['only_membership']:
@@ -170,7 +167,7 @@ def _check(module):
     checks = gates.evaluate(state, name, capacity=capacity if (hosts or p['capacity']) else None,
                             move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
-                            cau_run_state=cau)
+                            cau_run=cau_run)
     failed = [c for c in checks if not c.ok]
     node = state.node(name)
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,

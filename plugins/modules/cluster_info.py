@@ -168,14 +168,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import upgrade
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
-from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
 
 
 def _read(module):
     target = module.params['target_build']
     if target is not None:
         upgrade.level_of_build(target)
-    with runner_from_module(module) as runner:
+    # Through winrm_host, or the next of winrm_fallback_hosts when it cannot be reached.
+    with session_from_module(module) as runner:
         state = read_cluster_state(runner, expected_cluster=module.params['cluster_name'],
                                    lock_stale_after=module.params['lock_stale_after'])
         result = state.to_dict()

@@ -14,7 +14,7 @@ function Get-WsfcCauCredential($Params) {
 $WsfcOperations['cau.run_state'] = {
     param($p)
     if ($null -eq (Get-Command -Name Get-CauRun -ErrorAction SilentlyContinue)) {
-        return [ordered]@{ RunState = 'NotInstalled'; RunId = $null; CurrentOrchestrator = $null }
+        return [ordered]@{ RunState = 'NotInstalled'; RunId = $null; CurrentOrchestrator = $null; Nodes = @() }
     }
     $credential = Get-WsfcCauCredential $p
     $output = @(Get-CauRun @credential -WarningAction SilentlyContinue)
@@ -22,10 +22,15 @@ $WsfcOperations['cau.run_state'] = {
     if ($output.Count -gt 1) {
         $run = $output[1]
     }
+    # Each node's state during a run (property names UNVERIFIED: see docs/windows-behaviour.md section 13).
+    $nodes = @($run.NodeStatusNotifications | Where-Object { $null -ne $_ } | ForEach-Object {
+            [ordered]@{ Node = [string]$_.Node; Status = ConvertTo-WsfcText $_.Status }
+        })
     [ordered]@{
         RunState = ConvertTo-WsfcText $output[0]
         RunId = [string]$run.RunId
         CurrentOrchestrator = [string]$run.CurrentOrchestrator
+        Nodes = $nodes
     }
 }
 

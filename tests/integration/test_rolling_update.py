@@ -1,6 +1,7 @@
 """playbooks/rolling_update.yml end to end against the lab, judged by the lab's recorder and state."""
 
 import collections
+import time
 import re
 
 import pytest
@@ -259,3 +260,25 @@ def test_updates_offered_only_after_the_restart_are_installed_in_the_same_node_c
     assert collections.Counter(e['node'] for e in events(state, 'node.restart')) == {'EDGE-N1': 2, 'EDGE-N2': 2}
     installed = [(e['node'], e['kb']) for e in events(state, 'wu.installed')]
     assert ('EDGE-N1', 'KB5068999') in installed and ('EDGE-N2', 'KB5068999') in installed
+
+
+def test_a_cau_updating_run_in_progress_stops_the_run_before_anything_changes(start_lab, playbook):
+    """A self-updating CAU run started on its schedule holds the cluster: the preflight gate names the run, its
+    orchestrator and each node's state, and nothing of ours runs; once CAU finished, a re-run converges."""
+    state = start_lab('hyperv4')
+    fault(state, 'cau_run', True)
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
+    assert proc.returncode != 0
+    # Whichever check sees it first (a node CAU has out, or the gate), the reason names the CAU run.
+    assert said(proc, 'CAU reports RunInProgress (run cau-'), proc.stdout[-3000:]
+    assert said(proc, 'orchestrated by HV-N4; HV-N1 ')
+    ours = [e for e in events(state, 'rpc.call') if e['op'] in ('cluster.node.suspend', 'cluster.node.resume', 'node.restart')]
+    assert ours == [] and lab_state(state)['lock'] is None      # CAU's own drains are not requests of ours
+    deadline = time.monotonic() + 120
+    while not events(state, 'cau.run_finished') and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert events(state, 'cau.run_finished')[0]['result'] == 'Succeeded'
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert_all_updated(state)
+    assert stats(state)['violations'] == []

@@ -628,31 +628,47 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
             return
         if mode == 'scan' or not found:
             return finish()
-        job['Phase'] = 'Installing'
         install(list(found), 0, len(found))
 
     def install(queue, index, total):
+        """One update at a time, as the task script does: download it (Phase Downloading), then install
+        it (Phase Installing). Result codes are the WUA OperationResultCode names (windows-behaviour.md §10)."""
         if not queue:
             return finish()
         update = queue.pop(0)
+        view = next(v for v in job['Updates'] if v['KB'] == update.kb)
 
-        def installed():
-            failing = lab.faults.get('update_fail', {}).get(node.name, [])
-            view = next(v for v in job['Updates'] if v['KB'] == update.kb)
-            if update.kb in failing:
-                # WUA OperationResultCode 4 = Failed; 0x80240022 WU_E_ALL_UPDATES_FAILED.
-                view['ResultCode'], view['HResult'] = 'Failed', -2145124318
-            else:
-                view['ResultCode'], view['HResult'] = 'Succeeded', 0
-                node.updates.remove(update)
-                if update.reboot:
-                    node.reboot_pending = True
-                    job['RebootRequired'] = True
-                    node.pending_ubr = max(node.pending_ubr, update.ubr or node.ubr + 1)
+        def done():
             job['Progress'] = int(100 * (index + 1) / total)
             lab.recorder.record('wu.installed', node=node.name, kb=update.kb, result=view['ResultCode'])
             install(queue, index + 1, total)
-        lab.clock.after(lab.vary(update.install_seconds), installed)
+
+        def installed():
+            if update.kb in lab.faults.get('update_fail', {}).get(node.name, []):
+                # OperationResultCode 4 = Failed; 0x80240022 WU_E_ALL_UPDATES_FAILED.
+                view['ResultCode'], view['HResult'] = 'Failed', -2145124318
+                return done()
+            partial = update.kb in lab.faults.get('update_partial', {}).get(node.name, [])
+            # 3 = SucceededWithErrors: installed, with errors logged (the update is on the node).
+            view['ResultCode'], view['HResult'] = ('SucceededWithErrors', 0) if partial else ('Succeeded', 0)
+            node.updates.remove(update)
+            if update.reboot:
+                node.reboot_pending = True
+                job['RebootRequired'] = True
+                node.pending_ubr = max(node.pending_ubr, update.ubr or node.ubr + 1)
+            done()
+
+        def downloaded():
+            if update.kb in lab.faults.get('download_fail', {}).get(node.name, []):
+                # The download failed: 0x8024402C WU_E_PT_WINHTTP_NAME_NOT_RESOLVED (the update server's
+                # name does not resolve); nothing is installed.
+                view['ResultCode'], view['HResult'] = 'Failed', -2145107924
+                return done()
+            job['Phase'] = 'Installing'
+            lab.clock.after(lab.vary(update.install_seconds), installed)
+
+        job['Phase'] = 'Downloading'
+        lab.clock.after(lab.vary(update.size_mb / t['download_mb_per_second']), downloaded)
 
     def finish():
         job['Phase'] = 'Failed' if any(v['ResultCode'] == 'Failed' for v in job['Updates']) else 'Completed'

@@ -242,6 +242,7 @@ DEFAULT_TIMINGS = {
     'cluster_start_seconds': 45.0,          # WinRM answers, the cluster service is still starting
     'join_seconds': 10.0,                   # Joining until back in membership
     'scan_seconds': 45.0,                   # Windows Update search
+    'download_mb_per_second': 25.0,         # update download from WSUS / Microsoft Update (200 Mbit/s, lab choice)
     'resync_write_mb_per_second': 10.0,     # writes the cluster's VMs make, which an absent node misses
     'resync_mb_per_second': 30.0,           # S2D repair throughput (Microsoft's sample: 11.4 GB in 6 min 23 s)
     'repair_job_linger_seconds': 60.0,      # Completed jobs stay listed (TimeBeforeRemoval)
@@ -285,6 +286,7 @@ class Lab:
         self.storage_jobs: List[StorageJob] = []
         self.quorum = Quorum('NodeMajority', None, None)
         self.cau_parameters: Dict[str, str] = {}
+        self.cau_run = None            # the Updating Run in progress (tests/lab/cau.py)
         self.cluster_params: Dict[str, str] = {}   # private properties of the cluster object (the run lock)
         self.property_step = None   # called before each read or write of them (interleaving tests)
         self.timings: Dict[str, float] = dict(DEFAULT_TIMINGS)

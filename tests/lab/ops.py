@@ -410,13 +410,28 @@ def lock_cas(lab, node, params):
 @operation('cau.run_state')
 def cau_run_state(lab, node, params):
     _require_cluster(lab, node, 'GetClusterCommand')
-    # The lab runs no CAU Updating Runs: Get-CauRun reports RunNotInProgress (windows-behaviour.md §13).
-    return {'RunState': 'RunNotInProgress', 'RunId': None, 'CurrentOrchestrator': None}
+    # Get-CauRun: RunNotInProgress, or RunInProgress and the run with each node's state (windows-behaviour.md §13).
+    run = lab.cau_run
+    if run is None:
+        return {'RunState': 'RunNotInProgress', 'RunId': None, 'CurrentOrchestrator': None, 'Nodes': []}
+    view = run.view()
+    return {'RunState': 'RunInProgress', 'RunId': view['RunId'], 'CurrentOrchestrator': view['CurrentOrchestrator'],
+            'Nodes': view['NodeStatusNotifications']}
 
 
 @operation('cau.scan')
 def cau_scan(lab, node, params):
     _require_cluster(lab, node, 'GetClusterCommand')
+    if params.get('user') and not credential_valid(lab, params.get('user'), params.get('password')):
+        raise CmdletError('The user name or password is incorrect.', 'UnauthorizedAccess,Microsoft.ClusterAwareUpdating.'
+                          'Commands.InvokeCauScanCommand', 'PermissionDenied', exception='System.UnauthorizedAccessException',
+                          native_code=1326)
+    if not params.get('user') and len(lab.nodes) > 1:
+        # Invoke-CauScan scans every node remotely: from a WinRM session without delegation that is a
+        # second hop, refused without -Credential (windows-behaviour.md §2; wording UNVERIFIED).
+        raise CmdletError('Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))',
+                          'UnauthorizedAccess,Microsoft.ClusterAwareUpdating.Commands.InvokeCauScanCommand',
+                          'PermissionDenied', exception='System.UnauthorizedAccessException', native_code=5)
     if params.get('plugin') not in ('Microsoft.WindowsUpdatePlugin', 'Microsoft.HotfixPlugin'):
         raise CmdletError("The plug-in '%s' is not registered." % params.get('plugin'), 'PluginNotFound',
                           'ObjectNotFound', exception='Microsoft.ClusterAwareUpdating.CauException')
@@ -486,6 +501,15 @@ def host_warnings(request):
     return []
 
 
+def credential_valid(lab, user, password):
+    """A domain credential (DOMAIN\\user, user@domain or user) with its right password."""
+    user = str(user or '')
+    known = dict((k.lower(), v) for k, v in lab.users.items())
+    short = user.rsplit('\\', maxsplit=1)[-1].split('@')[0].lower()
+    expected = known.get(user.lower(), known.get('%s\\%s' % (lab.domain.split('.')[0].lower(), short)))
+    return expected is not None and expected == password
+
+
 def check_delegation(lab, node, op, delegate):
     """No delegation (the lab's Basic/NTLM logons never delegate): the cmdlet cannot reach the
     other nodes. With the scheduled-task method the task's logon checks the password."""
@@ -494,11 +518,7 @@ def check_delegation(lab, node, op, delegate):
         raise CmdletError('You do not have administrative privileges on the cluster. Contact your network administrator '
                           'to request access.\n    Access is denied', 'ClusterAccessDenied,Microsoft.FailoverClusters.'
                           'PowerShell.%sCommand' % DELEGATED[op], 'PermissionDenied', native_code=5)
-    user = str(delegate.get('user') or '')
-    known = dict((k.lower(), v) for k, v in lab.users.items())
-    short = user.rsplit('\\', maxsplit=1)[-1].split('@')[0].lower()
-    password = known.get(user.lower(), known.get('%s\\%s' % (lab.domain.split('.')[0].lower(), short)))
-    if password is None or password != delegate.get('password'):
+    if not credential_valid(lab, delegate.get('user'), delegate.get('password')):
         raise CmdletError('The user name or password is incorrect.', 'HRESULT 0x8007052e,Register-ScheduledTask',
                           'AuthenticationError', exception='Microsoft.Management.Infrastructure.CimException',
                           native_code=1326)

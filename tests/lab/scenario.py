@@ -125,6 +125,10 @@ def build(spec, net='127.0.10', clock_scale=None):
         lab.cau_parameters = {'ResourceGroupName': cau_group, 'Status': 'Online', 'MaxFailedNodes': '1',
                               'MaxRetriesPerNode': '3', 'RebootTimeoutMinutes': '15', 'DaysOfWeek': 'Tuesday',
                               'WeeksInterval': '2', 'CauPluginName': 'Microsoft.WindowsUpdatePlugin'}
+        if c.get('cau_run_after_seconds') is not None:
+            # The role's schedule: a self-updating run starts on its own that long after the lab.
+            from . import cau
+            lab.clock.after(float(c['cau_run_after_seconds']), lambda: cau.start_run(lab))
     storage = spec.get('storage')
     if storage:
         if not lab.s2d_enabled:

@@ -19,7 +19,8 @@ from . import maintenance, provisioning
 from . import scenario as scenario_mod
 from .redfish import RedfishListener
 from .tls import make_pki
-from .wsman import ShellHost, WsmanListener
+from . import cau
+from .wsman import WINRM_LIMITS, ShellHost, WsmanListener
 
 LAB_USER = 'admin'
 LAB_DOMAIN = 'LAB'
@@ -42,7 +43,8 @@ class LabServer:
         self.lab = scenario_mod.build(self.spec, net=net, clock_scale=clock_scale)
         self.cluster_address = '%s.10' % net
         self.control_address = '%s.2' % net
-        self.shell_hosts = dict((name, ShellHost(self.lab, name)) for name in self.lab.machines)
+        limits = dict((k, v) for k, v in (self.spec.get('winrm') or {}).items() if k in WINRM_LIMITS)
+        self.shell_hosts = dict((name, ShellHost(self.lab, name, limits)) for name in self.lab.machines)
         self.listeners = {}
         self.redfish = {}
         self.ipmi = {}                 # node -> subprocess.Popen of its IPMI BMC
@@ -67,9 +69,7 @@ class LabServer:
 
     def start(self):
         os.makedirs(self.run_dir, exist_ok=True)
-        addresses = ([self.cluster_address] + [n.address for n in self.lab.machines.values()]
-                     + [n.bmc_address for n in self.lab.machines.values()])
-        self.pki = make_pki(os.path.join(self.run_dir, 'pki'), addresses, dns_names=['localhost'])
+        self.pki = make_pki(os.path.join(self.run_dir, 'pki'), self._certificates())
         users_file = os.path.join(self.run_dir, 'ntlm-users')
         with open(users_file, 'w') as handle:
             handle.write('%s:%s:%s\n' % (LAB_DOMAIN, LAB_USER, LAB_PASSWORD))
@@ -84,11 +84,11 @@ class LabServer:
         for name, node in self.lab.machines.items():
             for scheme, port in (('http', 5985), ('https', 5986)):
                 self.listeners[(name, scheme)] = WsmanListener(
-                    self.lab, node.address, port, self._node_route(name), name, scheme=scheme, tls=self.pki, users=users,
+                    self.lab, node.address, port, self._node_route(name), name, scheme=scheme, tls=self.pki[name], users=users,
                     **service)
         for scheme, port in (('http', 5985), ('https', 5986)):
             self.listeners[('cluster', scheme)] = WsmanListener(
-                self.lab, self.cluster_address, port, self._cluster_route, 'cluster', scheme=scheme, tls=self.pki,
+                self.lab, self.cluster_address, port, self._cluster_route, 'cluster', scheme=scheme, tls=self.pki['cluster'],
                 users=users, **service)
         for key, listener in self.listeners.items():
             node = self.lab.machine(key[0])
@@ -101,6 +101,26 @@ class LabServer:
         self._start_bmcs()
         threading.Thread(target=self._tick, name='lab-clock', daemon=True).start()
         self.write_files()
+
+    def _certificates(self):
+        """A certificate per node (its address, name and FQDN) and per BMC. The cluster name's address
+        is served by the HTTPS listener of the node that owns it, with that node's certificate (a
+        certificate made for it names the node, not the cluster), unless the scenario's administrator
+        added the cluster name to the nodes' certificates (``winrm: {cluster_name_in_certificates: true}``)
+        (windows-behaviour.md §15)."""
+        domain = self.lab.domain.lower()
+        certs = {}
+        for name, node in self.lab.machines.items():
+            fqdn = '%s.%s' % (name.lower(), domain)
+            certs[name] = (fqdn, [node.address], [name.lower(), fqdn])
+            certs['bmc-' + name] = ('%s-bmc.%s' % (name.lower(), domain), [node.bmc_address], [])
+        first = sorted(self.lab.nodes)[0] if self.lab.nodes else sorted(self.lab.machines)[0]
+        common, addresses, names = certs[first]
+        if (self.spec.get('winrm') or {}).get('cluster_name_in_certificates'):
+            cluster_fqdn = '%s.%s' % (self.lab.name.lower(), domain)
+            addresses, names = addresses + [self.cluster_address], names + [self.lab.name.lower(), cluster_fqdn]
+        certs['cluster'] = (common, addresses, names)
+        return certs
 
     def _tick(self):
         while not self._stop.wait(0.02):
@@ -149,7 +169,7 @@ class LabServer:
         control = 'http://%s:%d' % (self.control_address, CONTROL_PORT)
         lab_dir = os.path.dirname(os.path.abspath(__file__))
         for name, node in self.lab.machines.items():
-            self.redfish[name] = RedfishListener(self, name, node.bmc_address, REDFISH_PORT, self.pki)
+            self.redfish[name] = RedfishListener(self, name, node.bmc_address, REDFISH_PORT, self.pki['bmc-' + name])
             self.redfish[name].start()
             self.ipmi[name] = subprocess.Popen(
                 [sys.executable, '-m', 'lab.ipmi_bmc', '--node', name, '--address', node.bmc_address,
@@ -214,10 +234,11 @@ class LabServer:
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
               'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy',
-              'reboot_pending', 'storage_repair', 'clock_skew')
+              'reboot_pending', 'storage_repair', 'clock_skew', 'download_fail', 'update_partial', 'cau_run')
 
     def inject(self, fault, value):
-        """Arm a fault: update_fail {node: [kb]}, no_return [node], storage_stall {percent},
+        """Arm a fault: update_fail {node: [kb]}, download_fail {node: [kb]} (the download fails, 0x8024402C),
+        update_partial {node: [kb]} (installed with ResultCode SucceededWithErrors), no_return [node], storage_stall {percent},
         winrm_drop {node: count}, vm_pinned [vm] (the VM cannot live-migrate), bmc_unreachable [node],
         bmc_password {node: password} (the BMC's password was changed), pxe_no_return [node] (the
         deployment never finishes), wrong_build {node: os} (the image deploys another release),
@@ -232,7 +253,7 @@ class LabServer:
         reboot_pending [node] (an earlier installation left a restart pending), storage_repair {minutes}
         (S2D starts repairing now, that many minutes of work at the resync rate, as after a node came back from a
         long absence), clock_skew {node: seconds}
-        (the node's clock is that far off the cluster's)."""
+        (the node's clock is that far off the cluster's), cau_run true (a self-updating CAU run starts)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:
@@ -250,6 +271,9 @@ class LabServer:
             elif fault == 'reboot_pending':
                 for name in value or []:
                     self.lab.machine(name).reboot_pending = True
+            elif fault == 'cau_run':
+                # The CAU clustered role's schedule came: a self-updating Updating Run starts now.
+                cau.start_run(self.lab)
             elif fault == 'storage_repair':
                 minutes = (value or {}).get('minutes', 30)
                 maintenance.start_repair(self.lab, minutes * 60.0 * self.lab.timings['resync_mb_per_second'] * 1e6)

@@ -50,6 +50,12 @@ BOUNDARY = b'--Encrypted Boundary'
 # [MS-WSMV] fault codes seen from Windows (windows-behaviour.md §15).
 FAULT_TIMED_OUT = 2150858793
 FAULT_UNKNOWN_SHELL = 2150858843
+FAULT_SHELLS_PER_USER = 2150859179      # ERROR_WSMAN_QUOTA_MAX_SHELLUSERS (wsmerror.h)
+FAULT_ENVELOPE = 2150858824             # ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED (wsmerror.h); for a request: UNVERIFIED
+
+# WinRM service settings a node has unless the scenario's ``winrm:`` says otherwise (windows-behaviour.md §15):
+# winrm/config/winrs MaxShellsPerUser 30 and IdleTimeout 7,200,000 ms, winrm/config MaxEnvelopeSizekb 500.
+WINRM_LIMITS = {'max_shells_per_user': 30, 'idle_timeout_seconds': 7200.0, 'max_envelope_kb': 500}
 
 BOOTSTRAP_MARK = '# wsfc.rolling rpc bootstrap 1'
 SHIM_MARK = '# wsfc.rolling rpc shim 1'
@@ -83,23 +89,46 @@ def xml_escape(text):
 class ShellHost:
     """The shells of one node: shells and commands live on the node, whichever listener served them."""
 
-    def __init__(self, lab, node_name):
+    def __init__(self, lab, node_name, limits=None):
         self.lab = lab
         self.node_name = node_name
+        self.limits = dict(WINRM_LIMITS, **(limits or {}))
         self.shells = {}
+        self.used = {}          # shell id -> lab time of its last request
         self.lock = threading.Lock()
 
     def reset(self):
         """A reboot or a power-off loses every shell."""
         with self.lock:
             self.shells.clear()
+            self.used.clear()
+
+    def _expire_idle(self):
+        """Shells without a request for IdleTimeout are deleted by the service (a client that died
+        leaves its shells behind until then). Called with ``self.lock`` held."""
+        now = self.lab.clock.now()
+        for shell_id, used in list(self.used.items()):
+            if now - used > self.limits['idle_timeout_seconds']:
+                self.shells.pop(shell_id, None)
+                self.used.pop(shell_id, None)
+                self.lab.recorder.record('winrm.shell_expired', node=self.node_name, shell=shell_id)
 
     # -- actions -----------------------------------------------------------------------------
 
     def create(self, endpoint):
         shell_id = str(uuid.uuid4()).upper()
         with self.lock:
+            self._expire_idle()
+            limit = self.limits['max_shells_per_user']
+            if limit and len(self.shells) >= limit:
+                # The lab has one user: every shell is that user's.
+                self.lab.recorder.record('winrm.shell_quota', node=self.node_name, shells=len(self.shells))
+                raise Fault('s:Receiver', 'w:QuotaLimit',
+                            'The WS-Management service cannot process the request. This user is allowed a maximum '
+                            'number of %d concurrent shells, which has been exceeded. Close existing shells or raise '
+                            'the quota for this user. ' % limit, FAULT_SHELLS_PER_USER)
             self.shells[shell_id] = {}
+            self.used[shell_id] = self.lab.clock.now()
         body = ('<x:ResourceCreated><a:Address>%s</a:Address><a:ReferenceParameters>'
                 '<w:ResourceURI>%s</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">%s</w:Selector>'
                 '</w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>') % (xml_escape(endpoint), SHELL_URI, shell_id)
@@ -107,7 +136,10 @@ class ShellHost:
 
     def _shell(self, shell_id):
         with self.lock:
+            self._expire_idle()
             shell = self.shells.get(shell_id)
+            if shell is not None:
+                self.used[shell_id] = self.lab.clock.now()
         if shell is None:
             raise Fault('s:Sender', 'w:InvalidSelectors',
                         'The request for the Windows Remote Shell with ShellId %s failed because the shell was not '
@@ -120,6 +152,7 @@ class ShellHost:
         self._shell(shell_id)
         with self.lock:
             self.shells.pop(shell_id, None)
+            self.used.pop(shell_id, None)
         return 'http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse', ''
 
     def command(self, shell_id, body):
@@ -444,6 +477,12 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         relates_to = ''
         host = listener.shell_host()
         try:
+            limit = host.limits['max_envelope_kb'] * 1024 if host is not None else 0
+            if limit and len(raw) > limit:
+                # MaxEnvelopeSizekb also bounds the requests the service processes ([MS-WSMV] 2.2.4.10).
+                raise Fault('s:Sender', 'w:EncodingLimit', 'The WS-Management service cannot process the request '
+                            'because the request is larger than MaxEnvelopeSizekb (%d KB). ' % (limit // 1024),
+                            FAULT_ENVELOPE)
             root = ET.fromstring(raw)
             header = root.find('s:Header', NS)
             body = root.find('s:Body', NS)

@@ -54,8 +54,10 @@ class LabProtocol:
         pass
 
 
-def build_lab(name='hyperv4'):
-    lab = scenario_mod.build(scenario_mod.load(name), net='127.0.250')
+def build_lab(name='hyperv4', **overrides):
+    spec = scenario_mod.load(name)
+    spec.update(overrides)
+    lab = scenario_mod.build(spec, net='127.0.250')
     lab.users = {'LAB\\admin': 'pw'}
     return lab
 

@@ -62,14 +62,23 @@ def connection_fix(exc, what):
 
 
 def check_cluster(options, findings, inventory_nodes, lock_stale_after, cau_required, runner_factory, max_skew=SKEW_WARNING,
-                  check_controller_clock=True, now=None):
-    """The cluster as a whole, through the cluster name (one round trip), then the CAU run state."""
+                  check_controller_clock=True, now=None, fallback_host=None):
+    """The cluster as a whole, through the cluster name (one round trip), then the CAU run state; through
+    ``fallback_host`` when the cluster name's certificate does not name it."""
     target = options.host
     try:
         with runner_factory(options) as runner:
             state = read_cluster_state(runner, lock_stale_after=lock_stale_after)
             cau_run, clock = runner.invoke([('cau.run_state', {}), ('lock.read', {})])
     except (ConnectionFailure, TimeoutFailure, AuthenticationFailure) as exc:
+        if exc.details.get('certificate') and 'does not name' in str(exc) and fallback_host:
+            # HTTPS to the cluster name reaches a node's listener, whose certificate names the node: every
+            # module then goes on to the nodes. Worth knowing, not a reason to stop.
+            findings.add('winrm', target, WARNING, "the cluster name's HTTPS certificate does not name it; the "
+                         "collection reaches the cluster through the nodes (%s)" % exc,
+                         "add the cluster name to the nodes' WinRM certificates (subject alternative name) to use it")
+            return check_cluster(options.replace(host=fallback_host), findings, inventory_nodes, lock_stale_after,
+                                 cau_required, runner_factory, max_skew, check_controller_clock, now)
         findings.add('winrm', target, ERROR, 'the cluster name does not answer WinRM: %s' % exc, connection_fix(exc, target))
         return None
     except CollectionError as exc:
@@ -80,8 +89,8 @@ def check_cluster(options, findings, inventory_nodes, lock_stale_after, cau_requ
         skew = (run_lock.parse_time(clock.value['Now']) - (now or datetime.datetime.utcnow())).total_seconds()
         findings.add('time', target, _skew_status(skew, max_skew), 'cluster clock %+.0f s from the controller' % skew,
                      'synchronise the clocks (NTP on the controller, w32tm /resync on the nodes)' if abs(skew) > max_skew else None)
-    findings.add('winrm', target, OK, 'the cluster name answers WinRM (%s, %s)' % (
-        options.transport, 'certificate validated' if options.scheme == 'https' and options.validate_certs else options.scheme))
+    findings.add('winrm', target, OK, '%s answers WinRM for the cluster (%s, %s)' % (
+        target, options.transport, 'certificate validated' if options.scheme == 'https' and options.validate_certs else options.scheme))
     names = set(n.name.lower() for n in state.nodes)
     listed = set(n.lower() for n in inventory_nodes)
     if names != listed:
@@ -249,7 +258,8 @@ def run(options, nodes, lock_stale_after=run_lock.STALE_AFTER, cau_required=Fals
     """Every check; returns Findings. ``nodes``: [{'name', 'winrm_host', 'node_id', 'bmc': BmcOptions or None}]."""
     findings = Findings()
     state = check_cluster(options, findings, [n['name'] for n in nodes], lock_stale_after, cau_required,
-                          runner_factory, max_skew, check_controller_clock)
+                          runner_factory, max_skew, check_controller_clock,
+                          fallback_host=next((n.get('winrm_host') or n['name'] for n in nodes), None))
     ids = dict((n.name.lower(), n.id) for n in state.nodes) if state else {}
     for node in nodes:
         node_options = options.replace(host=node.get('winrm_host') or node['name'])

@@ -83,7 +83,7 @@ def membership_checks(nodes, quorum, name, min_quorum_margin=None):
 
 
 def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_state=False,
-             min_quorum_margin=None, lock=None, run_id=None, cau_run_state=None):
+             min_quorum_margin=None, lock=None, run_id=None, cau_run=None):
     """All gate checks for taking ``name`` out. Returns a list of Check (ok or not, with detail)."""
     checks = []
     node = state.node(name)
@@ -141,10 +141,11 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
         checks.append(Check('run_lock', held, 'held by this run' if held else
                             'the run lock is not held by this run (%s)' % (describe_lock(lock) if lock else 'no lock')))
 
-    if cau_run_state is not None:
-        cau_ok = cau_run_state in ('RunNotInProgress', 'NotInstalled')
-        checks.append(Check('cau_run', cau_ok, 'no CAU Updating Run' if cau_ok else
-                            'CAU reports %s: let it finish, or recover it with Invoke-CauRun -ForceRecovery' % cau_run_state))
+    if cau_run is not None:
+        # model.cau_run_view(): an unreadable run state counts as in progress.
+        checks.append(Check('cau_run', not cau_run['in_progress'], 'no CAU Updating Run' if not cau_run['in_progress'] else
+                            'CAU reports %s: let it finish, or recover it with Invoke-CauRun -ForceRecovery'
+                            % cau_run['summary']))
     return checks
 
 

@@ -241,6 +241,7 @@ class ClusterState:
     storage_jobs: List[StorageJob]
     cau_role: Optional[CauRole]
     run_lock: Optional[dict] = None
+    cau_run: Optional[dict] = None          # cau_run_view(): RunState, RunId, CurrentOrchestrator, Nodes, summary
 
     def node(self, name):
         for node in self.nodes:
@@ -287,8 +288,26 @@ class ClusterState:
             'storage_jobs': [_plain(asdict(j)) for j in self.storage_jobs],
             'cau_role': _plain(asdict(self.cau_role)) if self.cau_role else None,
             'run_lock': self.run_lock,
+            'cau_run': self.cau_run,
             'health': self.health(),
         }
+
+
+def cau_run_view(value):
+    """Get-CauRun as plain data with a one-line ``summary`` (run, orchestrator, each node's state)."""
+    value = dict(value or {})
+    state = value.get('RunState') or 'Unknown'
+    nodes = [{'node': n.get('Node'), 'status': n.get('Status')} for n in value.get('Nodes') or []]
+    summary = state
+    if value.get('RunId'):
+        summary += ' (run %s orchestrated by %s%s)' % (
+            value['RunId'], value.get('CurrentOrchestrator') or 'unknown',
+            '; ' + ', '.join('%s %s' % (n['node'], n['status']) for n in nodes) if nodes else '')
+    elif value.get('Error'):
+        summary += ' (%s)' % value['Error']
+    return {'run_state': state, 'run_id': value.get('RunId') or None,
+            'orchestrator': value.get('CurrentOrchestrator') or None, 'nodes': nodes, 'summary': summary,
+            'in_progress': state not in ('RunNotInProgress', 'NotInstalled')}
 
 
 def quorum_summary(nodes, quorum):

@@ -24,6 +24,7 @@ SNAPSHOT_CALLS = (
     ('storage.jobs', 'the storage jobs'),
     ('cau.role', 'the Cluster-Aware Updating role'),
     ('lock.read', 'the rolling-run lock'),
+    ('cau.run_state', 'the Cluster-Aware Updating run'),
 )
 
 
@@ -43,10 +44,11 @@ def read_cluster_state(runner, expected_cluster=None, lock_stale_after=run_lock.
         RemoteCommandError: a cmdlet failed (e.g. the cluster service is not running there).
     """
     results = runner.invoke([(op, {}) for op, _what in SNAPSHOT_CALLS])
-    state = state_from_results(results, runner.options.host, lock_stale_after)
+    host = getattr(runner, 'current_host', None) or runner.options.host
+    state = state_from_results(results, host, lock_stale_after)
     if expected_cluster and state.cluster.name.lower() != expected_cluster.lower():
         raise NotFound("Cluster '%s' not found: %s belongs to cluster '%s'"
-                       % (expected_cluster, runner.options.host, state.cluster.name))
+                       % (expected_cluster, host, state.cluster.name))
     return state
 
 
@@ -62,6 +64,10 @@ def state_from_results(results, host, lock_stale_after=run_lock.STALE_AFTER):
                                 "session without delegation this is a second hop: use CredSSP or Kerberos delegation, "
                                 "or read them on the node that owns the role" % (host, result.error.get('message')))
             values[op] = 'unreadable'
+            continue
+        if not result.ok and op == 'cau.run_state':
+            # Unknown, not absent: the gates refuse on it; the snapshot itself is still worth having.
+            values[op] = {'RunState': 'Unknown', 'Error': result.error.get('message')}
             continue
         if not result.ok:
             raise error_for_record("Failed to read %s from '%s'" % (what, host), result.error)
@@ -84,4 +90,5 @@ def state_from_results(results, host, lock_stale_after=run_lock.STALE_AFTER):
         cau_role=model.CauRole.from_ps(cau) if cau else None,
         run_lock=run_lock.annotate(run_lock.decode(values['lock.read'].get('Value')),
                                    run_lock.parse_time(values['lock.read']['Now']), lock_stale_after),
+        cau_run=model.cau_run_view(values['cau.run_state']),
     )

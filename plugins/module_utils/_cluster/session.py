@@ -85,8 +85,11 @@ class ClusterSession(object):
                 finally:
                     self.round_trips += self._runner.round_trips - before
                     self.polls += 1 if poll else 0
-            except (ConnectionFailure, TimeoutFailure):
-                if not retry:
+            except (ConnectionFailure, TimeoutFailure) as exc:
+                # A request that never reached the host (no connection; its certificate does not name the
+                # address, as a node's certificate does not name the cluster) goes to the next host, mutation
+                # or not.
+                if not retry and not exc.details.get('not_sent'):
                     raise
                 self._runner.close()
                 self._runner = None
@@ -96,6 +99,11 @@ class ClusterSession(object):
                     self._connect(self._index + 1)
                 else:
                     self._connect(0)
+
+    @property
+    def current_host(self):
+        """The host the last request went to."""
+        return self.hosts[max(self._index, 0)]
 
     def call(self, op, params=None, action=None, retry=False, poll=False):
         result = self.invoke([(op, params or {})], retry=retry, poll=poll)[0]

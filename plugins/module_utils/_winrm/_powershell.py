@@ -764,7 +764,7 @@ return @{ Credential = New-Object System.Management.Automation.PSCredential -Arg
 $WsfcOperations['cau.run_state'] = {
 param($p)
 if ($null -eq (Get-Command -Name Get-CauRun -ErrorAction SilentlyContinue)) {
-return [ordered]@{ RunState = 'NotInstalled'; RunId = $null; CurrentOrchestrator = $null }
+return [ordered]@{ RunState = 'NotInstalled'; RunId = $null; CurrentOrchestrator = $null; Nodes = @() }
 }
 $credential = Get-WsfcCauCredential $p
 $output = @(Get-CauRun @credential -WarningAction SilentlyContinue)
@@ -772,10 +772,14 @@ $run = $null
 if ($output.Count -gt 1) {
 $run = $output[1]
 }
+$nodes = @($run.NodeStatusNotifications | Where-Object { $null -ne $_ } | ForEach-Object {
+[ordered]@{ Node = [string]$_.Node; Status = ConvertTo-WsfcText $_.Status }
+})
 [ordered]@{
 RunState = ConvertTo-WsfcText $output[0]
 RunId = [string]$run.RunId
 CurrentOrchestrator = [string]$run.CurrentOrchestrator
+Nodes = $nodes
 }
 }
 $WsfcOperations['cau.scan'] = {

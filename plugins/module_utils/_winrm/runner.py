@@ -301,11 +301,18 @@ class PowerShellRunner(object):
                 return RemoteCommandError('WS-Management fault from %s while %s: %s (code %s)'
                                           % (endpoint, what, exc.reason, exc.wsman_fault_code),
                                           details={'wsman_fault_code': exc.wsman_fault_code})
+            # connect_failed: no connection was made, so nothing this request carried reached the server.
             if isinstance(exc, requests.exceptions.SSLError):
-                return ConnectionFailure('TLS failure talking to %s: %s. Check winrm_ca_path or the '
-                                         'server certificate' % (endpoint, _root_cause(exc)))
+                cause = _root_cause(exc)
+                hint = ("the server's certificate does not name %s (a node's WinRM certificate names the node, not the "
+                        "cluster name: add the cluster name to the nodes' certificates, or the collection goes to "
+                        "the nodes in winrm_fallback_hosts)" % self.options.host if 'mismatch' in cause
+                        else 'check winrm_ca_path or the server certificate')
+                return ConnectionFailure('TLS failure talking to %s: %s; %s' % (endpoint, cause, hint),
+                                         details={'connect_failed': True, 'certificate': True})
             if isinstance(exc, (requests.exceptions.ConnectTimeout,)):
-                return TimeoutFailure('connection to %s timed out after %s s' % (endpoint, self.options.connection_timeout))
+                return TimeoutFailure('connection to %s timed out after %s s' % (endpoint, self.options.connection_timeout),
+                                      details={'connect_failed': True})
             if isinstance(exc, requests.exceptions.ReadTimeout):
                 return TimeoutFailure('%s did not answer within %s s while %s' % (endpoint, self.options.read_timeout, what),
                                       details={'transient': True})
@@ -313,7 +320,9 @@ class PowerShellRunner(object):
                 cause = _root_cause(exc)
                 # A connection that was open and then dropped or reset is transient; a refused one is not.
                 transient = any(t in cause for t in ('closed connection', 'reset', 'aborted', 'Broken pipe'))
-                return ConnectionFailure('cannot connect to %s: %s' % (endpoint, cause), details={'transient': transient})
+                refused = 'refused' in cause or 'NewConnectionError' in cause
+                return ConnectionFailure('cannot connect to %s: %s' % (endpoint, cause),
+                                         details={'transient': transient, 'connect_failed': refused})
             if isinstance(exc, winrm.exceptions.WinRMTransportError):
                 return ConnectionFailure('HTTP error from %s while %s: %s' % (endpoint, what, exc))
             if isinstance(exc, winrm.exceptions.WinRMError) and 'not installed' in str(exc):
@@ -404,11 +413,18 @@ class PowerShellRunner(object):
         request = _shim.encode_request(calls, stop_on_error, delegate=self._delegate(calls),
                                        expect_computer=self.expect_computer, expect_node_id=self.expect_node_id)
         command, args = _shim.powershell_command()
-        self.round_trips += 1
-        if poll:
-            self.polls += 1
         try:
-            command_id = self._start_command(command, args)
+            try:
+                command_id = self._start_command(command, args)
+            except (ConnectionFailure, TimeoutFailure) as exc:
+                if exc.details.get('connect_failed'):
+                    # Nothing reached the server (no connection, or a certificate that does not name it):
+                    # the caller may send the same request elsewhere, mutations included.
+                    exc.details['not_sent'] = True
+                raise
+            self.round_trips += 1
+            if poll:
+                self.polls += 1
             protocol = self._protocol
             try:
                 self._wsman('sending the request', protocol.send_command_input, self._shell_id,

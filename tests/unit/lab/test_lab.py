@@ -47,6 +47,11 @@ def test_refusals_and_routing(start_lab):
         read_cluster_state(runner(state, n1, ca_path=None))
     with pytest.raises(NotFound, match="Cluster 'NOPE' not found"):
         read_cluster_state(runner(state, n1), expected_cluster='NOPE')
+    # Each node's certificate names that node: over HTTPS the cluster name's address (served by a node's
+    # listener) fails host-name checking, and the error says why; over HTTP with message encryption it answers.
+    with pytest.raises(ConnectionFailure, match="certificate does not name %s" % re.escape(state['cluster_address'])) as failure:
+        read_cluster_state(runner(state, state['cluster_address']))
+    assert failure.value.details['not_sent']
     with runner(state, n1) as r:
         with pytest.raises(NotFound, match='The cluster node was not found'):
             r.call('cluster.nodes', {'names': ['HV-N9']})
@@ -64,7 +69,7 @@ def test_refusals_and_routing(start_lab):
     with pytest.raises(TimeoutFailure, match='timed out after 1 s'):
         read_cluster_state(runner(state, n1, connection_timeout=1))
     assert time.monotonic() - started >= 1
-    snapshot = read_cluster_state(runner(state, state['cluster_address']))
+    snapshot = read_cluster_state(runner(state, state['cluster_address'], scheme='http'))
     assert snapshot.cluster.answered_by == 'HV-N2'
     assert dict((n.name, n.state) for n in snapshot.nodes) == {'HV-N1': 'Down', 'HV-N2': 'Up', 'HV-N3': 'Down', 'HV-N4': 'Up'}
     assert snapshot.health()['quorum']['margin'] == 0
@@ -126,7 +131,7 @@ def test_failoverclusters_remote_warnings_become_warnings_not_failures(start_lab
 def test_a_result_that_cannot_be_written_is_an_error_naming_the_operation(start_lab):
     state = start_lab('hyperv4')
     lab_cli.control(state, '/', {'action': 'fault', 'fault': 'unwritable_result', 'value': ['cluster.csv']})
-    with runner(state, state['cluster_address']) as r:
+    with runner(state, state['nodes']['HV-N1']['address']) as r:
         nodes, csv = r.invoke([('cluster.nodes', {}), ('cluster.csv', {})])
         assert nodes.ok and not csv.ok and csv.error['fqid'] == 'WsfcUnwritableResult'
         with pytest.raises(RemoteCommandError, match="The result of 'cluster.csv' could not be written as JSON"):
@@ -135,12 +140,16 @@ def test_a_result_that_cannot_be_written_is_an_error_naming_the_operation(start_
 
 def test_slow_cmdlets_answer_through_operation_timeouts_and_large_output_arrives_in_pieces(start_lab):
     state = start_lab('s2d16')
-    before = lab_cli.control(state, '/stats')['counters']
-    with runner(state, state['cluster_address']) as r:
-        rows = r.call('cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin'})
-        scan_requests = r.http_requests
+    with runner(state, state['cluster_address'], scheme='http') as r:
+        # Invoke-CauScan reaches every node: without a credential that is a refused second hop.
+        with pytest.raises(RemoteCommandError, match='Access is denied'):
+            r.call('cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin'})
+        before = lab_cli.control(state, '/stats')['counters']
+        rows = r.call('cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin', 'user': state['user'],
+                                   'password': state['password']})
+        snapshot_requests = r.http_requests
         snapshot = read_cluster_state(r)
-        snapshot_requests = r.http_requests - scan_requests
+        snapshot_requests = r.http_requests - snapshot_requests
     after = lab_cli.control(state, '/stats')['counters']
     timeouts = sum(v for k, v in after.items() if k.startswith('winrm.operation_timeouts')) - \
         sum(v for k, v in before.items() if k.startswith('winrm.operation_timeouts'))
@@ -157,10 +166,45 @@ def test_winrm_service_defaults_refuse_basic_and_unencrypted_http(start_lab):
     reply = requests.post('http://%s:5985/wsman' % state['cluster_address'], data=b'<x/>',
                           proxies={'http': None, 'https': None})
     assert reply.status_code == 401 and 'Basic' not in reply.headers['WWW-Authenticate']
+    node = state['nodes']['HV-N1']['address']
     with pytest.raises(AuthenticationFailure):      # the right password, but Basic is off
-        read_cluster_state(runner(state, state['cluster_address'], transport='basic'))
+        read_cluster_state(runner(state, node, transport='basic'))
     with pytest.raises(AuthenticationFailure):      # NTLM over HTTP without message encryption
         read_cluster_state(runner(state, state['cluster_address'], scheme='http', message_encryption='never',
                                   allow_insecure=True))
     with runner(state, state['cluster_address'], scheme='http') as r:   # NTLM with message encryption
         assert len(read_cluster_state(r).nodes) == 4
+
+
+def test_winrm_shell_quota_idle_timeout_and_envelope_limit(start_lab, tmp_path):
+    import yaml
+    from lab import scenario
+    spec = scenario.load('hyperv4')
+    spec['winrm'] = {'max_shells_per_user': 2, 'idle_timeout_seconds': 1200}
+    path = tmp_path / 'hyperv4-quota.yml'
+    path.write_text(yaml.safe_dump(spec))
+    state = start_lab(str(path))
+    node = state['nodes']['HV-N1']['address']
+    left = [runner(state, node), runner(state, node)]     # shells a controller that died left behind
+    for r in left:
+        r.call('cluster.get')
+    with pytest.raises(RemoteCommandError, match='maximum number of 2 concurrent shells') as refused:
+        runner(state, node).call('cluster.get')
+    assert refused.value.details['wsman_fault_code'] == 2150859179
+    # IdleTimeout: the service deletes shells nobody used for that long; then a new one opens.
+    time.sleep(1200 / state['clock_scale'] + 0.5)
+    assert runner(state, node).call('cluster.get')['Name'] == 'HVCLU01'
+    # MaxEnvelopeSizekb (500) bounds what a request may carry.
+    with pytest.raises(RemoteCommandError, match='larger than MaxEnvelopeSizekb'):
+        runner(state, node).call('cluster.get', {'padding': 'x' * 600 * 1024})
+
+
+def test_every_request_the_collection_sends_fits_the_smallest_winrm_envelope():
+    """[MS-WSMV] lets MaxEnvelopeSizekb default to 150 KB (500 on current Windows): the largest request
+    (the shim with a node-side task script) stays well below it."""
+    from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
+    biggest = max(len(_shim.stdin_payload(_shim.encode_request([(op, params)], False)))
+                  for op, params in (('wu.start', {'task_script': _powershell.WINDOWS_UPDATE_TASK, 'id': 'x' * 64}),
+                                     ('node.os_upgrade', {'task_script': _powershell.OS_UPGRADE_TASK, 'media': 'x' * 260})))
+    # base64 in the Send element: 4/3 of the bytes, plus the SOAP envelope.
+    assert biggest * 4 / 3 + 4096 < 150 * 1024, biggest

@@ -7,6 +7,11 @@ import pytest
 from lab import maintenance, scenario
 
 
+# hyperv4's VMs with four Low priority ones (the scenario itself has none below MoveTypeThreshold).
+MIXED_VMS = [{'count': 6, 'priority': 'high', 'memory_gb': 32}, {'count': 10, 'priority': 'medium', 'memory_gb': 16},
+             {'count': 4, 'priority': 'low', 'memory_gb': 8}]
+
+
 def build(name='hyperv4', **overrides):
     spec = scenario.load(name)
     spec.setdefault('timing_jitter', 0)
@@ -44,7 +49,7 @@ def test_drain_moves_high_priority_first_and_keeps_offline_groups_offline():
 
 
 def test_default_threshold_quick_migrates_low_priority_vms_with_downtime():
-    lab = build(move_type_threshold=2000)
+    lab = build(vms=MIXED_VMS)
     low = [g.name for g in lab.groups.values() if g.owner == 'HV-N2' and g.priority == 1000]
     drain(lab, 'HV-N2')
     assert low and all(lab.groups[n].downtime == pytest.approx(lab.timings['quick_migration_seconds'], abs=0.5) for n in low)
@@ -110,7 +115,7 @@ def _most_at_once(spans):
 
 
 def test_low_priority_quick_migrations_run_alongside_the_first_live_migrations():
-    lab = build(move_type_threshold=2000)
+    lab = build(vms=MIXED_VMS)
     drain(lab, 'HV-N4')
     quick = [e for e in lab.recorder.events if e['kind'] == 'vm.quick_migration_started']
     spans = _live_spans(lab)

@@ -11,7 +11,7 @@ answers. Field names are checked, not values or types.
 import pytest
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell, _shim
-from lab import ops, scenario
+from lab import cau, ops, scenario
 from tests.unit.powershell import operation_shapes
 
 SHAPES = operation_shapes(_shim.SHIM)
@@ -71,7 +71,7 @@ def _samples():
             call(hci, first, op, {'user': 'LAB\\admin', 'password': 'secret'})
             continue
         call(hci, first, op)
-    call(hci, first, 'cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin'})
+    call(hci, first, 'cau.scan', {'plugin': 'Microsoft.WindowsUpdatePlugin', 'user': 'LAB\\admin', 'password': 'secret'})
     call(hci, first, 'lock.claim', {'claim': 'a-1', 'run_id': 'a', 'owner': 'alice'})
     call(hci, second, 'lock.claim', {'claim': 'b-1', 'run_id': 'b', 'owner': 'bob'})
     call(hci, second, 'lock.cas', {'expect': None, 'value': 'b', 'claim': 'b-1'})
@@ -102,6 +102,8 @@ def _samples():
     group = next(g.name for g in hci.groups.values() if g.group_type == 'VirtualMachine' and g.owner == first)
     call(hci, first, 'cluster.group.move', {'names': [group], 'owner': second}, delegate)
     call(hci, first, 'cluster.vm_migration', {'names': [group]})
+    cau.start_run(hci)          # a self-updating CAU run: Get-CauRun with each node's state
+    call(hci, first, 'cau.run_state')
 
     upgrade = _lab('hyperv4')
     upgrade.setup_media['D:\\'] = 'ws2022'

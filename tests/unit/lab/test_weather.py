@@ -44,7 +44,7 @@ def test_the_runner_rides_out_transient_winrm_faults_and_resets(start_lab):
     from .test_lab import runner
     state = start_lab('hyperv4', weather=11)
     for dummy in range(40):
-        with runner(state, state['cluster_address']) as r:
+        with runner(state, state['nodes']['HV-N2']['address']) as r:
             assert len(read_cluster_state(r).nodes) == 4
     counters = lab_cli_counters(state)
     assert counters.get('weather.winrm_fault', 0) + counters.get('weather.reset', 0) >= 1, counters

@@ -1,8 +1,7 @@
 import pytest
 
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
 from ansible_collections.wsfc.rolling.plugins.modules import cluster_info
-from unit.labproto import LabProtocol, build_lab
+from unit.labproto import build_lab, patch_modules
 
 ARGS = {'winrm_host': 'HV-N2', 'winrm_user': 'LAB\\admin', 'winrm_password': 'secret'}
 
@@ -10,15 +9,7 @@ ARGS = {'winrm_host': 'HV-N2', 'winrm_user': 'LAB\\admin', 'winrm_password': 'se
 @pytest.fixture
 def lab(monkeypatch):
     lab = build_lab('hyperv4')
-    protocols = []
-
-    def runner_from_module(module, host=None):
-        options = WinRMOptions.from_params(module.params, host=host)
-        protocol = LabProtocol(lab, options.host)
-        protocols.append(protocol)
-        return PowerShellRunner(options, protocol_factory=lambda o: protocol)
-    monkeypatch.setattr(cluster_info, 'runner_from_module', runner_from_module)
-    lab.protocols = protocols
+    patch_modules(monkeypatch, lab, cluster_info)
     return lab
 
 

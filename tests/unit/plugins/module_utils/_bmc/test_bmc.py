@@ -103,12 +103,15 @@ def test_unreachable_bmc_gives_a_clear_connection_failure_after_retries(lab, pro
 
 
 def test_redfish_certificate_validation_ca_and_pinning(lab):
-    der = ssl.PEM_cert_to_DER_cert(open(lab['ca_path'].replace('ca.pem', 'server.pem')).read())
+    # Each BMC has its own certificate; the pin is HV-N1's BMC certificate.
+    der = ssl.PEM_cert_to_DER_cert(open(lab['ca_path'].replace('ca.pem', 'bmc-HV-N1.pem')).read())
     right = hashlib.sha256(der).hexdigest()
     pinned = connect(options(lab, 'HV-N1', 'redfish', ca_path=None, fingerprint=':'.join(right[i:i + 2] for i in range(0, 64, 2))))
     assert pinned.power_state() == 'on'
     with pytest.raises(ConnectionFailure, match='could not be validated'):
         connect(options(lab, 'HV-N1', 'redfish', ca_path=None, fingerprint='0' * 64)).power_state()
+    with pytest.raises(ConnectionFailure, match='could not be validated'):     # another BMC's certificate
+        connect(options(lab, 'HV-N2', 'redfish', ca_path=None, fingerprint=':'.join(right[i:i + 2] for i in range(0, 64, 2)))).power_state()
     unpinned = connect(options(lab, 'HV-N1', 'redfish', ca_path=None, retries=3))
     unpinned.sleep = lambda seconds: pytest.fail('a certificate failure must not be retried')
     with pytest.raises(ConnectionFailure, match='Give ca_path'):

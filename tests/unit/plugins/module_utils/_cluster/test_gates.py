@@ -1,6 +1,7 @@
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, model
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+from lab import cau
 from unit.labproto import LabProtocol, build_lab
 
 
@@ -24,8 +25,9 @@ def capacity(lab):
 
 def test_a_healthy_cluster_passes_every_gate():
     lab = build_lab('hyperv4')
-    checks = gates.evaluate(snapshot(lab), 'HV-N2', capacity=capacity(lab), move_type_threshold=1000,
-                            lock={'run_id': 'r1'}, run_id='r1', cau_run_state='RunNotInProgress')
+    state = snapshot(lab)
+    checks = gates.evaluate(state, 'HV-N2', capacity=capacity(lab), move_type_threshold=1000,
+                            lock={'run_id': 'r1'}, run_id='r1', cau_run=state.cau_run)
     assert failed(checks) == {}
     assert [c.name for c in checks] == ['node_state', 'other_nodes_up', 'quorum_margin', 'storage', 'live_migration',
                                         'capacity', 'run_lock', 'cau_run']
@@ -57,7 +59,8 @@ def test_storage_busy_and_unhealthy_refuse():
 
 
 def test_vms_below_move_threshold_refuse_unless_allowed():
-    lab = build_lab('hyperv4')
+    lab = build_lab('hyperv4', vms=[{'count': 8, 'priority': 'high', 'memory_gb': 16},
+                                    {'count': 4, 'priority': 'low', 'memory_gb': 8}])
     state = snapshot(lab)
     low = sorted(g.name for g in state.groups if g.is_vm and g.owner_node == 'HV-N1' and g.priority == 1000)
     assert low
@@ -91,10 +94,17 @@ def test_placement_is_largest_first():
 def test_lock_cau_and_node_state_gates():
     lab = build_lab('hyperv4')
     state = snapshot(lab)
+    assert not state.cau_run['in_progress'] and state.cau_run['summary'] == 'RunNotInProgress'
     bad = failed(gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock={'owner': 'bob', 'run_id': 'x'},
-                                run_id='r1', cau_run_state='RunFailed'))
+                                run_id='r1', cau_run=model.cau_run_view({'RunState': 'RunFailed'})))
     assert bad['run_lock'].startswith('the run lock is not held by this run (held by bob, run x')
-    assert 'Invoke-CauRun -ForceRecovery' in bad['cau_run']
+    assert bad['cau_run'] == 'CAU reports RunFailed: let it finish, or recover it with Invoke-CauRun -ForceRecovery'
+    cau.start_run(lab)
+    bad = failed(gates.evaluate(snapshot(lab), 'HV-N2', cau_run=snapshot(lab).cau_run))
+    assert bad['cau_run'].startswith('CAU reports RunInProgress (run cau-') and 'orchestrated by HV-N4; HV-N1 Waiting, HV-N2 Waiting' in bad['cau_run']
+    unreadable = model.cau_run_view({'Error': 'Access is denied'})
+    assert unreadable['in_progress'] and unreadable['summary'] == 'Unknown (Access is denied)'
+    lab.cau_run = None
     lab.nodes['HV-N2'].member_state = 'Paused'
     state = snapshot(lab)
     assert 'not by this run' in failed(gates.evaluate(state, 'HV-N2', move_type_threshold=1000))['node_state']

@@ -22,7 +22,7 @@ def test_snapshot_is_one_round_trip_with_every_object():
     assert all(n.state == 'Up' and n.drain_status == 'NotInitiated' for n in state.nodes)
     assert state.nodes[0].os_version == '10.0.17763' and state.nodes[0].functional_level == 10
     vms = [g for g in state.groups if g.is_vm]
-    assert len(vms) == 20 and {g.priority for g in vms} == {3000, 2000, 1000}
+    assert len(vms) == 20 and {g.priority for g in vms} == {3000, 2000}
     assert state.storage_pools == [] and state.virtual_disks == []
     assert state.health()['healthy'] is True
     # The CAU role runs on HV-N4: its settings are read there (from HV-N1 that is a second hop).

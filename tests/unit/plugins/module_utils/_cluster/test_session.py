@@ -45,11 +45,38 @@ def test_no_survivor_and_only_the_excluded_node_are_clear_errors():
         session(lab, ['HV-N1', 'HV-N3', 'HV-N2'], exclude='HV-N2')[0].call('cluster.get')
 
 
-def test_mutations_are_not_moved_to_another_host():
+def test_a_mutation_moves_to_another_host_only_when_it_never_reached_the_first():
     lab = build_lab('hyperv4')
     s, used = session(lab, ['HV-N1', 'HV-N4'])
     s.call('cluster.get')
     lab.set_power('HV-N1', 'Off')
+    # Refused at connect: nothing was sent to HV-N1, so HV-N4 is asked.
+    s.call('cluster.node.suspend', {'name': 'HV-N3'}, retry=False)
+    assert used == ['HV-N1', 'HV-N4'] and lab.node('HV-N3').state == 'Paused'
+
+
+class _LostAfterRunning(LabProtocol):
+    """The request reaches the node and runs; every answer is lost (connection reset)."""
+    ran = False
+
+    def get_command_output_raw(self, shell_id, command_id):
+        import requests
+        if not self.ran:
+            self.ran = True
+            super().get_command_output_raw(shell_id, command_id)
+        raise requests.exceptions.ConnectionError('Connection aborted: connection reset by peer')
+
+
+def test_a_mutation_whose_outcome_is_unknown_is_not_sent_again_elsewhere():
+    lab = build_lab('hyperv4')
+    used = []
+
+    def factory(options):
+        used.append(options.host)
+        runner = PowerShellRunner(options, protocol_factory=lambda o: _LostAfterRunning(lab, o.host))
+        runner._sleep = lambda seconds: None
+        return runner
+    s = ClusterSession(WinRMOptions('HV-N1', user='u', password='pw'), ['HV-N4'], runner_factory=factory)
     with pytest.raises(ConnectionFailure):
         s.call('cluster.node.suspend', {'name': 'HV-N3'}, retry=False)
-    assert lab.node('HV-N3').state == 'Up'
+    assert used == ['HV-N1'] and lab.node('HV-N3').state == 'Paused'   # ran once, on HV-N1 only
