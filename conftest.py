@@ -41,20 +41,20 @@ _nets = itertools.count(int(os.environ.get('WSFC_TEST_NET_BASE', '20')) + 100 * 
 def pytest_collection_modifyitems(items):
     """Tiers: ``lab_process`` for tests that start a lab, ``unit`` for the rest of tests/unit."""
     for item in items:
-        if set(getattr(item, 'fixturenames', ())) & {'start_lab', 'bmc_lab'}:
+        if set(getattr(item, 'fixturenames', ())) & {'start_lab', 'bmc_lab', 'start_fleet'}:
             item.add_marker(pytest.mark.lab_process)
         elif os.sep + os.path.join('tests', 'unit') + os.sep in str(item.fspath):
             item.add_marker(pytest.mark.unit)
 
 
-@pytest.fixture
-def start_lab(tmp_path):
-    """Factory: ``state = start_lab('hyperv4')`` starts a lab; every lab started is stopped by PID."""
+def _labs(tmp_path, kind, starter, stopper):
+    """A factory fixture's body: ``starter(what, run_dir, **options)`` starts labs in a new run directory under
+    ``tmp_path``; every run directory started is stopped with ``stopper`` at the end."""
     started = []
 
-    def start(scenario, scale=None, weather=None):
-        run_dir = str(tmp_path / ('lab-%s-%d' % (scenario, len(started))))
-        state = lab_cli.start(scenario, run_dir, net='127.0.%d' % next(_nets), scale=scale, weather=weather)
+    def start(what, **options):
+        run_dir = str(tmp_path / ('%s-%d' % (kind, len(started))))
+        state = starter(what, run_dir, **options)
         state['run_dir'] = run_dir
         state['inventory'] = os.path.join(run_dir, 'inventory.yml')
         started.append(run_dir)
@@ -62,7 +62,27 @@ def start_lab(tmp_path):
 
     yield start
     for run_dir in started:
-        lab_cli.stop(run_dir)
+        stopper(run_dir)
+
+
+@pytest.fixture
+def start_lab(tmp_path):
+    """Factory: ``state = start_lab('hyperv4')`` starts a lab; every lab started is stopped by PID."""
+    def starter(scenario, run_dir, scale=None, weather=None):
+        return lab_cli.start(scenario, run_dir, net='127.0.%d' % next(_nets), scale=scale, weather=weather)
+    yield from _labs(tmp_path, 'lab', starter, lab_cli.stop)
+
+
+@pytest.fixture
+def start_fleet(tmp_path):
+    """Factory: ``fleet = start_fleet('hyperv4,s2d4')`` starts one lab per cluster and a fleet inventory
+    (``fleet['inventory']``); every fleet started is stopped."""
+    from lab import fleet as fleet_mod
+
+    def starter(spec, run_dir, scale=None):
+        nets = ['127.0.%d' % next(_nets) for _cluster in fleet_mod.read_spec(spec)]
+        return fleet_mod.start(spec, run_dir, scale=scale, nets=nets)
+    yield from _labs(tmp_path, 'fleet', starter, fleet_mod.stop)
 
 
 @pytest.fixture(scope='session')

@@ -9,10 +9,14 @@ __metaclass__ = type
 # The filters are documented in <name>.yml beside this file.
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.doctor import finding_line, node_entry
+from ansible_collections.wsfc.rolling.plugins.module_utils._plan import (
+    cluster_hosts, cluster_outcome, cluster_summary, fleet, fleet_batches, fleet_summary, node_verdict, plan)
 from ansible_collections.wsfc.rolling.plugins.module_utils._runbook import option_errors, task_file
 
 
 class FilterModule(object):
     def filters(self):
         return {'option_errors': option_errors, 'task_file': task_file, 'doctor_node': node_entry,
-                'doctor_line': finding_line}
+                'doctor_line': finding_line, 'rolling_plan': plan, 'cluster_hosts': cluster_hosts, 'fleet': fleet,
+                'fleet_batches': fleet_batches, 'node_verdict': node_verdict, 'cluster_outcome': cluster_outcome,
+                'cluster_summary': cluster_summary, 'fleet_summary': fleet_summary}

@@ -18,6 +18,7 @@ BOUNDS = {
     'storage_stall_timeout': (1, 'seconds'), 'graceful_timeout': (1, 'seconds'), 'poll_interval': (0.001, 'seconds'),
     'max_retries': (0, 'retries'), 'stop_after': (0, 'seconds (0: no deadline)'), 'update_passes': (1, 'passes'),
     'min_quorum_margin': (-1, 'votes (-1: the default rule)'),
+    'max_clusters_in_flight': (0, 'clusters (0: all)'), 'max_failed_clusters': (0, 'clusters (0: no budget)'),
 }
 
 

@@ -15,13 +15,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def playbook(collections_path, tmp_path):
     """Run ansible-playbook from this venv; returns (CompletedProcess, result JSON written by the play or None)."""
 
-    def run(path, inventory, extra_vars=None, check=False, env=None):
+    def run(path, inventory, extra_vars=None, check=False, env=None, args=()):
         out_file = tmp_path / ('result-%d.json' % len(os.listdir(tmp_path)))
         extra = dict(extra_vars or {}, result_file=str(out_file))
         cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
                os.path.join(ROOT, path), '-e', json.dumps(extra)]
         if check:
             cmd.append('--check')
+        cmd.extend(args)
         environ = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
                        ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
                        ANSIBLE_CALLBACK_RESULT_FORMAT='yaml', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))

@@ -176,7 +176,8 @@ def test_deadline_stops_before_a_new_node_and_leaves_the_cluster_unlocked(start_
     state = start_lab('hyperv4')
     proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_stop_after=1))[0]
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert 'Deadline reached (rolling_update_stop_after): not starting' in ' '.join(proc.stdout.split())
+    assert said(proc, 'HVCLU01: not starting HV-N'), proc.stdout[-3000:]
+    assert said(proc, ': deadline reached (rolling_update_stop_after).')
     assert events(state, 'node.suspend_requested') == [] and lab_state(state)['lock'] is None
     proc = playbook(PLAY, state['inventory'], FAST)[0]
     assert proc.returncode == 0, proc.stdout[-4000:]

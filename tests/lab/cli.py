@@ -168,6 +168,28 @@ def report(state):
     return '\n'.join(lines)
 
 
+def _fleet_command(args):
+    from . import fleet
+    if args.command == 'fleet-start':
+        try:
+            state = fleet.start(args.fleet, args.dir, args.net_base, args.scale)
+        except (RuntimeError, ValueError, OSError) as exc:
+            print('lab: %s' % exc, file=sys.stderr)
+            return 1
+        for member in state['clusters']:
+            print(describe(member, member['run_dir']))
+        print('fleet inventory %s' % os.path.join(os.path.abspath(args.dir), 'inventory.yml'))
+        return 0
+    if args.command == 'fleet-stop':
+        if not fleet.stop(args.dir):
+            print('lab: no fleet running from %s' % args.dir, file=sys.stderr)
+            return 1
+        print('fleet stopped')
+        return 0
+    print(fleet.report(fleet.read_state(args.dir)))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python tests/lab', description='The wsfc.rolling lab.')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -179,7 +201,16 @@ def main(argv=None):
     p_start.add_argument('--weather', type=int, help='seed of the weather: faults nobody asked for (default: none)')
     for name in ('stop', 'status', 'report'):
         sub.add_parser(name).add_argument('--dir', required=True)
+    p_fleet = sub.add_parser('fleet-start', help='start many clusters, each on its own network, with one inventory')
+    p_fleet.add_argument('--fleet', required=True, help="a fleet file, or scenario names: 'hyperv4,s2d4,twonode'")
+    p_fleet.add_argument('--dir', required=True)
+    p_fleet.add_argument('--net-base', type=int, default=40, help='the first cluster is on 127.0.N, the next on N+1 ...')
+    p_fleet.add_argument('--scale', type=float)
+    for name in ('fleet-stop', 'fleet-report'):
+        sub.add_parser(name).add_argument('--dir', required=True)
     args = parser.parse_args(argv)
+    if args.command.startswith('fleet-'):
+        return _fleet_command(args)
     if args.command == 'start':
         try:
             state = start(args.scenario, args.dir, args.net, args.scale, weather=args.weather)

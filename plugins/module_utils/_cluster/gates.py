@@ -110,7 +110,13 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
     detail = 'storage quiet and healthy' if storage_ok else '; '.join(
         ['job %s %s %d%%' % (j.name, j.job_state, j.percent_complete) for j in running] +
         ['disk %s %s/%s' % (d.friendly_name, d.health_status, ','.join(d.operational_status)) for d in unhealthy])
-    checks.append(Check('storage', storage_ok, detail))
+    if not storage_ok and ours and node.state in ('Paused', 'Down', 'Joining'):
+        # The node is already out for this run (every other node is Up, checked below): the spaces are degraded
+        # by its own absence, and finishing its cycle takes no further copy; its resume starts the repair.
+        checks.append(Check('storage', True, '%s is already out for this run; storage is degraded by its absence (%s)'
+                            % (name, detail)))
+    else:
+        checks.append(Check('storage', storage_ok, detail))
 
     threshold = DEFAULT_MOVE_TYPE_THRESHOLD if move_type_threshold is None else move_type_threshold
     vms = [g for g in state.groups if g.is_vm and g.owner_node.lower() == name.lower() and g.state == 'Online']

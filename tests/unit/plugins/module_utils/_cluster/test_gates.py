@@ -111,3 +111,20 @@ def test_lock_cau_and_node_state_gates():
     ours = {'run_id': 'r1', 'node': 'HV-N2'}
     assert 'node_state' not in failed(gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock=ours, run_id='r1'))
     assert failed(gates.evaluate(state, 'HV-N9')) == {'node_exists': "cluster node 'HV-N9' not found in cluster HVCLU01"}
+
+
+def test_an_s2d_node_already_out_for_this_run_is_not_held_back_by_its_own_degraded_storage():
+    """A run that resumes a node it left paused: the spaces are degraded by that node's own pause."""
+    from lab import maintenance
+    lab = build_lab('s2d4')
+    with lab.lock:
+        maintenance.suspend(lab, 'HCI-N2', drain=False)
+    state = snapshot(lab)
+    assert [d for d in state.virtual_disks if not d.healthy]
+    ours = {'run_id': 'r1', 'node': 'HCI-N2'}
+    checks = dict((c.name, c) for c in gates.evaluate(state, 'HCI-N2', lock=ours, run_id='r1'))
+    assert checks['storage'].ok and 'already out for this run' in checks['storage'].detail
+    # Not for another node (that would take a second copy away), nor for a node paused by someone else.
+    assert not dict((c.name, c) for c in gates.evaluate(state, 'HCI-N3', lock=ours, run_id='r1'))['storage'].ok
+    assert not dict((c.name, c) for c in gates.evaluate(state, 'HCI-N2', lock={'run_id': 'x', 'node': 'HCI-N2'},
+                                                        run_id='r1'))['storage'].ok

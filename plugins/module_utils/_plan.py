@@ -1,0 +1,310 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runbooks' decisions, for one cluster and for a fleet of them.
+
+Which node a failed or dead run of this owner left behind and what it still needs, why a run must not
+start, what each node needs, the queue and its order, the deadline; for a fleet, which clusters are
+which hosts and how their queues are interleaved so that a batch never holds two nodes of one cluster.
+The roles call these through the ``wsfc.rolling.rolling_plan`` and ``wsfc.rolling.fleet_*`` filters and
+only format the answers.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+KINDS = ('update', 'upgrade')
+
+
+def _names(nodes):
+    return [n['name'] for n in nodes]
+
+
+def _node(cluster, name):
+    return next((n for n in cluster.get('nodes') or [] if n['name'].lower() == str(name).lower()), None)
+
+
+def resume_node(cluster, owner, takeover=False, pending=None):
+    """The node a failed or dead run of ``owner`` (or of anyone, with ``takeover``) left behind, or ''.
+
+    ``pending``: for an upgrade, the nodes that still need it; a left node that is a member and no longer
+    pending is done and not resumed (a node that is no member was evicted by the run and is resumed).
+    """
+    lock = cluster.get('run_lock')
+    if not lock or not lock.get('abandoned') or not lock.get('node'):
+        return ''
+    if lock.get('owner') != owner and not takeover:
+        return ''
+    node = lock['node']
+    if pending is not None and _node(cluster, node) is not None and node not in pending:
+        return ''
+    return node
+
+
+def what_it_needs(cluster, node):
+    """What the node a run left behind needs before the rest of the run, in words, from its state."""
+    found = _node(cluster, node)
+    if found is None:
+        return 'it is no member of the cluster (evicted by the run): bring it back and re-add it'
+    state = found.get('state')
+    if state == 'Down':
+        return 'it is down (restarting, or off): wait for it, then finish its cycle and resume it'
+    if state == 'Paused':
+        return 'it is paused (drain %s): finish its cycle, then resume it' % found.get('drain_status')
+    if state == 'Joining':
+        return 'it is joining the cluster: wait for it, then finish its cycle'
+    return 'it is Up: check that its work is done and go on'
+
+
+def _name(cluster):
+    return (cluster.get('cluster') or {}).get('name')
+
+
+def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=()):
+    """Why a run must not start on this cluster (empty when it may). ``inventory_hosts``: every host the
+    inventory has for this cluster (``hosts`` may be fewer, with --limit); a node missing there means the
+    inventory is a slice of the cluster (AWX job slicing splits hosts, not groups) or incomplete.
+    ``failed_hosts``: hosts of this cluster whose own preflight checks failed (its update search, its BMC,
+    its setup media, or the address answering as another machine)."""
+    out = []
+    members = _names(cluster.get('nodes') or [])
+    if inventory_hosts is not None:
+        missing = [m for m in members if m not in inventory_hosts]
+        if missing:
+            out.append('the inventory lists %d of the %d nodes of %s (missing: %s): a job slice or an incomplete '
+                       'inventory. Every node of a cluster must be in one job: slice a fleet by cluster (a limit '
+                       'of whole cluster groups), never by node'
+                       % (len(members) - len(missing), len(members), _name(cluster), ', '.join(missing)))
+    not_up = [n['name'] for n in cluster.get('nodes') or [] if n.get('state') != 'Up' and n['name'] != resume]
+    strangers = [h for h in hosts if h not in members and not (kind == 'upgrade' and h == resume)]
+    cau = cluster.get('cau_run') or {}
+    if not_up:
+        lock = cluster.get('run_lock')
+        reason = 'nodes not Up: %s. %s' % (', '.join(not_up), 'Run lock: held by %s, run %s, %s, node %s.' % (
+            lock.get('owner'), lock.get('run_id'), lock.get('status', 'running'), lock.get('node') or 'none')
+            if lock else 'No run lock.')
+        if cau.get('in_progress'):
+            reason += ' CAU reports %s.' % cau.get('summary')
+        out.append(reason)
+    if strangers:
+        out.append('inventory hosts that are not nodes of %s: %s' % (_name(cluster), ', '.join(strangers)))
+    if failed_hosts:
+        out.append('the preflight checks failed on %s (see above): nothing is started on %s'
+                   % (', '.join(failed_hosts), _name(cluster)))
+    return out
+
+
+def node_needs(kind, cluster, hosts, resume, scans=None, cau_scan=None):
+    """{node: need} for every host that needs work; the others are compliant.
+
+    update: 'update' (updates to install), 'restart' (only a restart pending), from ``scans``
+    ({node: node_updates check-mode result}) or ``cau_scan`` (the cau_scan result); upgrade: the nodes the
+    cluster's upgrade plan lists. The node a run left behind needs 'finish' unless it is Up (update).
+    """
+    needs = {}
+    if kind == 'upgrade':
+        pending = (cluster.get('upgrade') or {}).get('nodes_to_upgrade') or []
+        for host in hosts:
+            if host in pending:
+                needs[host] = 'upgrade'
+        if resume:
+            needs[resume] = 'finish'
+        return needs
+    for host in hosts:
+        if cau_scan is not None:
+            if host in (cau_scan.get('noncompliant_nodes') or []):
+                needs[host] = 'update'
+            continue
+        scan = (scans or {}).get(host) or {}
+        if scan.get('updates'):
+            needs[host] = 'update'
+        elif scan.get('reboot_required'):
+            needs[host] = 'restart'
+    node = _node(cluster, resume) if resume else None
+    if resume and (node is None or node.get('state') != 'Up'):
+        needs[resume] = 'finish'
+    return needs
+
+
+def queue(cluster, needs, resume, node_order=()):
+    """The order: the node a run left behind first; then ``node_order`` as given; then the rest, the nodes
+    owning the fewest roles first (the fewest moves while the cluster has the most room), by name."""
+    needing = [n for n in needs if n != resume]
+    owned = dict((n, 0) for n in needing)
+    for group in cluster.get('groups') or []:
+        if group.get('owner_node') in owned:
+            owned[group['owner_node']] += 1
+    rest = sorted(needing, key=lambda n: (owned[n], n))
+    ordered = [n for n in node_order if n in needing] + [n for n in rest if n not in node_order]
+    return ([resume] if resume and resume in needs else []) + ordered
+
+
+def deadline(now, stop_after):
+    """The deadline (epoch seconds) of a run started at ``now``; 0 for none."""
+    return int(now + stop_after) if stop_after and float(stop_after) > 0 else 0
+
+
+def past_deadline(deadline_at, now):
+    """True once a deadline set by deadline() has passed (never without one)."""
+    return bool(deadline_at) and int(now) >= int(deadline_at)
+
+
+def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, cau_scan=None, node_order=(),
+         now=0, stop_after=0, inventory_hosts=None, failed_hosts=()):
+    """Everything a runbook decides about one cluster before its first node.
+
+    Args:
+        cluster: the cluster_info result (with ``upgrade`` for an upgrade).
+        hosts: the hosts of this cluster in the play (node names).
+        inventory_hosts: every host the inventory has for this cluster (see refusals()).
+        failed_hosts: hosts of this cluster whose own preflight checks failed.
+        scans / cau_scan: what each node's Windows Update search found / what Invoke-CauScan found (update).
+
+    Returns:
+        dict: resume_node, resume_needs (words), refusals (list), scan, measure, needs ({node: need}), queue (list), first_up,
+        stale_own_lock, died (the run left behind died rather than failed), deadline (epoch seconds, 0 none).
+    """
+    if kind not in KINDS:
+        raise ValueError('kind must be one of %s, got %r' % (', '.join(KINDS), kind))
+    pending = (cluster.get('upgrade') or {}).get('nodes_to_upgrade') or [] if kind == 'upgrade' else None
+    resume = resume_node(cluster, owner, takeover, pending)
+    lock = cluster.get('run_lock')
+    own = bool(lock and lock.get('abandoned') and (lock.get('owner') == owner or takeover))
+    needs = node_needs(kind, cluster, hosts, resume, scans, cau_scan)
+    refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts)
+    states = dict((n['name'], n.get('state')) for n in cluster.get('nodes') or [])
+    ordered = queue(cluster, needs, resume, list(node_order or ()))
+    return {
+        'cluster': _name(cluster),
+        'resume_node': resume,
+        'resume_needs': what_it_needs(cluster, resume) if resume else '',
+        'refusals': refused,
+        # Nodes to search for updates (none when the run is refused: a down node cannot be searched);
+        # nodes whose free memory the first gate measures (a restarting node has none to measure).
+        'scan': [] if refused else [h for h in hosts if states.get(h) not in (None, 'Down')],
+        'measure': [h for h in hosts if states.get(h) in ('Up', 'Paused')],
+        'needs': needs,
+        'queue': ordered,
+        # Storage to wait for before anything: the resync a left node that is Up again started. A left node still
+        # paused holds its drives in maintenance (the spaces stay degraded until it is resumed, by its own cycle).
+        'wait_storage_first': bool(resume and states.get(resume) == 'Up' and cluster.get('virtual_disks')),
+        # The first queued node that is Up: the first gate holds for it only when it is also the first in the queue.
+        'first_up': next((n for n in ordered if states.get(n) == 'Up'), ''),
+        'stale_own_lock': own,
+        'died': bool(own and (lock.get('status') or 'running') == 'running'),
+        'deadline': deadline(now, stop_after),
+    }
+
+
+# -- fleets -----------------------------------------------------------------------------------------
+
+def cluster_hosts(hosts, hostvars, address):
+    """The hosts of ``hosts`` that are nodes of the cluster at ``address`` (their ``wsfc_cluster_address``),
+    in inventory order. One inventory group per cluster sets it for its nodes; a single-cluster inventory
+    sets it once for the whole ``wsfc_cluster`` group."""
+    return [h for h in hosts if (hostvars.get(h) or {}).get('wsfc_cluster_address') == address]
+
+
+def fleet(hosts, hostvars):
+    """{cluster address: [hosts]} for every cluster of ``hosts``, in inventory order."""
+    out = {}
+    for host in hosts:
+        out.setdefault((hostvars.get(host) or {}).get('wsfc_cluster_address'), []).append(host)
+    return out
+
+
+def fleet_batches(queues, max_in_flight=0):
+    """The node play's host order and ``serial`` batch sizes for ``queues`` ({cluster: [nodes in order]},
+    in cluster order): a batch never holds two nodes of one cluster, so each cluster has one node out at a
+    time, and holds at most ``max_in_flight`` clusters (0: every cluster). Clusters are taken in groups of
+    ``max_in_flight``; a group's queues are interleaved round by round, and the next group starts once the
+    whole group is done, so no more than ``max_in_flight`` clusters are ever in the middle of their run."""
+    clusters = [c for c in queues if queues[c]]
+    size = int(max_in_flight) if max_in_flight and int(max_in_flight) > 0 else max(len(clusters), 1)
+    order, batches = [], []
+    for start in range(0, len(clusters), size):
+        group = clusters[start:start + size]
+        for index in range(max(len(queues[c]) for c in group)):
+            batch = [queues[c][index] for c in group if index < len(queues[c])]
+            order.extend(batch)
+            batches.append(len(batch))
+    return {'order': order, 'batches': batches or [1]}
+
+
+def node_verdict(cluster, failed_clusters, max_failed=0, deadline_at=0, now=0, runbook='rolling_update'):
+    """Whether the next node of ``cluster`` may start. Returns {'go', 'reason', 'release_lock'}.
+
+    A node of a cluster that had a node fail in this run never starts (the failed node stays as it was
+    left, the lock stays marked failed). Once ``max_failed`` clusters (0: no budget) failed, or past the
+    cluster's deadline, no node starts and the cluster's lock is released (no node of it is out).
+    """
+    failed = sorted(set(c for c in failed_clusters or [] if c))
+    if cluster in failed:
+        return {'go': False, 'release_lock': False,
+                'reason': 'a node of this cluster failed in this run: the cluster stops there'}
+    if max_failed and int(max_failed) > 0 and len(failed) >= int(max_failed):
+        return {'go': False, 'release_lock': True,
+                'reason': 'the fleet failure budget (%s_max_failed_clusters %s) is spent: %d cluster(s) failed (%s)'
+                          % (runbook, max_failed, len(failed), ', '.join(failed))}
+    if past_deadline(deadline_at, now):
+        return {'go': False, 'release_lock': True, 'reason': 'deadline reached (%s_stop_after)' % runbook}
+    return {'go': True, 'release_lock': False, 'reason': ''}
+
+
+def cluster_outcome(hosts, hostvars, prefix, run, now=None):
+    """What a run did to one cluster, from the facts its nodes set: ``<prefix>_node_done`` and
+    ``<prefix>_node_failed`` on the nodes, the run state the preflight kept (``run``; empty when the
+    cluster's preflight failed)."""
+    import time
+    run = dict(run or {})
+    facts = dict((h, hostvars.get(h) or {}) for h in hosts)
+    done = [h for h in run.get('queue') or [] if facts.get(h, {}).get(prefix + '_node_done')]
+    failed = [h for h in hosts if facts[h].get(prefix + '_node_failed')]
+    queue = list(run.get('queue') or [])
+    started = int(run.get('started') or 0)
+    return {
+        'name': run.get('name') or (facts[hosts[0]].get('wsfc_cluster_name') if hosts else None) or
+        (facts[hosts[0]].get('wsfc_cluster_address') if hosts else None),
+        'preflight_failed': not run.get('run_id'),
+        'queue': queue, 'done': done, 'failed': failed[0] if failed else None,
+        'left': [h for h in queue if h not in done and h not in failed],
+        'seconds': int((now if now is not None else time.time()) - started) if started else 0,
+    }
+
+
+def cluster_summary(outcome, final, verb):
+    """One cluster's summary line: what was done, what failed or was left, and how the cluster is now."""
+    health = (final or {}).get('health') or {}
+    name = ((final or {}).get('cluster') or {}).get('name') or outcome.get('name')
+    if outcome['preflight_failed']:
+        text = '%s: not started (its preflight stopped it, see above)' % name
+    else:
+        text = '%s: %s %d of %d queued node(s)%s' % (
+            name, verb, len(outcome['done']), len(outcome['queue']),
+            (' (%s)' % ', '.join(outcome['done'])) if outcome['done'] else (' (all compliant)' if not outcome['queue'] else ''))
+        if outcome['failed']:
+            text += '; FAILED at %s (left as it was, the lock marked failed: run the same command again)' % outcome['failed']
+        if outcome['left']:
+            text += '; not started: %s' % ', '.join(outcome['left'])
+        text += '; %d s' % outcome['seconds']
+    if health:
+        text += '; nodes up %s/%s, quorum margin %s, storage %s.' % (
+            health.get('nodes_up'), health.get('nodes_total'), (health.get('quorum') or {}).get('margin'),
+            'healthy and quiet' if health.get('storage_healthy') and health.get('storage_quiet') else 'NOT healthy')
+    return text
+
+
+def fleet_summary(hosts, hostvars, prefix, verb):
+    """One line per cluster of the fleet and a total line."""
+    lines, totals = [], {'clusters': 0, 'failed': 0, 'done': 0, 'left': 0}
+    for cluster, members in fleet(hosts, hostvars).items():
+        executor = (hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]
+        outcome = cluster_outcome(members, hostvars, prefix, (hostvars.get(executor) or {}).get(prefix + '_state'))
+        lines.append(cluster_summary(outcome, None, verb))
+        totals['clusters'] += 1
+        totals['failed'] += 1 if outcome['failed'] or outcome['preflight_failed'] else 0
+        totals['done'] += len(outcome['done'])
+        totals['left'] += len(outcome['left'])
+    lines.append('fleet: %(clusters)d cluster(s), %(failed)d failed; %(done)d node(s) done, %(left)d left' % totals)
+    return lines

@@ -1,0 +1,181 @@
+"""The runbooks' decisions (plugins/module_utils/_plan.py), on their own."""
+
+import pytest
+
+from ansible_collections.wsfc.rolling.plugins.module_utils import _plan as plan_mod
+
+NODES = ['N1', 'N2', 'N3', 'N4']
+
+
+def cluster(states=None, lock=None, roles=None, cau=None, upgrade=None, drain=None):
+    """A cluster_info result: node states (default Up), the run lock, roles owned per node."""
+    states = states or {}
+    roles = roles or {'N1': 3, 'N2': 1, 'N3': 2, 'N4': 0}
+    groups = [{'name': '%s-vm%d' % (n, i), 'owner_node': n} for n, count in roles.items() for i in range(count)]
+    out = {'cluster': {'name': 'CLU'}, 'groups': groups, 'run_lock': lock,
+           'nodes': [{'name': n, 'state': states.get(n, 'Up'), 'drain_status': (drain or {}).get(n, 'NotInitiated')}
+                     for n in NODES if states.get(n) != 'gone'],
+           'cau_run': cau or {'in_progress': False, 'summary': 'RunNotInProgress'}}
+    if upgrade is not None:
+        out['upgrade'] = {'nodes_to_upgrade': upgrade}
+    return out
+
+
+def lock(node, owner='alice', abandoned=True, status='failed'):
+    return {'owner': owner, 'run_id': 'r0', 'node': node, 'abandoned': abandoned, 'status': status}
+
+
+SCANS = {'N1': {'updates': ['KB1']}, 'N2': {'updates': []}, 'N3': {'updates': ['KB1']},
+         'N4': {'updates': [], 'reboot_required': True}}
+
+
+def test_queue_is_fewest_roles_first_and_compliant_nodes_are_left_out():
+    p = plan_mod.plan(cluster(), NODES, scans=SCANS, owner='alice')
+    assert p['needs'] == {'N1': 'update', 'N3': 'update', 'N4': 'restart'}
+    assert p['queue'] == ['N4', 'N3', 'N1'] and p['refusals'] == [] and p['resume_node'] == ''
+    assert p['scan'] == NODES and p['measure'] == NODES
+
+
+def test_node_order_comes_first_then_the_rest_by_roles():
+    p = plan_mod.plan(cluster(), NODES, scans=SCANS, node_order=['N1', 'N2'])
+    assert p['queue'] == ['N1', 'N4', 'N3']     # N2 is compliant: named, but not queued
+
+
+def test_a_queue_of_zero():
+    p = plan_mod.plan(cluster(), NODES, scans={}, owner='alice')
+    assert p['queue'] == [] and p['needs'] == {} and p['refusals'] == []
+
+
+def test_the_cau_scan_decides_when_it_was_asked():
+    p = plan_mod.plan(cluster(), NODES, cau_scan={'noncompliant_nodes': ['N2', 'N3']})
+    assert p['needs'] == {'N2': 'update', 'N3': 'update'} and p['queue'] == ['N2', 'N3']
+
+
+@pytest.mark.parametrize('state, words', [
+    ('Paused', 'it is paused (drain Completed): finish its cycle, then resume it'),
+    ('Down', 'it is down (restarting, or off): wait for it, then finish its cycle and resume it'),
+    ('Joining', 'it is joining the cluster: wait for it, then finish its cycle'),
+])
+def test_a_failed_run_of_this_owner_is_resumed_first_whatever_phase_it_left_the_node_in(state, words):
+    c = cluster(states={'N3': state}, lock=lock('N3'), drain={'N3': 'Completed'})
+    p = plan_mod.plan(c, NODES, scans=dict(SCANS, N3={'updates': []}), owner='alice', node_order=['N1'])
+    assert p['resume_node'] == 'N3' and p['resume_needs'] == words
+    assert p['needs']['N3'] == 'finish' and p['queue'][0] == 'N3' and p['queue'][1] == 'N1'
+    assert p['scan'] == (NODES if state != 'Down' else ['N1', 'N2', 'N4'])
+    assert p['measure'] == (NODES if state == 'Paused' else ['N1', 'N2', 'N4'])
+    assert p['refusals'] == [] and p['stale_own_lock'] is True and p['died'] is False
+    # A left node not Up: no storage wait first (paused, its drives stay in maintenance until its cycle resumes it).
+    assert plan_mod.plan(dict(c, virtual_disks=[{'friendly_name': 'v'}]), NODES, owner='alice')['wait_storage_first'] is False
+
+
+def test_a_left_node_that_is_up_again_needs_only_what_its_scan_says():
+    c = cluster(lock=lock('N2', status='running'))
+    p = plan_mod.plan(c, NODES, scans=SCANS, owner='alice')
+    assert p['resume_node'] == 'N2' and 'N2' not in p['needs'] and p['died'] is True
+    assert p['wait_storage_first'] is False                       # no virtual disks on this cluster
+    assert plan_mod.plan(dict(c, virtual_disks=[{'friendly_name': 'v'}]), NODES, scans=SCANS, owner='alice')['wait_storage_first']
+    assert p['resume_needs'] == 'it is Up: check that its work is done and go on'
+
+
+def test_another_owners_run_is_not_resumed_and_its_node_refuses_the_start():
+    c = cluster(states={'N3': 'Paused'}, lock=lock('N3', owner='bob'))
+    p = plan_mod.plan(c, NODES, scans=SCANS, owner='alice')
+    assert p['resume_node'] == '' and p['stale_own_lock'] is False
+    assert p['refusals'] == ['nodes not Up: N3. Run lock: held by bob, run r0, failed, node N3.']
+    taken = plan_mod.plan(c, NODES, scans=SCANS, owner='alice', takeover=True)
+    assert taken['resume_node'] == 'N3' and taken['refusals'] == []
+
+
+def test_a_live_lock_is_not_resumed():
+    c = cluster(states={'N3': 'Paused'}, lock=lock('N3', abandoned=False, status='running'))
+    assert plan_mod.plan(c, NODES, scans=SCANS, owner='alice')['resume_node'] == ''
+
+
+def test_refusals_name_the_cau_run_and_hosts_that_are_no_nodes():
+    cau = {'in_progress': True, 'summary': 'RunInProgress (run cau-1 orchestrated by N4; N1 Installing)'}
+    p = plan_mod.plan(cluster(states={'N1': 'Paused'}, cau=cau), NODES + ['N9'], scans=SCANS)
+    assert p['scan'] == []      # refused: nothing is searched
+    assert p['refusals'] == ['nodes not Up: N1. No run lock. CAU reports RunInProgress (run cau-1 orchestrated by N4; '
+                             'N1 Installing).', 'inventory hosts that are not nodes of CLU: N9']
+
+
+def test_upgrade_queue_and_an_evicted_node_left_behind():
+    c = cluster(states={'N2': 'gone'}, lock=lock('N2'), upgrade=['N1', 'N3'])
+    p = plan_mod.plan(c, NODES, kind='upgrade', owner='alice')
+    assert p['resume_node'] == 'N2' and p['refusals'] == []
+    assert p['resume_needs'].startswith('it is no member of the cluster')
+    assert p['needs'] == {'N1': 'upgrade', 'N3': 'upgrade', 'N2': 'finish'} and p['queue'] == ['N2', 'N3', 'N1']
+    assert p['first_up'] == 'N3'        # the evicted node comes first: no first gate for N3 yet
+    # A node left behind that runs the target build and is a member is done: not resumed.
+    done = plan_mod.plan(cluster(lock=lock('N4'), upgrade=['N1']), NODES, kind='upgrade', owner='alice')
+    assert done['resume_node'] == '' and done['queue'] == ['N1']
+    # Without a run to resume, a host that is no member is refused.
+    assert plan_mod.plan(cluster(states={'N2': 'gone'}, upgrade=['N1']), NODES, kind='upgrade')['refusals'] == [
+        'inventory hosts that are not nodes of CLU: N2']
+
+
+def test_deadline():
+    assert plan_mod.plan(cluster(), NODES, scans={}, now=1000, stop_after=600)['deadline'] == 1600
+    assert plan_mod.deadline(1000, 0) == 0
+    assert not plan_mod.past_deadline(0, 10 ** 10)
+    assert not plan_mod.past_deadline(1600, 1599) and plan_mod.past_deadline(1600, 1600)
+
+
+def test_an_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="kind must be one of update, upgrade, got 'patch'"):
+        plan_mod.plan(cluster(), NODES, kind='patch')
+
+
+HOSTVARS = {'A1': {'wsfc_cluster_address': 'a'}, 'A2': {'wsfc_cluster_address': 'a'}, 'B1': {'wsfc_cluster_address': 'b'},
+            'A3': {'wsfc_cluster_address': 'a'}, 'B2': {'wsfc_cluster_address': 'b'}, 'C1': {'wsfc_cluster_address': 'c'}}
+
+
+def test_fleet_clusters_are_the_hosts_sharing_a_cluster_address():
+    hosts = list(HOSTVARS)
+    assert plan_mod.fleet(hosts, HOSTVARS) == {'a': ['A1', 'A2', 'A3'], 'b': ['B1', 'B2'], 'c': ['C1']}
+    assert plan_mod.cluster_hosts(hosts, HOSTVARS, 'b') == ['B1', 'B2']
+
+
+def test_fleet_batches_never_hold_two_nodes_of_one_cluster():
+    queues = {'a': ['A3', 'A1', 'A2'], 'b': ['B1', 'B2'], 'c': [], 'd': ['D1']}
+    every = plan_mod.fleet_batches(queues)
+    assert every == {'order': ['A3', 'B1', 'D1', 'A1', 'B2', 'A2'], 'batches': [3, 2, 1]}
+    # Two clusters in flight: a and b to the end, then d.
+    two = plan_mod.fleet_batches(queues, max_in_flight=2)
+    assert two == {'order': ['A3', 'B1', 'A1', 'B2', 'A2', 'D1'], 'batches': [2, 2, 1, 1]}
+    for result in (every, two):
+        start = 0
+        for size in result['batches']:
+            batch = result['order'][start:start + size]
+            assert len(set(n[0] for n in batch)) == len(batch)
+            start += size
+    assert plan_mod.fleet_batches({'a': []}) == {'order': [], 'batches': [1]}
+
+
+def test_a_sliced_inventory_is_refused_and_a_limit_is_not():
+    sliced = plan_mod.plan(cluster(), ['N1', 'N3'], scans=SCANS, inventory_hosts=['N1', 'N3'])
+    assert sliced['refusals'] == ['the inventory lists 2 of the 4 nodes of CLU (missing: N2, N4): a job slice or an '
+                                  'incomplete inventory. Every node of a cluster must be in one job: slice a fleet by '
+                                  'cluster (a limit of whole cluster groups), never by node']
+    limited = plan_mod.plan(cluster(), ['N1', 'N3'], scans=SCANS, inventory_hosts=NODES)
+    assert limited['refusals'] == [] and limited['queue'] == ['N3', 'N1']
+
+
+def test_node_verdict_failure_isolation_budget_and_deadline():
+    go = plan_mod.node_verdict('a', [], 0, 0, 100)
+    assert go == {'go': True, 'release_lock': False, 'reason': ''}
+    own = plan_mod.node_verdict('a', ['a', 'a'], 0)
+    assert own['go'] is False and own['release_lock'] is False and 'a node of this cluster failed' in own['reason']
+    assert plan_mod.node_verdict('b', ['a'], 0)['go'] is True             # another cluster's failure: no budget
+    assert plan_mod.node_verdict('b', ['a'], 2)['go'] is True
+    spent = plan_mod.node_verdict('c', ['a', 'b'], 2)
+    assert spent == {'go': False, 'release_lock': True,
+                     'reason': 'the fleet failure budget (rolling_update_max_failed_clusters 2) is spent: 2 cluster(s) '
+                               'failed (a, b)'}
+    late = plan_mod.node_verdict('a', [], 0, deadline_at=100, now=100, runbook='rolling_upgrade')
+    assert late == {'go': False, 'release_lock': True, 'reason': 'deadline reached (rolling_upgrade_stop_after)'}
+
+
+def test_a_host_whose_own_preflight_checks_failed_stops_its_cluster():
+    p = plan_mod.plan(cluster(), NODES, scans=SCANS, failed_hosts=['N2'])
+    assert p['refusals'] == ['the preflight checks failed on N2 (see above): nothing is started on CLU']
