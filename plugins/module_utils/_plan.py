@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 KINDS = ('update', 'upgrade')
 
 
@@ -256,7 +258,6 @@ def cluster_outcome(hosts, hostvars, prefix, run, now=None):
     """What a run did to one cluster, from the facts its nodes set: ``<prefix>_node_done`` and
     ``<prefix>_node_failed`` on the nodes, the run state the preflight kept (``run``; empty when the
     cluster's preflight failed)."""
-    import time
     run = dict(run or {})
     facts = dict((h, hostvars.get(h) or {}) for h in hosts)
     done = [h for h in run.get('queue') or [] if facts.get(h, {}).get(prefix + '_node_done')]
