@@ -11,8 +11,13 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import Bm
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import CollectionError
-from ansible_collections.wsfc.rolling.plugins.module_utils._wait import on_poll
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions, remote_warnings
+from ansible_collections.wsfc.rolling.plugins.module_utils._wait import clear_poll_callbacks, on_poll
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import (
+    PowerShellRunner,
+    WinRMOptions,
+    clear_remote_warnings,
+    remote_warnings,
+)
 
 
 def run_module(module, body):
@@ -21,6 +26,8 @@ def run_module(module, body):
     Any CollectionError fails the task with its message, its class name as ``error_type`` and its
     structured details; nothing else is caught (a bug should show its traceback).
     """
+    clear_poll_callbacks()
+    clear_remote_warnings()
     try:
         _warn_insecure(module)
         _register_heartbeat(module)

@@ -17,6 +17,10 @@ __metaclass__ = type
 import time
 
 KINDS = ('update', 'upgrade')
+# Facts the shared phases (role wsfc.rolling.runbook) set on the hosts: <FACTS>_executor and <FACTS>_state
+# (the cluster's run, on its executor), <FACTS>_node_done and <FACTS>_node_failed (on each node).
+FACTS = '__runbook'
+RUNBOOKS = {'rolling_update': ('update', 'updated'), 'rolling_upgrade': ('upgrade', 'upgraded')}
 
 
 def _names(nodes):
@@ -165,7 +169,7 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
 
     Returns:
         dict: resume_node, resume_needs (words), refusals (list), scan, measure, needs ({node: need}), queue (list), first_up,
-        stale_own_lock, died (the run left behind died rather than failed), deadline (epoch seconds, 0 none).
+        first_gate, storage_spaces, stale_own_lock, died (the run left behind died rather than failed), deadline (epoch seconds, 0 none).
     """
     if kind not in KINDS:
         raise ValueError('kind must be one of %s, got %r' % (', '.join(KINDS), kind))
@@ -177,6 +181,7 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
     refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts)
     states = dict((n['name'], n.get('state')) for n in cluster.get('nodes') or [])
     ordered = queue(cluster, needs, resume, list(node_order or ()))
+    first_up = next((n for n in ordered if states.get(n) == 'Up'), '')
     return {
         'cluster': _name(cluster),
         'resume_node': resume,
@@ -192,7 +197,13 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
         # paused holds its drives in maintenance (the spaces stay degraded until it is resumed, by its own cycle).
         'wait_storage_first': bool(resume and states.get(resume) == 'Up' and cluster.get('virtual_disks')),
         # The first queued node that is Up: the first gate holds for it only when it is also the first in the queue.
-        'first_up': next((n for n in ordered if states.get(n) == 'Up'), ''),
+        'first_up': first_up,
+        # The node the preflight's gate checks (and whose run measures every node's memory): the update's first
+        # queued node, whatever its state (a paused one passes); the upgrade's only when it is Up (an evicted
+        # node has no membership to gate; its own cycle's gate measures every node then).
+        'first_gate': (ordered[0] if ordered else '') if kind == 'update' else (first_up if ordered and first_up == ordered[0] else ''),
+        # Storage Spaces to wait for after each node (none on a SAN-backed cluster).
+        'storage_spaces': bool(cluster.get('virtual_disks')),
         'stale_own_lock': own,
         'died': bool(own and (lock.get('status') or 'running') == 'running'),
         'deadline': deadline(now, stop_after),
@@ -274,8 +285,15 @@ def cluster_outcome(hosts, hostvars, prefix, run, now=None):
     }
 
 
-def cluster_summary(outcome, final, verb):
-    """One cluster's summary line: what was done, what failed or was left, and how the cluster is now."""
+def _verb(runbook):
+    """'updated' for rolling_update, 'upgraded' for rolling_upgrade; any other word as it is."""
+    return RUNBOOKS[runbook][1] if runbook in RUNBOOKS else runbook
+
+
+def cluster_summary(outcome, final, runbook):
+    """One cluster's summary line: what was done, what failed or was left, and how the cluster is now (after an
+    upgrade also its builds and functional level). ``runbook``: rolling_update or rolling_upgrade (or a verb)."""
+    verb = _verb(runbook)
     health = (final or {}).get('health') or {}
     name = ((final or {}).get('cluster') or {}).get('name') or outcome.get('name')
     if outcome['preflight_failed']:
@@ -293,11 +311,14 @@ def cluster_summary(outcome, final, verb):
         text += '; nodes up %s/%s, quorum margin %s, storage %s.' % (
             health.get('nodes_up'), health.get('nodes_total'), (health.get('quorum') or {}).get('margin'),
             'healthy and quiet' if health.get('storage_healthy') and health.get('storage_quiet') else 'NOT healthy')
+    if runbook == 'rolling_upgrade' and (final or {}).get('upgrade'):
+        text += ' ' + upgrade_summary(final, final['upgrade'].get('target_build'))
     return text
 
 
-def fleet_summary(hosts, hostvars, prefix, verb):
+def fleet_summary(hosts, hostvars, prefix, runbook):
     """One line per cluster of the fleet and a total line."""
+    verb = _verb(runbook)
     lines, totals = [], {'clusters': 0, 'failed': 0, 'done': 0, 'left': 0}
     for cluster, members in fleet(hosts, hostvars).items():
         executor = (hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]
@@ -309,3 +330,111 @@ def fleet_summary(hosts, hostvars, prefix, verb):
         totals['left'] += len(outcome['left'])
     lines.append('fleet: %(clusters)d cluster(s), %(failed)d failed; %(done)d node(s) done, %(left)d left' % totals)
     return lines
+
+
+# -- the node play, from the facts the shared runbook phases keep ------------------------------------
+
+
+
+def run_state(host, hostvars):
+    """The run of ``host``'s cluster as its preflight kept it ({} when the preflight did not get that far)."""
+    executor = (hostvars.get(host) or {}).get(FACTS + '_executor') or host
+    return dict((hostvars.get(executor) or {}).get(FACTS + '_state') or {})
+
+
+def next_node(host, hosts, hostvars, max_failed=0, now=None, runbook='rolling_update'):
+    """node_verdict() for ``host`` of the node play: its cluster, the clusters with a failed node among ``hosts``
+    (every host of the play), and its cluster's deadline, all from the facts."""
+    failed = [(hostvars.get(h) or {}).get('wsfc_cluster_address') for h in hosts
+              if (hostvars.get(h) or {}).get(FACTS + '_node_failed')]
+    return node_verdict((hostvars.get(host) or {}).get('wsfc_cluster_address'), failed, max_failed,
+                        run_state(host, hostvars).get('deadline') or 0, time.time() if now is None else now, runbook)
+
+
+def failure_report(info, node, error, runbook, owner):
+    """What the run says about a node that failed: the error, where the node was left (read after the failure),
+    and how to go on."""
+    left = next((n for n in (info or {}).get('nodes') or [] if n.get('name') == node), None)
+    if left is None:
+        where = 'not a member of the cluster (evicted)'
+    else:
+        where = '%s in the cluster (drain %s)' % (left.get('state'), left.get('drain_status') or 'none')
+    return ('Rolling %s stopped at %s: %s The node is %s and was left as it is: a paused node is never resumed '
+            'automatically, and nothing else was started on this cluster. Fix the cause, then run the same command '
+            'again as %s: it continues with this node (the run lock keeps %s, marked failed; '
+            'playbooks/cluster_report.yml shows it).'
+            % (RUNBOOKS[runbook][0], node, (error or 'failed').strip(), where, owner, node))
+
+
+def plan_summary(run_plan, info, runbook, target_build=None, method=None):
+    """The preflight's line about one cluster: which nodes, in which order, and the node a failed run left."""
+    name = ((info or {}).get('cluster') or {}).get('name') or run_plan.get('cluster')
+    queue_ = run_plan.get('queue') or []
+    if runbook == 'rolling_upgrade':
+        head = 'Cluster %s (functional level %s), target build %s by %s: ' % (
+            name, ((info or {}).get('cluster') or {}).get('functional_level'), target_build, method)
+        body = ('%d node(s) in this order: %s' % (len(queue_), ', '.join(queue_)) if queue_
+                else 'every node runs the target build; nothing to do')
+    else:
+        head = 'Cluster %s: ' % name
+        body = ('%d node(s) to update in this order: %s' % (len(queue_), ', '.join(queue_)) if queue_
+                else 'every node is compliant; nothing to do')
+    resume = run_plan.get('resume_node')
+    tail = '; first %s, left by the last run: %s' % (resume, run_plan.get('resume_needs')) if resume and resume in queue_ else ''
+    return head + body + tail
+
+
+def upgrade_summary(final, target_build):
+    """After an upgrade run: how many nodes run the target build, and the functional level (and how to raise it)."""
+    upgrade = (final or {}).get('upgrade') or {}
+    cluster = (final or {}).get('cluster') or {}
+    text = 'On build %s: %d/%d nodes; functional level %s' % (
+        target_build, len(upgrade.get('nodes_on_target') or []), len((final or {}).get('nodes') or []),
+        cluster.get('functional_level'))
+    if not upgrade.get('nodes_to_upgrade') and (cluster.get('functional_level') or 0) < (upgrade.get('target_level') or 0):
+        text += (' (not raised: when you are sure, run playbooks/rolling_upgrade_finalize.yml with '
+                 '-e wsfc_accept_irreversible=true; it cannot be undone)')
+    return text + '.'
+
+
+def restart_check(install_pass, install):
+    """Whether an install pass asks the node whether it needs a restart: always after the first pass (a restart
+    may have been pending from before), after a later one only when it installed something."""
+    return int(install_pass) == 1 or bool((install or {}).get('installed'))
+
+
+def failed_nodes(hosts, hostvars):
+    """The failure reports of the nodes that failed in this run, in play order."""
+    return [hostvars[h][FACTS + '_node_failed'] for h in hosts if (hostvars.get(h) or {}).get(FACTS + '_node_failed')]
+
+
+def _flag(value):
+    """A boolean kept in a fact: True, or its string forms where an older ansible-core templated it to text."""
+    return value is True or str(value).strip().lower() in ('true', 'yes', '1')
+
+
+def upgrade_node(info, node):
+    """Where the upgrade finds ``node`` at the start of its cycle (``info``: cluster_info read then) and what it does
+    first: the gates and a configuration capture only for a whole (Up) node (one paused or evicted by a failed
+    run keeps its first capture), a drain for a member that is not Down."""
+    found = next((n for n in (info or {}).get('nodes') or [] if n.get('name') == node), None)
+    state = (found or {}).get('state')
+    return {'node': found, 'member': found is not None, 'gate': state == 'Up', 'capture': state == 'Up',
+            'drain': found is not None and state != 'Down'}
+
+
+def reprovision_step(node, run, os_read, target_build, chassis=None):
+    """The reinstall's next step for ``node`` from what it runs now (``os_read``: node_os without waiting) and, for
+    the node a run that died left not answering, its chassis power (``chassis``: bmc_info, once read).
+
+    That node, powered on, is installing what the dead run started: wait for it rather than power-cycle it.
+    Powered off, nothing runs: reinstall. A node that answers on another build than the target, or does not
+    answer, is reinstalled; one already on the target is not."""
+    current = (os_read or {}).get('os')
+    answers = current is not None
+    left_by_dead_run = not answers and node == (run or {}).get('resume_node') and _flag((run or {}).get('died'))
+    installing = left_by_dead_run and (chassis or {}).get('power_state') == 'on'
+    on_target = answers and int(current.get('build') or 0) == int(target_build)
+    return {'read_chassis': left_by_dead_run and chassis is None, 'wait_for_reinstall': installing,
+            'reinstall': not installing and not on_target and (chassis is not None or not left_by_dead_run),
+            'graceful': answers}

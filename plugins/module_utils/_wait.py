@@ -14,13 +14,19 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import Invali
 
 BACKOFF_LIMIT = 2
 # Called once per poll of every wait in this process: the run lock's heartbeat, registered by the
-# module glue when the task runs under a lock (a module is one process, one task).
+# module glue when the task runs under a lock. A process runs one task at a time (a shipped module, or an
+# Ansible worker, which may run the same task again for until/retries): the glue clears this at each start.
 _on_poll = []
 
 
 def on_poll(callback):
     """Register ``callback()`` to run at every poll of every wait in this process."""
     _on_poll.append(callback)
+
+
+def clear_poll_callbacks():
+    """Forget the callbacks of the task that ran before in this process."""
+    del _on_poll[:]
 
 
 def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=None, done=bool,

@@ -100,6 +100,13 @@ node:
   returned: success
   type: dict
   sample: {name: HV-N2, state: Up, drain_status: NotInitiated}
+restart_under_way:
+  description:
+    - Whether the node is V(Down) or V(Joining), that is, a restart that an interrupted run of this owner started is
+      under way. The runbook then waits for it instead of draining the node.
+  returned: success
+  type: bool
+  sample: false
 round_trips:
   description: WinRM round trips made.
   returned: always
@@ -172,7 +179,7 @@ def _check(module):
     node = state.node(name)
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,
               'node': {'name': node.name, 'state': node.state, 'drain_status': node.drain_status} if node else None,
-              'round_trips': round_trips}
+              'restart_under_way': bool(node and node.state in ('Down', 'Joining')), 'round_trips': round_trips}
     if failed:
         raise UnsafeToProceed('Not safe to take %s out: %s' % (name, '; '.join('%s: %s' % (c.name, c.detail) for c in failed)),
                               details=result)

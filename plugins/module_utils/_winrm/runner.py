@@ -197,8 +197,12 @@ class CallResult(object):
 
 # Warnings from the nodes (an operation's own, and what PowerShell wrote to the host as CLIXML on
 # stderr, as FailoverClusters cmdlets do in remote sessions): never failures, collected for the
-# module result. One module run is one process, so a process-wide list is one task's warnings.
+# module result. A process runs one task at a time; the module glue clears the list at each start.
 _REMOTE_WARNINGS = []
+
+
+def clear_remote_warnings():
+    del _REMOTE_WARNINGS[:]
 
 
 def note_remote_warning(text):

@@ -179,3 +179,105 @@ def test_node_verdict_failure_isolation_budget_and_deadline():
 def test_a_host_whose_own_preflight_checks_failed_stops_its_cluster():
     p = plan_mod.plan(cluster(), NODES, scans=SCANS, failed_hosts=['N2'])
     assert p['refusals'] == ['the preflight checks failed on N2 (see above): nothing is started on CLU']
+
+
+def test_the_first_gate_is_the_updates_first_node_and_the_upgrades_only_when_it_is_up():
+    paused = cluster(states={'N2': 'Paused'}, lock=lock('N2'))
+    update = plan_mod.plan(paused, NODES, scans=SCANS, owner='alice')
+    assert update['queue'][0] == 'N2' and update['first_gate'] == 'N2'
+    evicted = plan_mod.plan(cluster(states={'N2': 'gone'}, lock=lock('N2'), upgrade=['N1', 'N3']), NODES, kind='upgrade',
+                            owner='alice')
+    assert evicted['queue'][0] == 'N2' and evicted['first_gate'] == ''
+    fresh = plan_mod.plan(cluster(upgrade=['N1', 'N3']), NODES, kind='upgrade', owner='alice')
+    assert fresh['first_gate'] == fresh['queue'][0] == 'N3'
+    assert plan_mod.plan(cluster(), NODES, scans={}, owner='alice')['first_gate'] == ''
+
+
+def test_storage_spaces_decide_the_storage_wait():
+    assert plan_mod.plan(cluster(), NODES, scans={})['storage_spaces'] is False
+    s2d = dict(cluster(), virtual_disks=[{'name': 'v1'}])
+    assert plan_mod.plan(s2d, NODES, scans={})['storage_spaces'] is True
+
+
+FLEET = {'A1': {'wsfc_cluster_address': 'a', '__runbook_executor': 'A1',
+                '__runbook_state': {'name': 'A', 'run_id': 'r1', 'queue': ['A1', 'A2'], 'deadline': 0}},
+         'A2': {'wsfc_cluster_address': 'a', '__runbook_executor': 'A1', '__runbook_node_failed': 'boom'},
+         'B1': {'wsfc_cluster_address': 'b', '__runbook_executor': 'B1',
+                '__runbook_state': {'name': 'B', 'run_id': 'r2', 'queue': ['B1'], 'deadline': 50}},
+         'C1': {'wsfc_cluster_address': 'c', '__runbook_executor': 'C1', '__runbook_node_failed': ''}}
+
+
+def test_next_node_reads_the_run_and_the_failures_from_the_facts():
+    hosts = list(FLEET)
+    assert plan_mod.run_state('A2', FLEET)['run_id'] == 'r1'
+    assert plan_mod.run_state('C1', FLEET) == {}
+    assert plan_mod.next_node('A1', hosts, FLEET, now=10)['go'] is False           # A2 failed: cluster a stops
+    assert plan_mod.next_node('B1', hosts, FLEET, now=10)['go'] is True
+    assert plan_mod.next_node('B1', hosts, FLEET, max_failed=1, now=10)['reason'].startswith('the fleet failure budget')
+    assert plan_mod.next_node('B1', hosts, FLEET, now=60)['reason'] == 'deadline reached (rolling_update_stop_after)'
+    assert plan_mod.failed_nodes(hosts, FLEET) == ['boom']
+
+
+def test_the_failure_report_says_where_the_node_was_left():
+    info = cluster(states={'N2': 'Paused'}, drain={'N2': 'Completed'})
+    text = plan_mod.failure_report(info, 'N2', 'Windows Update failed on N2.', 'rolling_update', 'alice')
+    assert text.startswith('Rolling update stopped at N2: Windows Update failed on N2. The node is Paused in the cluster '
+                           '(drain Completed) and was left as it is: a paused node is never resumed automatically')
+    assert 'run the same command again as alice' in text
+    gone = plan_mod.failure_report(cluster(states={'N2': 'gone'}), 'N2', 'setup failed', 'rolling_upgrade', 'bob')
+    assert gone.startswith('Rolling upgrade stopped at N2: setup failed The node is not a member of the cluster (evicted)')
+
+
+def test_plan_and_run_summaries():
+    p = plan_mod.plan(cluster(states={'N2': 'Paused'}, lock=lock('N2')), NODES, scans=SCANS, owner='alice')
+    line = plan_mod.plan_summary(p, cluster(), 'rolling_update')
+    assert line.startswith('Cluster CLU: 4 node(s) to update in this order: N2, ')
+    assert '; first N2, left by the last run: ' in line
+    assert plan_mod.plan_summary({'queue': []}, cluster(), 'rolling_update') == 'Cluster CLU: every node is compliant; nothing to do'
+    up = dict(cluster(), upgrade={'nodes_to_upgrade': ['N1'], 'nodes_on_target': ['N2', 'N3', 'N4'], 'target_build': 20348,
+                                  'target_level': 11})
+    up['cluster'] = {'name': 'CLU', 'functional_level': 10}
+    assert plan_mod.plan_summary({'queue': []}, up, 'rolling_upgrade', 20348, 'in_place') == (
+        'Cluster CLU (functional level 10), target build 20348 by in_place: every node runs the target build; nothing to do')
+    outcome = {'preflight_failed': False, 'done': ['N1'], 'queue': ['N1'], 'failed': None, 'left': [], 'seconds': 5}
+    assert plan_mod.cluster_summary(outcome, up, 'rolling_upgrade').endswith('On build 20348: 3/4 nodes; functional level 10.')
+    up['upgrade']['nodes_to_upgrade'] = []
+    assert 'not raised: when you are sure' in plan_mod.cluster_summary(outcome, up, 'rolling_upgrade')
+    assert 'On build' not in plan_mod.cluster_summary(outcome, up, 'rolling_update')
+
+
+def test_a_restart_is_checked_after_the_first_pass_and_after_passes_that_installed():
+    assert plan_mod.restart_check(1, {'installed': []})
+    assert plan_mod.restart_check(2, {'installed': ['KB1']})
+    assert not plan_mod.restart_check(2, {'installed': []})
+    assert not plan_mod.restart_check(3, {'skipped': True})
+
+
+def test_the_upgrade_starts_a_node_by_how_it_finds_it():
+    up = plan_mod.upgrade_node(cluster(), 'N1')
+    assert up['member'] and up['gate'] and up['capture'] and up['drain'] and up['node']['name'] == 'N1'
+    paused = plan_mod.upgrade_node(cluster(states={'N1': 'Paused'}), 'N1')
+    assert not paused['gate'] and not paused['capture'] and paused['drain']     # keeps its first capture
+    down = plan_mod.upgrade_node(cluster(states={'N1': 'Down'}), 'N1')
+    assert not down['drain'] and not down['gate']
+    gone = plan_mod.upgrade_node(cluster(states={'N1': 'gone'}), 'N1')
+    assert gone == {'node': None, 'member': False, 'gate': False, 'capture': False, 'drain': False}
+
+
+@pytest.mark.parametrize('node, died, os_read, chassis, step', [
+    # A node that answers: reinstalled unless it already runs the target, shut down gracefully.
+    ('N2', False, {'os': {'build': 17763}}, None, (False, False, True, True)),
+    ('N2', False, {'os': {'build': 20348}}, None, (False, False, False, True)),
+    # Not answering, not left by a dead run: reinstalled, hard.
+    ('N2', True, {'os': None}, None, (False, False, True, False)),
+    ('N1', False, {'os': None}, None, (False, False, True, False)),
+    # Not answering and left by a run that died (its died flag as text, as older ansible-core keeps it): read the
+    # chassis first; on, it is installing: wait; off: reinstall.
+    ('N1', 'True', {'os': None}, None, (True, False, False, False)),
+    ('N1', True, {'os': None}, {'power_state': 'on'}, (False, True, False, False)),
+    ('N1', True, {'os': None}, {'power_state': 'off'}, (False, False, True, False)),
+    ('N1', 'False', {'os': None}, None, (False, False, True, False)),
+])
+def test_the_reinstall_steps_for_each_way_a_node_can_be_found(node, died, os_read, chassis, step):
+    got = plan_mod.reprovision_step(node, {'resume_node': 'N1', 'died': died}, os_read, 20348, chassis)
+    assert (got['read_chassis'], got['wait_for_reinstall'], got['reinstall'], got['graceful']) == step
