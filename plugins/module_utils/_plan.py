@@ -334,8 +334,6 @@ def fleet_summary(hosts, hostvars, prefix, runbook):
 
 # -- the node play, from the facts the shared runbook phases keep ------------------------------------
 
-
-
 def run_state(host, hostvars):
     """The run of ``host``'s cluster as its preflight kept it ({} when the preflight did not get that far)."""
     executor = (hostvars.get(host) or {}).get(FACTS + '_executor') or host
