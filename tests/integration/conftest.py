@@ -9,6 +9,8 @@ import pytest
 from lab import cli as lab_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The project's controller settings (internal_poll_interval), as ansible-playbook started in ROOT reads them.
+ANSIBLE_CFG = os.path.join(ROOT, 'ansible.cfg')
 
 
 @pytest.fixture
@@ -25,7 +27,8 @@ def playbook(collections_path, tmp_path):
         cmd.extend(args)
         environ = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
                        ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
-                       ANSIBLE_CALLBACK_RESULT_FORMAT='yaml', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))
+                       ANSIBLE_CALLBACK_RESULT_FORMAT='yaml', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'),
+                       ANSIBLE_CONFIG=ANSIBLE_CFG)
         environ.update(env or {})
         proc = subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=600, check=False)
         result = json.loads(out_file.read_text()) if out_file.exists() else None

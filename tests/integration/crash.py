@@ -15,6 +15,8 @@ import sys
 import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The project's controller settings (internal_poll_interval), as ansible-playbook started in ROOT reads them.
+ANSIBLE_CFG = os.path.join(ROOT, 'ansible.cfg')
 BANNER = re.compile(r'^TASK \[(.*)\] \*')
 
 
@@ -26,7 +28,8 @@ def command(path, inventory, extra_vars):
 def environment(collections_path, tmp_path):
     return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
                 ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
-                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'), ANSIBLE_FORCE_COLOR='0')
+                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'), ANSIBLE_FORCE_COLOR='0',
+                ANSIBLE_CONFIG=ANSIBLE_CFG)
 
 
 def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_text=None):

@@ -83,3 +83,27 @@ def test_a_job_slice_of_a_cluster_is_refused_and_a_limit_to_whole_clusters_runs_
     summary = dict((r['cluster'], r) for r in fleet_mod.summary(fleet)['clusters'])
     assert summary['HVCLU01']['pending'] == {} and summary['HVCLU01']['violations'] == []
     assert drains(member(fleet, 'EDGECLU01')) == [] and summary['EDGECLU01']['pending']
+
+
+def test_a_fleet_upgrades_in_place_one_node_per_cluster_at_a_time_and_the_clusters_in_parallel(start_fleet, playbook, tmp_path):
+    fleet = start_fleet('hyperv4,hyperv4')
+    extra = {'rolling_upgrade_target_build': 20348, 'rolling_upgrade_poll_interval': 0.1, 'rolling_upgrade_method': 'in_place',
+             'rolling_upgrade_setup_media': '\\\\deploy.lab.test\\media\\ws2022',
+             'rolling_upgrade_capture_dir': str(tmp_path / 'captures')}
+    proc = playbook('playbooks/rolling_upgrade.yml', fleet['inventory'], extra, args=FORKS)[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert said(proc, 'fleet: 2 cluster(s), 0 failed; 8 node(s) done, 0 left')
+    summary = fleet_mod.summary(fleet)
+    assert summary['totals']['violations'] == 0 and all(r['max_nodes_out'] <= 1 for r in summary['clusters'])
+    windows = []
+    for member_state in fleet['clusters']:
+        view = lab_cli.control(member_state, '/state')
+        assert [(n['build'], n['member']) for n in view['nodes']] == [(20348, True)] * 4 and view['lock'] is None
+        stats = lab_cli.control(member_state, '/stats')
+        # Each lab has its own clock: its events as real seconds before now, comparable across the labs.
+        ago = [(stats['time'] - e['t']) / stats['clock_scale'] for e in lab_cli.control(member_state, '/events')
+               if e['kind'] == 'node.upgraded']
+        assert len(ago) == 4
+        windows.append((max(ago), min(ago)))
+    # Each cluster's upgrades overlapped the other's: the clusters ran in parallel, not one after the other.
+    assert windows[0][0] > windows[1][1] and windows[1][0] > windows[0][1], windows

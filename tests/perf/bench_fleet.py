@@ -36,7 +36,8 @@ def children_cpu():
 
 def run(inventory, forks, extra):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.venv', 'collections'),
-               ANSIBLE_STDOUT_CALLBACK='ansible.builtin.minimal', ANSIBLE_HOST_KEY_CHECKING='false')
+               ANSIBLE_STDOUT_CALLBACK='ansible.builtin.minimal', ANSIBLE_HOST_KEY_CHECKING='false',
+               ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory, '-f', str(forks),
            os.path.join(ROOT, 'playbooks', 'rolling_update.yml'), '-e', json.dumps(extra)]
     cpu, started = children_cpu(), time.monotonic()
