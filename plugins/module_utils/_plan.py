@@ -282,6 +282,10 @@ def cluster_outcome(hosts, hostvars, prefix, run, now=None):
         'queue': queue, 'done': done, 'failed': failed[0] if failed else None,
         'left': [h for h in queue if h not in done and h not in failed],
         'seconds': int((now if now is not None else time.time()) - started) if started else 0,
+        # The run's lock is released unless a node failed (the re-run resumes from it); with nothing queued, a
+        # lock this owner's failed or dead run left is cleared (the node it recorded needs nothing more).
+        'release_lock': bool(queue) and not failed,
+        'clear_stale_lock': not queue and _flag(run.get('stale_own_lock')),
     }
 
 

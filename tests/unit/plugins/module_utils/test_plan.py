@@ -281,3 +281,15 @@ def test_the_upgrade_starts_a_node_by_how_it_finds_it():
 def test_the_reinstall_steps_for_each_way_a_node_can_be_found(node, died, os_read, chassis, step):
     got = plan_mod.reprovision_step(node, {'resume_node': 'N1', 'died': died}, os_read, 20348, chassis)
     assert (got['read_chassis'], got['wait_for_reinstall'], got['reinstall'], got['graceful']) == step
+
+
+def test_the_finish_releases_the_lock_of_a_run_without_a_failure_and_clears_a_stale_own_lock():
+    hostvars = {'N1': {'__runbook_node_done': True}, 'N2': {'__runbook_node_failed': ''}}
+    done = plan_mod.cluster_outcome(['N1', 'N2'], hostvars, '__runbook', {'run_id': 'r', 'queue': ['N1']}, now=0)
+    assert done['release_lock'] and not done['clear_stale_lock'] and done['done'] == ['N1']
+    hostvars['N2']['__runbook_node_failed'] = 'boom'
+    failed = plan_mod.cluster_outcome(['N1', 'N2'], hostvars, '__runbook', {'run_id': 'r', 'queue': ['N1', 'N2']}, now=0)
+    assert failed['failed'] == 'N2' and not failed['release_lock']
+    idle = plan_mod.cluster_outcome(['N1'], {'N1': {}}, '__runbook', {'run_id': 'r', 'queue': [], 'stale_own_lock': 'True'}, now=0)
+    assert idle['clear_stale_lock'] and not idle['release_lock']
+    assert not plan_mod.cluster_outcome(['N1'], {'N1': {}}, '__runbook', {'run_id': 'r', 'queue': []}, now=0)['clear_stale_lock']
