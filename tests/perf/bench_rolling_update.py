@@ -51,7 +51,7 @@ def run_playbook(inventory, out, extra, playbook='rolling_update.yml'):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.venv', 'collections'),
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callbacks'), ANSIBLE_CALLBACKS_ENABLED='wsfc_bench',
                WSFC_BENCH_OUT=out, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.minimal',
-               ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+               ANSIBLE_CONFIG=os.environ.get('WSFC_BENCH_ANSIBLE_CONFIG', os.path.join(ROOT, 'ansible.cfg')))
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
            os.path.join(ROOT, 'playbooks', playbook), '-e', json.dumps(extra)]
     started = time.monotonic()
