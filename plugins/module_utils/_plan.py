@@ -399,12 +399,6 @@ def upgrade_summary(final, target_build):
     return text + '.'
 
 
-def restart_check(install_pass, install):
-    """Whether an install pass asks the node whether it needs a restart: always after the first pass (a restart
-    may have been pending from before), after a later one only when it installed something."""
-    return int(install_pass) == 1 or bool((install or {}).get('installed'))
-
-
 def failed_nodes(hosts, hostvars):
     """The failure reports of the nodes that failed in this run, in play order."""
     return [hostvars[h][FACTS + '_node_failed'] for h in hosts if (hostvars.get(h) or {}).get(FACTS + '_node_failed')]

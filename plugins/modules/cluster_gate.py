@@ -20,11 +20,19 @@ description:
     (witness counted); no storage job runs and every virtual disk is Healthy/OK; the other nodes have
     the free memory for this node's VMs; no VM would be quick-migrated (saved) by the drain unless
     O(allow_save_state); the run lock is held by O(run_id); no Cluster-Aware Updating run is in progress."
+  - With O(record_node), a gate that passes also records O(name) in the run lock as the node being worked on (one
+    write, in the same connection): what a re-run reads to find the node this run left. Otherwise it changes nothing.
 author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
-  - wsfc.rolling.winrm.READ_ONLY
+attributes:
+  check_mode:
+    support: full
+    description: Every gate is checked the same way; the run lock is not written (RV(changed) says whether it would be).
+  diff_mode:
+    support: none
+    description: The lock's new value is in RV(lock).
 options:
   name:
     description: The cluster node that is about to be taken out.
@@ -52,6 +60,19 @@ options:
   run_id:
     description: When set, the run lock must be held by this run.
     type: str
+  record_node:
+    description:
+      - Once every gate passed, record O(name) in the run lock of O(run_id) (status running), extending it by
+        O(lock_ttl) seconds. Needs O(run_id) and O(lock_owner).
+    type: bool
+    default: false
+  lock_owner:
+    description: With O(record_node), the owner of the run lock (as given to M(wsfc.rolling.cluster_lock)).
+    type: str
+  lock_ttl:
+    description: With O(record_node), seconds the run lock is extended by.
+    type: int
+    default: 7200
   check_cau:
     description: Refuse while Cluster-Aware Updating reports a run in progress or failed.
     type: bool
@@ -107,6 +128,10 @@ restart_under_way:
   returned: success
   type: bool
   sample: false
+lock:
+  description: With O(record_node), the run lock as recorded (or as it would be, in check mode).
+  returned: when O(record_node) is set and the gates passed
+  type: dict
 round_trips:
   description: WinRM round trips made.
   returned: always
@@ -117,7 +142,7 @@ round_trips:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, lock
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import SNAPSHOT_CALLS, state_from_results
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
@@ -135,16 +160,36 @@ def measure(options, node, host):
 def _check(module):
     p = module.params
     name = p['name']
+    if p['record_node'] and not (p['run_id'] and p['lock_owner']):
+        raise InvalidOption('record_node needs run_id and lock_owner')
     with session_from_module(module) as session:
         calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {})]
         results = session.invoke(calls, retry=True)
         state = state_from_results(results[:len(SNAPSHOT_CALLS)], session.answered_by or session.options.host)
         extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
         threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
-        held = state.run_lock
         cau_run = state.cau_run if p['check_cau'] else None     # Get-CauRun, in the snapshot
-        round_trips = session.round_trips
+        result = _gates(p, state, threshold, cau_run, session.round_trips)
+        if p['record_node']:
+            raw = next(r for r in results if r.op == 'lock.read').value
+            current = (lock.decode(raw.get('Value')), raw.get('Value'), lock.parse_time(raw['Now']))
+            fields = {'node': name, 'status': 'running'}
+            before = session.round_trips
+            if module.check_mode:
+                held = current[0] or {}
+                result.update(changed=any(held.get(k) != v for k, v in fields.items()), lock=dict(held, **fields))
+            else:
+                new, _previous, changed = lock.acquire(session, p['lock_owner'], p['run_id'], p['lock_ttl'],
+                                                       current=current, **fields)
+                result.update(changed=changed, lock=new)
+            result['round_trips'] += session.round_trips - before
+    return result
 
+
+def _gates(p, state, threshold, cau_run, round_trips):
+    """Every gate for p['name'] on the snapshot ``state``; raises UnsafeToProceed naming the failed ones."""
+    name = p['name']
+    held = state.run_lock
     if p['only_membership']:
         # Before a disruptive step on a node that is already out (restart, power cycle of an evicted node):
         # only the cluster-wide conditions.
@@ -196,6 +241,9 @@ def main():
         min_quorum_margin=dict(type='int'),
         run_id=dict(type='str'),
         check_cau=dict(type='bool', default=True),
+        record_node=dict(type='bool', default=False),
+        lock_owner=dict(type='str'),
+        lock_ttl=dict(type='int', default=7200),
         only_membership=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

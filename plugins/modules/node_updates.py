@@ -19,7 +19,8 @@ description:
     calls; a dropped WinRM connection does not lose the installation. Once finished and read, the task is
     unregistered; its status file stays in C(%ProgramData%\wsfc.rolling) as a record.
   - In check mode only the search runs and the applicable updates are returned.
-  - Does not restart the node; see M(wsfc.rolling.node_reboot) and RV(reboot_required).
+  - Restarts the node only when asked (O(restart=if_required)), gated like M(wsfc.rolling.node_reboot); it can then
+    search and install again after the restart (O(passes)), all in one task. Otherwise see RV(reboot_required).
 author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
@@ -61,8 +62,35 @@ options:
     type: str
     choices: [fail, restart]
     default: fail
+  restart:
+    description:
+      - V(if_required) restarts the node after an install pass when Windows says it must (asked after the first pass
+        always, after a later one only when it installed something), once every other node is Up and quorum keeps
+        O(min_quorum_margin), and waits until the node is back in membership (bounded by O(reboot_timeout)). Use it
+        on a drained node.
+      - V(never) leaves the restart to the caller.
+    type: str
+    choices: [never, if_required]
+    default: never
+  passes:
+    description:
+      - With O(restart=if_required), how many search-and-install passes at most. Some updates are offered only once
+        the first set is installed and the node restarted, so after a restart Windows Update is asked again; a pass
+        without a restart, or one that found nothing, is the last.
+    type: int
+    default: 1
+  await_restart:
+    description:
+      - The node is restarting already (a restart that an interrupted run started): first wait until it is back in
+        membership (bounded by O(reboot_timeout)), restarting nothing.
+    type: bool
+    default: false
+  reboot_timeout:
+    description: Seconds to wait for each restart (O(restart), O(restart_pending=restart)) until the node is back.
+    type: int
+    default: 1800
   min_quorum_margin:
-    description: With O(restart_pending=restart), the quorum margin that must remain while the node restarts.
+    description: With O(restart=if_required) or O(restart_pending=restart), the quorum margin that must remain while the node restarts.
     type: int
   accept_list:
     description: Only these KB ids (for example V(KB5068791)). All when empty.
@@ -97,6 +125,15 @@ EXAMPLES = r'''
   delegate_to: localhost
   register: updates
 
+- name: Install, restart when needed and look again after each restart (at most three passes)
+  wsfc.rolling.node_updates:
+    state: installed
+    name: HV-N2
+    winrm_host: hv-n2.contoso.com
+    restart: if_required
+    passes: 3
+  delegate_to: localhost
+
 - name: Search only
   wsfc.rolling.node_updates:
     state: installed
@@ -126,9 +163,28 @@ reboot_required:
   description: Whether the node must restart to finish (also true when a restart was already pending).
   returned: success
   type: bool
+rebooted:
+  description: Whether the node was restarted after an install pass (O(restart=if_required)).
+  returned: success
+  type: bool
+restarts:
+  description: How many times it was restarted after an install pass.
+  returned: success
+  type: int
+passes:
+  description: Each search-and-install pass in order, with C(installed), C(failed_updates), C(reboot_required) and C(restarted).
+  returned: success
+  type: list
+  elements: dict
 restarted_first:
   description: Whether the node was restarted before installing, for a restart that was pending (O(restart_pending=restart)).
   returned: success
+  type: bool
+retryable:
+  description:
+    - On failure, whether running the task again may mend it (a failed or timed-out installation, a lost
+      connection) or not (a restart refused by its gate, a node that did not come back).
+  returned: failure
   type: bool
 round_trips:
   description: WinRM round trips made (polls included).
@@ -143,43 +199,99 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
     check_wait_options, wait_argument_spec, winrm_argument_spec)
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import updates
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError, UnsafeToProceed
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
+    CollectionError, InvalidOption, RemoteCommandError, UnsafeToProceed)
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
+
+
+def _restart_if_required(runner, p, name, pass_number, summary):
+    """After an install pass: restart the node when Windows says it must (asked after the first pass always, after a
+    later one only when it installed something), gated like node_reboot. Returns whether it restarted."""
+    if pass_number > 1 and not summary['installed']:
+        return False
+    before = updates.boot_state(runner, name)
+    if not before.get('RebootPending'):
+        return False
+    _restart(runner, p, name, before)
+    return True
+
+
+def _restart(runner, p, name, before):
+    """The gated restart and the wait for the node's return. Its failures (refused, not back) are not the kind a
+    new attempt of the task mends: they say so (``retryable`` false), where a failed installation does."""
+    try:
+        updates.restart_gate(before, name, p['min_quorum_margin'])
+        updates.restart_and_wait(runner, name, p['reboot_timeout'], p['poll_interval'], before)
+    except CollectionError as exc:
+        exc.details['retryable'] = False
+        raise
+
+
+def _install_pass(runner, p, job_id, mode, criteria, name):
+    """One search-and-install job, waited for; a restart pending from before is done first when asked.
+    Returns (job, whether a restart was pending when it started, whether it restarted first)."""
+    pending, job = updates.start_job(runner, job_id, mode, criteria)
+    job_id = job.get('Id') or job_id
+    if not p['wait']:
+        return job, pending, False
+    job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])
+    if not (job.get('RestartPending') and p['restart_pending'] == 'restart'):
+        return job, pending, False
+    # Restart first (gated like node_reboot), then install with a new job.
+    _restart(runner, p, name, updates.boot_state(runner, name))
+    job_id = '%s-r' % job_id[:62]
+    _pending, job = updates.start_job(runner, job_id, mode, criteria)
+    return updates.wait_job(runner, job.get('Id') or job_id, p['wait_timeout'], p['poll_interval']), pending, True
 
 
 def _apply(module):
     p = module.params
     check_wait_options(p)
+    if p['passes'] < 1:
+        raise InvalidOption('passes must be at least 1, got %d' % p['passes'])
+    if p['passes'] > 1 and p['restart'] != 'if_required':
+        raise InvalidOption('passes=%d searches again only after a restart: it needs restart=if_required' % p['passes'])
     criteria = updates.validate_criteria(p['category_names'], p['accept_list'], p['reject_list'])
     mode = 'scan' if module.check_mode else 'install'
     job_id = p['job_id'] or 'wsfc-%s-%d' % (mode, int(time.time() * 1000))
     name = p['name'] or p['winrm_host']
-    restarted = False
+    restarts = restarted_first = 0
+    passes = []
     with runner_from_module(module, node=p['name']) as runner:
-        pending, job = updates.start_job(runner, job_id, mode, criteria)
-        job_id = job.get('Id') or job_id
-        if p['wait']:
-            job = updates.wait_job(runner, job_id, p['wait_timeout'], p['poll_interval'])
-            if job.get('RestartPending') and p['restart_pending'] == 'restart':
-                # Restart first (gated like node_reboot), then install with a new job.
-                before = updates.boot_state(runner, name)
-                updates.restart_gate(before, name, p['min_quorum_margin'])
-                updates.restart_and_wait(runner, name, p['wait_timeout'], p['poll_interval'], before)
-                restarted = True
-                job_id = '%s-r' % job_id[:62]
-                pending, job = updates.start_job(runner, job_id, mode, criteria)
-                job = updates.wait_job(runner, job.get('Id') or job_id, p['wait_timeout'], p['poll_interval'])
-        summary = updates.summarize(job)
-        summary['reboot_required'] = summary['reboot_required'] or (pending and not restarted)
-        result = dict(summary, changed=bool(summary['installed']) or restarted or (module.check_mode and bool(summary['updates'])),
-                      restarted_first=restarted, round_trips=runner.round_trips, polls=runner.polls,
+        if p['await_restart']:
+            try:
+                updates.wait_back(runner, name, p['reboot_timeout'], p['poll_interval'])
+            except CollectionError as exc:
+                exc.details['retryable'] = False
+                raise
+        # Some updates are offered only once the first set is installed and the node restarted (CAU's scan
+        # "returns only the first set of updates"): after a restart, search and install again, up to passes.
+        for number in range(1, p['passes'] + 1):
+            pass_id = job_id if number == 1 else '%s-p%d' % (job_id[:60], number)
+            job, pending, first = _install_pass(runner, p, pass_id, mode, criteria, name)
+            restarted_first += first
+            summary = updates.summarize(job)
+            summary['reboot_required'] = summary['reboot_required'] or (pending and not first)
+            passes.append(dict(summary, restarted=False))
+            if job.get('RestartPending') or job.get('Phase') != 'Completed' or not p['wait'] or module.check_mode:
+                break
+            if p['restart'] != 'if_required' or not _restart_if_required(runner, p, name, number, summary):
+                break
+            restarts += 1
+            passes[-1].update(restarted=True, reboot_required=False)
+        summary = dict(passes[-1], updates=[u for s in passes for u in s['updates']],
+                       installed=[u for s in passes for u in s['installed']],
+                       failed_updates=[u for s in passes for u in s['failed_updates']])
+        changed = bool(summary['installed']) or bool(restarts or restarted_first) or (module.check_mode and bool(summary['updates']))
+        result = dict(summary, changed=changed, restarted_first=bool(restarted_first), rebooted=bool(restarts),
+                      restarts=restarts, passes=passes, round_trips=runner.round_trips, polls=runner.polls,
                       finished=job.get('Phase') in ('Completed', 'Failed'))
     if job.get('RestartPending'):
         raise UnsafeToProceed('Windows Update on %s installed nothing: a restart from an earlier installation is still '
                               'pending there. Restart the node first (wsfc.rolling.node_reboot), or set '
                               'restart_pending=restart' % name, details=result)
     if job.get('Phase') == 'Failed':
-        raise RemoteCommandError(updates.failure_message(name, job, summary), details=result)
+        raise RemoteCommandError(updates.failure_message(name, job, passes[-1]), details=result)
     return result
 
 
@@ -192,6 +304,10 @@ def main():
         name=dict(type='str'),
         category_names=dict(type='list', elements='str', default=list(updates.DEFAULT_CLASSIFICATIONS)),
         restart_pending=dict(type='str', choices=['fail', 'restart'], default='fail'),
+        restart=dict(type='str', choices=['never', 'if_required'], default='never'),
+        passes=dict(type='int', default=1),
+        reboot_timeout=dict(type='int', default=1800),
+        await_restart=dict(type='bool', default=False),
         min_quorum_margin=dict(type='int'),
         accept_list=dict(type='list', elements='str', default=[]),
         reject_list=dict(type='list', elements='str', default=[]),

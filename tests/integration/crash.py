@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The project's controller settings (internal_poll_interval), as ansible-playbook started in ROOT reads them.
@@ -32,10 +33,11 @@ def environment(collections_path, tmp_path):
                 ANSIBLE_CONFIG=ANSIBLE_CFG)
 
 
-def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_text=None):
+def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_text=None, kill_when=None):
     """Run ``cmd``; kill its process group ``delay`` seconds after the ``banner_index``-th task banner
-    (0-based), or after the first banner containing ``banner_text``. Returns (banners seen, killed?,
-    output). A run that ends first is not killed."""
+    (0-based), or after the first banner containing ``banner_text``; with ``kill_when`` (a callable), once it
+    returns true after that banner, then ``delay`` seconds later (an instant inside a task, such as the
+    lab seeing a restart start). Returns (banners seen, killed?, output). A run that ends first is not killed."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     banners, lines, killed = [], [], threading.Event()
@@ -56,7 +58,9 @@ def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_tex
                 banners.append(match.group(1))
                 hit = (len(banners) - 1 == banner_index if banner_text is None else
                        banner_text in banners[-1] and not any(banner_text in b for b in banners[:-1]))
-                if hit:
+                if hit and kill_when is not None:
+                    threading.Thread(target=_kill_once, args=(kill_when, delay, kill, proc), daemon=True).start()
+                elif hit:
                     if delay:
                         threading.Timer(delay, kill).start()
                     else:
@@ -69,6 +73,15 @@ def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_tex
         except ProcessLookupError:
             pass
     return banners, killed.is_set(), ''.join(lines)
+
+
+def _kill_once(condition, delay, kill, proc):
+    while proc.poll() is None:
+        if condition():
+            time.sleep(delay)
+            kill()
+            return
+        time.sleep(0.05)
 
 
 def task_banners(cmd, env):

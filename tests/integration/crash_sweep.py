@@ -27,7 +27,7 @@ PLAYBOOKS = {
     'upgrade': ('playbooks/rolling_upgrade.yml', {'rolling_upgrade_poll_interval': 0.1, 'rolling_upgrade_target_build': 20348}),
 }
 # Long waits: a kill this long after their banner lands inside the wait.
-WAITS = ('node_drain | Drain', 'Install the updates', 'Restart the node', 'Resume the node', 'Wait until storage',
+WAITS = ('Drain ', 'node_drain | Drain', 'Install the updates', 'Restart the node', 'Resume the node', 'Wait until storage',
          'Wait until the node answers', 'Restart the node through its BMC', 'Add the node back', 'Upgrade the node in place')
 
 

@@ -31,20 +31,23 @@ def assert_converged_after_crash(state, cmd, env):
     return proc.stdout
 
 
-# (task banner at which the controller dies, seconds after it): at the boundary, or inside the wait.
+# (task banner at which the controller dies, seconds after it, lab event after which the delay counts): at the
+# boundary, inside the drain, inside the installation, inside the restart that the same task asked for.
 KILL_POINTS = [
-    ('node_drain | Drain', 0.6),
-    ('node_update_pass | Install the updates on the node', 0.8),
-    ('node_update_pass | Restart the node if the updates need it', 0.9),
+    ('rolling_update : Drain ', 0.6, None),
+    ('rolling_update : Install the updates on the node', 0.8, None),
+    ('rolling_update : Install the updates on the node', 0.3, 'node.restart'),
 ]
 
 
-@pytest.mark.parametrize('banner, delay', KILL_POINTS, ids=[b.split('|')[1].strip()[:20] + '+%s' % d for b, d in KILL_POINTS])
-def test_controller_killed_mid_node_then_rerun_converges(start_lab, collections_path, tmp_path, banner, delay):
+@pytest.mark.parametrize('banner, delay, event', KILL_POINTS,
+                         ids=[b.split(':')[1].strip()[:20] + '+%s%s' % (d, '@' + e if e else '') for b, d, e in KILL_POINTS])
+def test_controller_killed_mid_node_then_rerun_converges(start_lab, collections_path, tmp_path, banner, delay, event):
     state = start_lab('hyperv4')
     env = crash.environment(collections_path, tmp_path)
     cmd = crash.command(UPDATE, state['inventory'], FAST)
-    banners, killed, out = crash.run_and_kill(cmd, env, banner_text=banner, delay=delay)
+    seen = (lambda: bool(events(state, event))) if event else None
+    banners, killed, out = crash.run_and_kill(cmd, env, banner_text=banner, delay=delay, kill_when=seen)
     assert killed, out[-3000:]
     lock = lab_state(state)['lock']
     assert lock and '"status": "running"' in lock  # the dead run could not mark anything
@@ -56,7 +59,7 @@ def test_a_live_run_of_the_same_owner_is_not_resumed_and_another_owner_is_told_h
     state = start_lab('hyperv4', scale=20)  # slow clock: the heartbeat stays fresh (600 s = 30 s real)
     env = crash.environment(collections_path, tmp_path)
     cmd = crash.command(UPDATE, state['inventory'], dict(FAST, rolling_update_owner='alice'))
-    crash.run_and_kill(cmd, env, banner_text='node_drain | Drain', delay=0.5)
+    crash.run_and_kill(cmd, env, banner_text='rolling_update : Drain ', delay=0.5)
     proc = subprocess.run(crash.command(UPDATE, state['inventory'], dict(FAST, rolling_update_owner='alice')),
                           env=env, capture_output=True, text=True, timeout=600, check=False)
     out = ' '.join(proc.stdout.split())
@@ -80,9 +83,9 @@ def test_a_node_lost_during_another_nodes_cycle_stops_the_run_before_the_restart
     for line in proc.stdout:
         lines.append(line)
         match = crash.BANNER.match(line)
-        if match and 'node_drain | Drain ' in match.group(1) and current is None:
+        if match and 'rolling_update : Drain ' in match.group(1) and current is None:
             current = match.group(1).rsplit(' ', 1)[1]
-        if match and 'node_update_pass | Install the updates' in match.group(1) and lost is None:
+        if match and 'rolling_update : Install the updates' in match.group(1) and lost is None:
             lost = next(n for n in ('HV-N4', 'HV-N3') if n != current)
             lab_cli.control(state, '/', {'action': 'cluster_service', 'node': lost, 'status': 'Stopped'})
     proc.wait()

@@ -63,6 +63,11 @@ def run_playbook(inventory, out, extra, playbook='rolling_update.yml'):
         return wall, [json.loads(line) for line in handle]
 
 
+def in_node_play(task):
+    """Whether a recorded task result is of the node play (the one that works on one node at a time)."""
+    return 'at a time' in (task.get('play') or '')
+
+
 def bench(scenario, scale, poll, net, kind='update', weather=None):
     playbook, make_extra = PLAYBOOKS[kind]
     with tempfile.TemporaryDirectory() as run_dir:
@@ -85,7 +90,7 @@ def bench(scenario, scale, poll, net, kind='update', weather=None):
     nodes = sorted(set(a[0] for a in inv['activities']))
     per_node = collections.defaultdict(int)
     for t in tasks:
-        if t['task'].split(' : ')[-1].startswith('node_') and t['round_trips'] is not None and t['host'] in nodes:
+        if in_node_play(t) and t['round_trips'] is not None and t['host'] in nodes:
             per_node[t['host']] += t['round_trips'] - (t['polls'] or 0)
     physical_lab = inv['physical_seconds']
     physical_real = physical_lab / scale
@@ -93,7 +98,7 @@ def bench(scenario, scale, poll, net, kind='update', weather=None):
     # The node play alone: its tasks' time per node against that node's physical work.
     node_seconds = collections.defaultdict(float)
     for t in tasks:
-        if t['task'].split(' : ')[-1].startswith('node_') and t['host'] in nodes:
+        if in_node_play(t) and t['host'] in nodes:
             node_seconds[t['host']] += t['seconds']
     per_node_physical = physical_lab / len(nodes) / scale
     cycle_overhead = sum(node_seconds.values()) / len(nodes) - per_node_physical

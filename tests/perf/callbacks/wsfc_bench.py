@@ -32,6 +32,10 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__()
         self._started = {}
         self._path = os.environ.get('WSFC_BENCH_OUT')
+        self._play = None
+
+    def v2_playbook_on_play_start(self, play):
+        self._play = play.get_name()
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._started[task._uuid] = time.monotonic()
@@ -40,7 +44,7 @@ class CallbackModule(CallbackBase):
         if not self._path:
             return
         data = result._result
-        line = {'host': result._host.get_name(), 'task': result._task.get_name(), 'status': status,
+        line = {'host': result._host.get_name(), 'task': result._task.get_name(), 'status': status, 'play': self._play,
                 'action': result._task.action, 'seconds': time.monotonic() - self._started.get(result._task._uuid, time.monotonic()),
                 'round_trips': data.get('round_trips'), 'polls': data.get('polls'), 'changed': data.get('changed'),
                 'end': time.time()}

@@ -246,13 +246,6 @@ def test_plan_and_run_summaries():
     assert 'On build' not in plan_mod.cluster_summary(outcome, up, 'rolling_update')
 
 
-def test_a_restart_is_checked_after_the_first_pass_and_after_passes_that_installed():
-    assert plan_mod.restart_check(1, {'installed': []})
-    assert plan_mod.restart_check(2, {'installed': ['KB1']})
-    assert not plan_mod.restart_check(2, {'installed': []})
-    assert not plan_mod.restart_check(3, {'skipped': True})
-
-
 def test_the_upgrade_starts_a_node_by_how_it_finds_it():
     up = plan_mod.upgrade_node(cluster(), 'N1')
     assert up['member'] and up['gate'] and up['capture'] and up['drain'] and up['node']['name'] == 'N1'

@@ -161,6 +161,33 @@ def test_node_updates_search_install_and_rerun(run_module, lab):
     assert rc == 0 and again['changed'] is False and again['reboot_required'] is True  # still pending a restart
 
 
+def test_node_updates_restarts_when_needed_and_looks_again_after_each_restart(run_module, lab):
+    from lab.model import Update
+    node = lab.node('HV-N2')
+    node.offered_next.append(Update('KB5070009', 'Servicing stack update offered after the CU (KB5070009)',
+                                    'Security Updates', 60, True))
+    base = args(name='HV-N2', winrm_host='HV-N2', state='installed', restart='if_required', passes=3)
+    rc, result = run_module(node_updates, base)
+    assert rc == 0 and result['changed'] and result['rebooted'] and result['restarts'] == 2, result
+    assert [[u['kb'] for u in p['installed']] for p in result['passes']] == [
+        ['KB5068791', 'KB5066139', 'KB890830'], ['KB5070009'], []]  # the third pass found nothing more
+    assert [p['restarted'] for p in result['passes']] == [True, True, False] and result['reboot_required'] is False
+    assert not node.reboot_pending and node.updates == [] and node.state == 'Up'
+    rc, again = run_module(node_updates, base)  # compliant: one search, one look at the restart flag, nothing else
+    assert rc == 0 and not again['changed'] and again['restarts'] == 0 and len(again['passes']) == 1
+    # A restart is refused while another node is out: the node is left as it is, with the reason.
+    other = lab.node('HV-N3')
+    other.reboot_pending = True
+    lab.node('HV-N4').cluster_service = 'Stopped'
+    node.updates.append(Update('KB5070010', 'Another one (KB5070010)', 'Security Updates', 60, True))
+    rc, refused = run_module(node_updates, dict(base, name='HV-N2'))
+    assert rc == 1 and refused['error_type'] == 'UnsafeToProceed' and 'Not restarting HV-N2 now' in refused['msg'], refused
+    assert refused['retryable'] is False  # the runbook does not try it again
+    assert node.reboot_pending
+    rc, bad = run_module(node_updates, dict(base, restart='never'))
+    assert rc == 1 and bad['error_type'] == 'InvalidOption' and 'passes=3' in bad['msg'] and 'restart=if_required' in bad['msg']
+
+
 def test_node_updates_failure_and_bad_input(run_module, lab):
     lab.faults['update_fail'] = {'HV-N2': ['KB5066139']}
     rc, result = run_module(node_updates, args(name='HV-N2', winrm_host='HV-N2', state='installed'))
@@ -242,6 +269,24 @@ def test_cluster_gate_passes_then_refuses_with_every_reason(run_module, lab):
     assert 'run_lock: the run lock is not held by this run (no lock)' in result['msg']
     rc, result = run_module(cluster_gate, args(name='HV-N1', node_hosts={'HV-N7': 'x'}))
     assert rc == 1 and result['error_type'] == 'InvalidOption' and 'HV-N7' in result['msg']
+
+
+def test_a_gate_that_passes_records_the_node_in_the_run_lock_and_one_that_fails_does_not(run_module, lab):
+    rc, _ = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1'))
+    gate = args(name='HV-N2', run_id='r1', record_node=True, lock_owner='alice')
+    rc, preview = run_module(cluster_gate, dict(gate, _ansible_check_mode=True))
+    assert rc == 0 and preview['changed'] and preview['lock']['node'] == 'HV-N2'
+    assert '"node": null' in lab.cluster_params['WsfcRollingLock']  # check mode wrote nothing
+    rc, result = run_module(cluster_gate, gate)
+    assert rc == 0 and result['changed'] and result['lock']['node'] == 'HV-N2' and result['lock']['status'] == 'running'
+    assert '"node": "HV-N2"' in lab.cluster_params['WsfcRollingLock'] and result['round_trips'] == 2
+    rc, again = run_module(cluster_gate, gate)
+    assert rc == 0 and not again['changed'] and again['round_trips'] == 1
+    lab.set_power('HV-N3', 'Off')
+    rc, refused = run_module(cluster_gate, dict(gate, name='HV-N1'))
+    assert rc == 1 and refused['error_type'] == 'UnsafeToProceed' and '"node": "HV-N2"' in lab.cluster_params['WsfcRollingLock']
+    rc, bad = run_module(cluster_gate, args(name='HV-N2', record_node=True, run_id='r1'))
+    assert rc == 1 and bad['error_type'] == 'InvalidOption' and 'record_node needs run_id and lock_owner' in bad['msg']
 
 
 @pytest.mark.parametrize('module, extra', [
