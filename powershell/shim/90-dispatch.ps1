@@ -112,6 +112,10 @@ $response = [ordered]@{ protocol = 1; computer = [string]$env:COMPUTERNAME; resu
 try {
     $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($EncodedRequest))
     $request = ConvertFrom-Json -InputObject $json
+    # A warm process answers many requests: each answer carries its request's nonce.
+    if ($null -ne $request.nonce) {
+        $response.nonce = [string]$request.nonce
+    }
     $results = New-Object System.Collections.ArrayList
     # Identity before action: a request meant for one node runs nothing on another machine (an
     # inventory with two addresses swapped, a DNS record pointing at the wrong host, a node of the
@@ -135,4 +139,6 @@ catch {
     $response.fatal = [string]$_.Exception.Message
 }
 $text = ConvertTo-Json -InputObject $response -Depth 12 -Compress
-Write-Output ('WSFC-RPC-RESULT:' + [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($text)))
+# Straight to stdout and flushed: the client reads this answer while the process waits for the next request.
+[Console]::Out.WriteLine('WSFC-RPC-RESULT:' + [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($text)))
+[Console]::Out.Flush()

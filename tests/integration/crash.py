@@ -1,9 +1,10 @@
 """Kill the controller's whole process tree at a chosen instant of a playbook run, then re-run.
 
 The instant is a task boundary: the Nth task banner Ansible prints (it prints the banner just before
-the task starts), optionally followed by a delay that lands in the middle of that task's wait. The
-playbook runs in its own session, so one SIGKILL to its process group ends ansible-playbook, its
-forks and every module process at once, as when a controller host or an AWX pod dies.
+the task starts), optionally followed by a delay that lands in the middle of that task's wait. Every
+process of the run dies at once, as when a controller host or an AWX pod dies: ansible-playbook, its
+workers and anything they started. A process group is not enough: Ansible's workers leave it
+(``WorkerProcess._detach`` calls ``os.setsid()``), and a worker that survives goes on with its task.
 """
 
 import json
@@ -43,11 +44,8 @@ def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_tex
     banners, lines, killed = [], [], threading.Event()
 
     def kill():
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
+        if kill_tree(proc.pid):
             killed.set()
-        except ProcessLookupError:
-            pass
     timer = threading.Timer(timeout, kill)
     timer.start()
     try:
@@ -68,11 +66,53 @@ def run_and_kill(cmd, env, banner_index=None, delay=0.0, timeout=600, banner_tex
         proc.wait()
     finally:
         timer.cancel()
+        kill_tree(proc.pid)  # nothing of the run outlives it
+    return banners, killed.is_set(), ''.join(lines)
+
+
+def _children():
+    """{parent pid: [child pids]} of every process now."""
+    tree = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # nothing of the run outlives it
+            with open('/proc/%s/stat' % entry) as handle:
+                ppid = int(handle.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def kill_tree(pid):
+    """SIGKILL ``pid`` and every process descended from it, whatever session each is in. The tree is frozen
+    first (SIGSTOP, until no new process shows up), so that nothing forks between the look and the kill.
+    Returns whether ``pid`` was there to kill."""
+    frozen = []
+    while True:
+        tree, found, todo = _children(), [], [pid]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            todo.extend(tree.get(current, []))
+        new = [p for p in found if p not in frozen]
+        if not new:
+            break
+        for p in new:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+            frozen.append(p)
+    alive = False
+    for p in frozen:
+        try:
+            os.kill(p, signal.SIGKILL)
+            alive = alive or p == pid
         except ProcessLookupError:
             pass
-    return banners, killed.is_set(), ''.join(lines)
+    return alive
 
 
 def _kill_once(condition, delay, kill, proc):

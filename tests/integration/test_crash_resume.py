@@ -34,7 +34,7 @@ def assert_converged_after_crash(state, cmd, env):
 # (task banner at which the controller dies, seconds after it, lab event after which the delay counts): at the
 # boundary, inside the drain, inside the installation, inside the restart that the same task asked for.
 KILL_POINTS = [
-    ('rolling_update : Drain ', 0.6, None),
+    ('rolling_update : Drain ', 0.05, 'node.suspend_requested'),
     ('rolling_update : Install the updates on the node', 0.8, None),
     ('rolling_update : Install the updates on the node', 0.3, 'node.restart'),
 ]

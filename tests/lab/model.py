@@ -250,7 +250,7 @@ DEFAULT_TIMINGS = {
     'inplace_upgrade_seconds': 3600.0,      # setup.exe in-place upgrade, its restarts included
     'setup_downlevel_seconds': 600.0,       # of which setup works in the running OS before its first restart
     'setup_refusal_seconds': 240.0,        # setup's compatibility scan before it exits refusing (lab choice)
-    'powershell_start_seconds': 1.5,        # powershell.exe and the FailoverClusters module loading, per request
+    'powershell_start_seconds': 1.5,        # powershell.exe and the FailoverClusters module loading, per process
     'cau_scan_seconds': 240.0,              # Invoke-CauScan across the cluster
     'add_node_seconds': 90.0,               # Add-ClusterNode (validation of the joining node included)
     'evict_node_seconds': 20.0,             # Remove-ClusterNode

@@ -644,9 +644,10 @@ OP_SECONDS = {
 }
 
 
-def request_seconds(lab, request):
-    """Windows time one request takes: powershell.exe and the modules starting, then each call."""
-    seconds = lab.timings['powershell_start_seconds']
+def request_seconds(lab, request, start=True):
+    """Windows time one request takes: powershell.exe and the modules starting (``start``: the first request
+    of a process; a warm process pays it once), then each call."""
+    seconds = lab.timings['powershell_start_seconds'] if start else 0.0
     calls = (request or {}).get('calls', []) if isinstance(request, dict) else []
     for call in calls:
         key = OP_SECONDS.get(call.get('op'))

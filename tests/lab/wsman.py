@@ -50,6 +50,7 @@ BOUNDARY = b'--Encrypted Boundary'
 # [MS-WSMV] fault codes seen from Windows (windows-behaviour.md §15).
 FAULT_TIMED_OUT = 2150858793
 FAULT_UNKNOWN_SHELL = 2150858843
+FAULT_UNKNOWN_COMMAND = 2150858882
 FAULT_SHELLS_PER_USER = 2150859179      # ERROR_WSMAN_QUOTA_MAX_SHELLUSERS (wsmerror.h)
 FAULT_ENVELOPE = 2150858824             # ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED (wsmerror.h); for a request: UNVERIFIED
 
@@ -57,7 +58,7 @@ FAULT_ENVELOPE = 2150858824             # ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED
 # winrm/config/winrs MaxShellsPerUser 30 and IdleTimeout 7,200,000 ms, winrm/config MaxEnvelopeSizekb 500.
 WINRM_LIMITS = {'max_shells_per_user': 30, 'idle_timeout_seconds': 7200.0, 'max_envelope_kb': 500}
 
-BOOTSTRAP_MARK = '# wsfc.rolling rpc bootstrap 1'
+BOOTSTRAP_MARK = '# wsfc.rolling rpc bootstrap 2'
 SHIM_MARK = '# wsfc.rolling rpc shim 1'
 SEPARATOR = '#wsfc-rpc-request#'
 RESULT_MARKER = 'WSFC-RPC-RESULT:'
@@ -70,15 +71,21 @@ class Fault(Exception):
 
 
 class Command:
+    """One process in a shell. The wsfc.rolling bootstrap reads the shim up to the separator line, then runs one
+    request per stdin line as it arrives (a warm process) until stdin ends; each answer is output once the
+    request's Windows time has passed, the first paying for the PowerShell start."""
+
     def __init__(self, command_id, line):
         self.id = command_id
         self.line = line
-        self.stdin = []
-        self.stdin_closed = False
-        self.stdout = b''
-        self.stderr = b''
+        self.pending = ''           # stdin text not yet run: the shim before the separator, then a partial line
+        self.shim = None            # the shim text, once the separator came
+        self.defined_ops = set()
+        self.requests = 0
+        self.stderr_written = False
+        self.busy_until = None      # lab time the last request's answer is due
+        self.chunks = []            # output due and not yet received: [(stream, bytes)]
         self.exit_code = None
-        self.chunks = None          # what is left to deliver: [(stream, bytes)], set when the command ends
         self.done = threading.Event()
 
 
@@ -175,12 +182,10 @@ class ShellHost:
         stream = body.find('.//rsp:Stream', NS)
         cmd = shell.get(stream.get('CommandId', '').upper())
         if cmd is None:
-            raise Fault('s:Sender', 'w:InvalidParameter', 'The command ID is not valid.', 2150858882)
-        if stream.text:
-            cmd.stdin.append(base64.b64decode(stream.text))
-        if stream.get('End', 'false').lower() == 'true' and not cmd.done.is_set():
-            cmd.stdin_closed = True
-            self._run(cmd)
+            raise Fault('s:Sender', 'w:InvalidParameter', 'The command ID is not valid.', FAULT_UNKNOWN_COMMAND)
+        end = stream.get('End', 'false').lower() == 'true'
+        if not cmd.done.is_set() and cmd.exit_code is None:
+            self._feed(cmd, base64.b64decode(stream.text) if stream.text else b'', end)
         return 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SendResponse', '<rsp:SendResponse/>'
 
     # Output is handed out in pieces of at most this many bytes, one piece per Receive, with CommandState
@@ -194,24 +199,21 @@ class ShellHost:
         desired = body.find('.//rsp:DesiredStream', NS)
         cmd = shell.get(desired.get('CommandId', '').upper())
         if cmd is None:
-            raise Fault('s:Sender', 'w:InvalidParameter', 'The command ID is not valid.', 2150858882)
+            raise Fault('s:Sender', 'w:InvalidParameter', 'The command ID is not valid.', FAULT_UNKNOWN_COMMAND)
         deadline = time.monotonic() + timeout
-        while not cmd.done.is_set():
+        while True:
+            with self.lock:
+                piece = cmd.chunks.pop(0) if cmd.chunks else None
+                last = cmd.done.is_set() and not cmd.chunks
+            if piece is not None or last:
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.lab.recorder.count('winrm.operation_timeouts', self.node_name)
                 raise Fault('s:Receiver', 'w:TimedOut', 'The WS-Management service cannot complete the operation '
                             'within the time specified in OperationTimeout.  ', FAULT_TIMED_OUT)
-            self.lab.tick()     # let lab time reach the command's end without waiting for the clock thread
+            self.lab.tick()     # let lab time reach the output without waiting for the clock thread
             cmd.done.wait(min(0.002, remaining))
-        with self.lock:
-            if cmd.chunks is None:
-                cmd.chunks = [('stdout', cmd.stdout[i:i + self.CHUNK_BYTES])
-                              for i in range(0, len(cmd.stdout), self.CHUNK_BYTES)]
-                cmd.chunks += [('stderr', cmd.stderr[i:i + self.CHUNK_BYTES])
-                               for i in range(0, len(cmd.stderr), self.CHUNK_BYTES)]
-            piece = cmd.chunks.pop(0) if cmd.chunks else None
-            last = not cmd.chunks
         parts = []
         if piece is not None:
             parts.append('<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>'
@@ -245,45 +247,85 @@ class ShellHost:
             return False
         return script.startswith(BOOTSTRAP_MARK)
 
-    def _finish(self, cmd, stdout, stderr, rc, seconds=0.0):
-        """The command's output, available once ``seconds`` of lab time have passed."""
-        cmd.stdout, cmd.stderr, cmd.exit_code = stdout, stderr, rc
-        if seconds <= 0:
-            cmd.done.set()
+    def _output(self, cmd, stdout, stderr, seconds=0.0, rc=None):
+        """Output that appears ``seconds`` of lab time after the process's previous output was due (requests
+        run one after the other); with ``rc``, the process then ends with that exit code."""
+        now = self.lab.clock.now()
+        due = max(now, cmd.busy_until if cmd.busy_until is not None else now) + max(seconds, 0.0)
+        cmd.busy_until = due
+        if rc is not None:
+            cmd.exit_code = rc
+
+        def appear():
+            # What the request wrote to the host (warnings, on stderr) came while it ran, before its answer line.
+            with self.lock:
+                cmd.chunks += [('stderr', stderr[i:i + self.CHUNK_BYTES]) for i in range(0, len(stderr), self.CHUNK_BYTES)]
+                cmd.chunks += [('stdout', stdout[i:i + self.CHUNK_BYTES]) for i in range(0, len(stdout), self.CHUNK_BYTES)]
+            if rc is not None:
+                cmd.done.set()
+        if due <= now:
+            appear()
             return
         with self.lab.lock:
-            self.lab.clock.after(seconds, cmd.done.set)
+            self.lab.clock.after(due - now, appear)
 
-    def _run(self, cmd):
-        text = b''.join(cmd.stdin).decode('ascii', 'replace').replace('\r\n', '\n')
-        parts = text.split(SEPARATOR, 1)
-        if len(parts) != 2:
-            self._finish(cmd, b'', b'wsfc.rolling bootstrap: no request separator on stdin\r\n', 2)
-            return
-        shim, request_b64 = parts[0], parts[1].strip()
-        if not shim.lstrip().startswith(SHIM_MARK):
-            self._finish(cmd, b'', b'the lab runs only the wsfc.rolling shim\r\n', 1)
-            return
+    def _finish(self, cmd, stdout, stderr, rc):
+        """The process ends now with this output (a program the lab does not run, a broken bootstrap input)."""
+        self._output(cmd, stdout, stderr, rc=rc)
+
+    def _feed(self, cmd, data, end):
+        """stdin for the bootstrap: the shim up to the separator line, then one request per line."""
+        cmd.pending += data.decode('ascii', 'replace').replace('\r\n', '\n')
+        if cmd.shim is None:
+            if SEPARATOR not in cmd.pending:
+                if end:
+                    self._finish(cmd, b'', b'wsfc.rolling bootstrap: no request separator on stdin\r\n', 2)
+                return
+            shim, cmd.pending = cmd.pending.split(SEPARATOR, 1)
+            if not shim.lstrip().startswith(SHIM_MARK):
+                self._finish(cmd, b'', b'the lab runs only the wsfc.rolling shim\r\n', 1)
+                return
+            cmd.shim, cmd.defined_ops = shim, ops.shim_operations(shim)
+        while '\n' in cmd.pending:
+            line, cmd.pending = cmd.pending.split('\n', 1)
+            if line.strip():
+                self._run(cmd, line.strip())
+        if end:
+            if cmd.pending.strip():
+                self._run(cmd, cmd.pending.strip())
+            cmd.pending = ''
+            self._output(cmd, b'', b'', rc=0)      # the bootstrap ends once stdin does
+
+    def _run(self, cmd, request_b64):
         node = self.lab.machine(self.node_name)
         try:
             request = json.loads(base64.b64decode(request_b64, validate=True).decode('utf-8'))
         except (ValueError, UnicodeDecodeError) as exc:
+            request = None
             response = {'protocol': 1, 'computer': node.name, 'results': [], 'fatal': str(exc)}
         else:
-            response = ops.execute(self.lab, node, request, ops.shim_operations(shim))
+            response = ops.execute(self.lab, node, request, cmd.defined_ops)
+            if isinstance(request, dict) and request.get('nonce') is not None:
+                response['nonce'] = str(request['nonce'])
         raw = json.dumps(response, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
         line = RESULT_MARKER + base64.b64encode(raw).decode('ascii') + '\r\n'
         warnings = ops.host_warnings(request) if isinstance(request, dict) else []
-        self._finish(cmd, line.encode('ascii'), clixml_warnings(warnings), 0, ops.request_seconds(self.lab, request))
+        first = cmd.requests == 0
+        cmd.requests += 1
+        self.lab.recorder.count('winrm.requests', self.node_name)
+        stderr = clixml_warnings(warnings, header=not cmd.stderr_written)
+        cmd.stderr_written = cmd.stderr_written or bool(stderr)
+        self._output(cmd, line.encode('ascii'), stderr, ops.request_seconds(self.lab, request, start=first))
 
 
-def clixml_warnings(warnings):
-    """Warnings as powershell.exe writes them to a redirected stderr (CLIXML), b'' for none."""
+def clixml_warnings(warnings, header=True):
+    """Warnings as powershell.exe writes them to a redirected stderr (CLIXML: the header line once per
+    process, then the records), b'' for none."""
     if not warnings:
         return b''
     body = ''.join('<S S="warning">%s_x000D__x000A_</S>' % xml_escape(w) for w in warnings)
-    return ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">%s</Objs>'
-            % body).encode('utf-8')
+    return (('#< CLIXML\r\n' if header else '') +
+            '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">%s</Objs>' % body).encode('utf-8')
 
 
 def envelope(action, relates_to, body):

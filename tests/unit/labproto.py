@@ -18,6 +18,7 @@ class LabProtocol:
         self.node_name = node_name
         self.requests = []
         self._stdin = b''
+        self._shim = None
 
     def _check_power(self):
         self.lab.tick()  # time passes for the whole lab, also while this node is off
@@ -32,20 +33,27 @@ class LabProtocol:
 
     def run_command(self, shell_id, command, args):
         self._check_power()
-        self._stdin = b''  # a new command: nothing of an earlier, interrupted one
+        self._stdin = b''  # a new process: nothing of an earlier, interrupted one
+        self._shim = None
         return 'C'
 
     def send_command_input(self, shell_id, command_id, data, end):
+        self._check_power()
         self._stdin += data
 
     def get_command_output_raw(self, shell_id, command_id):
+        """The next request line's answer, as the warm shim process gives it; the process keeps running."""
         self._check_power()
-        shim, request = self._stdin.decode('ascii').split(_shim.REQUEST_SEPARATOR)
-        self._stdin = b''
+        text = self._stdin.decode('ascii')
+        if self._shim is None:
+            self._shim, text = text.split(_shim.REQUEST_SEPARATOR, 1)
+        request, _newline, rest = text.strip('\n').partition('\n')
+        self._stdin = rest.encode('ascii')
         decoded = json.loads(base64.b64decode(request.strip()))
         self.requests.append(decoded)
-        response = ops.execute(self.lab, self.lab.machine(self.node_name), decoded, ops.shim_operations(shim))
-        return (_shim.encode_response(response) + '\r\n').encode(), b'', 0, True
+        response = ops.execute(self.lab, self.lab.machine(self.node_name), decoded, ops.shim_operations(self._shim))
+        response['nonce'] = decoded.get('nonce')
+        return (_shim.encode_response(response) + '\r\n').encode(), b'', 0, False
 
     def cleanup_command(self, shell_id, command_id):
         pass

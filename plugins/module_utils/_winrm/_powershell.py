@@ -10,16 +10,28 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 # from powershell/bootstrap.ps1
-BOOTSTRAP = r'''# wsfc.rolling rpc bootstrap 1
+BOOTSTRAP = r'''# wsfc.rolling rpc bootstrap 2
 $ErrorActionPreference = 'Stop'
-$wsfcStdin = [string]::Join("`n", @($input))
-$wsfcParts = $wsfcStdin.Split([string[]]@('#wsfc-rpc-request#'), 2, [System.StringSplitOptions]::None)
-if ($wsfcParts.Count -ne 2) {
+$wsfcIn = [Console]::In
+$wsfcText = New-Object System.Text.StringBuilder
+while ($true) {
+$wsfcLine = $wsfcIn.ReadLine()
+if ($null -eq $wsfcLine) {
 [Console]::Error.WriteLine('wsfc.rolling bootstrap: no request separator on stdin')
 exit 2
 }
-$wsfcShim = [scriptblock]::Create($wsfcParts[0])
-& $wsfcShim -EncodedRequest $wsfcParts[1].Trim() -ShimText $wsfcParts[0]
+if ($wsfcLine.Trim() -eq '#wsfc-rpc-request#') {
+break
+}
+[void]$wsfcText.Append($wsfcLine).Append("`n")
+}
+$wsfcShimText = $wsfcText.ToString()
+$wsfcShim = [scriptblock]::Create($wsfcShimText)
+while ($null -ne ($wsfcLine = $wsfcIn.ReadLine())) {
+if ($wsfcLine.Trim() -ne '') {
+& $wsfcShim -EncodedRequest $wsfcLine.Trim() -ShimText $wsfcShimText
+}
+}
 exit 0
 '''
 
@@ -1022,6 +1034,9 @@ $response = [ordered]@{ protocol = 1; computer = [string]$env:COMPUTERNAME; resu
 try {
 $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($EncodedRequest))
 $request = ConvertFrom-Json -InputObject $json
+if ($null -ne $request.nonce) {
+$response.nonce = [string]$request.nonce
+}
 $results = New-Object System.Collections.ArrayList
 $identity = Get-WsfcIdentityMismatch $request.expect
 if ($null -ne $identity) {
@@ -1042,7 +1057,8 @@ catch {
 $response.fatal = [string]$_.Exception.Message
 }
 $text = ConvertTo-Json -InputObject $response -Depth 12 -Compress
-Write-Output ('WSFC-RPC-RESULT:' + [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($text)))
+[Console]::Out.WriteLine('WSFC-RPC-RESULT:' + [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($text)))
+[Console]::Out.Flush()
 '''
 
 

@@ -3,19 +3,22 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PowerShell as RPC: the fixed shim text and the request/response encoding.
 
-How one round trip works:
+How a round trip works:
 
-1. The runner starts ``powershell.exe ... -EncodedCommand <BOOTSTRAP>``. The bootstrap is tiny and
-   constant, so the command line stays far below the 32767-character CreateProcess limit however
-   large the shim grows.
-2. It writes ``SHIM + REQUEST_SEPARATOR + base64(request JSON)`` to the process's stdin (WS-Man
-   Send). The bootstrap turns the part before the separator into a script block and passes the
-   part after it as a *string argument*. User values only ever live inside that base64 string: no
-   user text is part of PowerShell source, whatever quotes, ``$(...)`` or ``'@`` it holds.
+1. The runner starts ``powershell.exe ... -EncodedCommand <BOOTSTRAP>`` once per shell. The bootstrap is
+   tiny and constant, so the command line stays far below the 32767-character CreateProcess limit
+   however large the shim grows.
+2. Its first write to the process's stdin (WS-Man Send) is ``SHIM``, a separator line, and the first
+   request as one line of base64(request JSON); every later round trip writes one more request line.
+   The bootstrap turns the shim into a script block once and runs it for each line, passing the line
+   as a *string argument*. User values only ever live inside that base64 string: no user text is
+   part of PowerShell source, whatever quotes, ``$(...)`` or ``'@`` it holds. The process stays warm
+   (powershell.exe started and FailoverClusters loaded once) until the runner deletes the shell.
 3. The shim decodes the request, runs each operation, projects the results to plain strings and
    numbers itself (Windows PowerShell 5.1 ``ConvertTo-Json`` would write enums as integers, dates as
    ``\\/Date(ms)\\/``, unwrap one-element arrays and cut at depth 2) and prints one line:
-   ``RESULT_MARKER + base64(UTF-8 JSON)``. Base64 keeps the output immune to the console code page.
+   ``RESULT_MARKER + base64(UTF-8 JSON)``, with the request's nonce inside. Base64 keeps the output
+   immune to the console code page.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +27,7 @@ __metaclass__ = type
 
 import base64
 import json
+import re
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError
 # The PowerShell itself lives in powershell/*.ps1 (bootstrap.ps1: started with -EncodedCommand, reads the
@@ -53,7 +57,7 @@ REQUEST_SEPARATOR = '#wsfc-rpc-request#'
 RESULT_MARKER = 'WSFC-RPC-RESULT:'
 
 
-def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=None, expect_node_id=None):
+def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=None, expect_node_id=None, nonce=None):
     """Encode calls as the base64 request the shim decodes.
 
     Args:
@@ -76,6 +80,8 @@ def encode_request(calls, stop_on_error=False, delegate=None, expect_computer=No
     }
     if delegate:
         request['delegate'] = delegate
+    if nonce:
+        request['nonce'] = str(nonce)
     if expect_computer:
         request['expect'] = {'computer': expect_computer}
         if expect_node_id:
@@ -89,9 +95,10 @@ def decode_request(request_b64):
     return json.loads(base64.b64decode(request_b64.encode('ascii'), validate=True).decode('utf-8'))
 
 
-def stdin_payload(request_b64):
-    """The bytes written to powershell.exe's stdin: shim, separator, request."""
-    return (SHIM + '\n' + REQUEST_SEPARATOR + '\n' + request_b64 + '\n').encode('ascii')
+def stdin_payload(request_b64, with_shim=True):
+    """The bytes written to powershell.exe's stdin: the shim and the separator first, then a request line."""
+    head = SHIM + '\n' + REQUEST_SEPARATOR + '\n' if with_shim else ''
+    return (head + request_b64 + '\n').encode('ascii')
 
 
 def powershell_command():
@@ -107,46 +114,66 @@ def encode_response(response):
     return RESULT_MARKER + base64.b64encode(raw).decode('ascii')
 
 
-def parse_output(stdout, stderr, rc, endpoint):
-    """Find the shim's result line in the command output and decode it.
+def find_result(stdout, endpoint, nonce=None, complete=False):
+    """The decoded answer to the request ``nonce`` in the output so far, or None while its line is not complete
+    (``complete``: the process ended, its last line is whole). Answers naming another nonce (an interrupted
+    request's) are passed over.
+
+    Raises:
+        RemoteCommandError: an unreadable result line, or the shim's fatal decoding error.
+    """
+    text = stdout.decode('utf-8', 'replace') if isinstance(stdout, bytes) else stdout
+    for line in text.splitlines(True):
+        if not line.endswith('\n') and not complete:
+            break       # the rest of this line is still on its way
+        line = line.strip()
+        if not line.startswith(RESULT_MARKER):
+            continue
+        try:
+            doc = json.loads(base64.b64decode(line[len(RESULT_MARKER):]).decode('utf-8'))
+        except (ValueError, TypeError) as exc:
+            raise RemoteCommandError('Unreadable result from %s: %s' % (endpoint, exc))
+        if nonce is not None and doc.get('nonce') not in (None, str(nonce)):
+            continue
+        if doc.get('fatal'):
+            raise RemoteCommandError('The PowerShell shim on %s could not run the request: %s' % (endpoint, doc['fatal']))
+        return doc
+    return None
+
+
+def parse_output(stdout, stderr, rc, endpoint, nonce=None):
+    """The shim's answer in the output of a command that ended (or whose answer came).
 
     Raises:
         RemoteCommandError: no result line (PowerShell failed before or around the shim), or the
             shim reported a fatal decoding error.
     """
-    text = stdout.decode('utf-8', 'replace') if isinstance(stdout, bytes) else stdout
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith(RESULT_MARKER):
-            try:
-                doc = json.loads(base64.b64decode(line[len(RESULT_MARKER):]).decode('utf-8'))
-            except (ValueError, TypeError) as exc:
-                raise RemoteCommandError('Unreadable result from %s: %s' % (endpoint, exc))
-            if doc.get('fatal'):
-                raise RemoteCommandError('The PowerShell shim on %s could not run the request: %s'
-                                         % (endpoint, doc['fatal']))
-            return doc
+    doc = find_result(stdout, endpoint, nonce, complete=True)
+    if doc is not None:
+        return doc
     err = stderr.decode('utf-8', 'replace') if isinstance(stderr, bytes) else (stderr or '')
     raise RemoteCommandError('PowerShell on %s exited with code %s and no result: %s'
                              % (endpoint, rc, clixml_to_text(err).strip() or '(no error output)'))
 
 
+CLIXML_STRING = re.compile(r'<S S="([A-Za-z]+)">(.*?)</S>', re.S)
+CLIXML_ESCAPE = re.compile(r'_x([0-9A-Fa-f]{4})_')
+
+
 def clixml_streams(text):
     """The strings of each stream in PowerShell's ``#< CLIXML`` stderr, e.g. ``{'error': [...],
-    'warning': [...]}`` (stream names lower-cased); ``{'error': [text]}`` for plain text."""
-    if not text.startswith('#< CLIXML'):
+    'warning': [...]}`` (stream names lower-cased); ``{'error': [text]}`` for plain text.
+
+    PowerShell writes the ``#< CLIXML`` line once per process and then one ``<Objs>`` document per record, so
+    the output of a warm process's later requests has records without the line: they are read all the same.
+    """
+    if '<Objs' not in text:
         return {'error': [text]} if text else {}
-    import re
-    import xml.etree.ElementTree as ET
-    try:
-        root = ET.fromstring(text.split('\n', 1)[1] if '\n' in text else text[len('#< CLIXML'):])
-    except ET.ParseError:
-        return {'error': [text]}
     streams = {}
-    for node in root.iter():
-        if node.tag.endswith('}S') and node.get('S') and node.text:
-            streams.setdefault(node.get('S').lower(), []).append(
-                re.sub(r'_x([0-9A-Fa-f]{4})_', lambda m: chr(int(m.group(1), 16)), node.text))
+    for name, value in CLIXML_STRING.findall(text):
+        value = CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+        value = value.replace('&lt;', '<').replace('&gt;', '>').replace('&quot;', '"').replace('&amp;', '&')
+        streams.setdefault(name.lower(), []).append(value)
     return streams
 
 

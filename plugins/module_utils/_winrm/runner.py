@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import os
 import socket
 import time
@@ -37,8 +38,10 @@ except ImportError:  # pragma: no cover - exercised through MissingDependency
 
 TRANSPORTS = ('basic', 'ntlm', 'kerberos', 'credssp', 'certificate')
 PASSWORD_TRANSPORTS = ('basic', 'ntlm', 'credssp')
-# WSManFault code for a ShellId the server does not know (windows-behaviour.md §15).
+# WSManFault code for a ShellId the server does not know (windows-behaviour.md §15), and for a CommandId it
+# does not know in that shell (the process ended).
 UNKNOWN_SHELL_FAULT = 2150858843
+UNKNOWN_COMMAND_FAULT = 2150858882
 # Faults the WinRM service gives for a moment and not on the next try: 1018, a registry key marked for
 # deletion (a user profile unloading; windows-behaviour.md §15). Given to a shell Create or a Command, they
 # mean nothing ran, so asking again is safe for any operation.
@@ -236,10 +239,13 @@ def error_for_record(action, record):
 
 
 class PowerShellRunner(object):
-    """Runs shim operations on one endpoint. One WinRM shell is kept for the runner's lifetime.
+    """Runs shim operations on one endpoint. One WinRM shell is kept for the runner's lifetime, and in it
+    one warm PowerShell process: started with the first round trip, fed one request per round trip over
+    its stdin, ended with the shell (``close``). A node pays powershell.exe's start and the loading of
+    FailoverClusters once per runner, not once per round trip (status polls included).
 
-    ``round_trips`` counts shim executions (one per ``invoke``); ``http_requests`` counts WS-Man
-    messages, shell create/delete included.
+    ``round_trips`` counts shim executions (one per ``invoke``); ``starts`` the PowerShell processes
+    started; ``http_requests`` counts WS-Man messages, shell create/delete included.
     """
 
     def __init__(self, options, protocol_factory=None, expect_node=None, expect_node_id=None):
@@ -260,8 +266,10 @@ class PowerShellRunner(object):
         self._protocol_factory = protocol_factory or self._default_protocol
         self._protocol = None
         self._shell_id = None
+        self._command_id = None     # the warm PowerShell process in the shell
         self.round_trips = 0
         self.polls = 0
+        self.starts = 0
         self.http_requests = 0
 
     def _default_protocol(self, options):
@@ -306,6 +314,11 @@ class PowerShellRunner(object):
                                           % (endpoint, what, exc.reason, exc.wsman_fault_code),
                                           details={'wsman_fault_code': exc.wsman_fault_code})
             # connect_failed: no connection was made, so nothing this request carried reached the server.
+            if isinstance(exc, requests.exceptions.SSLError) and any(t in str(exc) for t in ('EOF occurred', 'reset')):
+                # A TLS connection the server dropped (a node restarting, a connection kept alive across its
+                # restart), not a certificate problem: whether the request got there is unknown.
+                return ConnectionFailure('cannot connect to %s: the connection was dropped (%s)' % (endpoint, _root_cause(exc)),
+                                         details={'transient': True})
             if isinstance(exc, requests.exceptions.SSLError):
                 cause = _root_cause(exc)
                 hint = ("the server's certificate does not name %s (a node's WinRM certificate names the node, not the "
@@ -365,6 +378,9 @@ class PowerShellRunner(object):
 
     def close(self):
         """Delete the shell; errors while closing are not worth failing a finished task for."""
+        # The warm PowerShell ends with a Signal (terminate), which MS-WSMV asks of a client once it is done with a
+        # command, then the shell goes.
+        self._end_command()
         if self._shell_id is None:
             return
         shell_id, self._shell_id = self._shell_id, None
@@ -414,53 +430,80 @@ class PowerShellRunner(object):
         Returns:
             list of CallResult, in call order (shorter than ``calls`` after a stop).
         """
-        request = _shim.encode_request(calls, stop_on_error, delegate=self._delegate(calls),
+        nonce = binascii.hexlify(os.urandom(8)).decode('ascii')
+        request = _shim.encode_request(calls, stop_on_error, delegate=self._delegate(calls), nonce=nonce,
                                        expect_computer=self.expect_computer, expect_node_id=self.expect_node_id)
-        command, args = _shim.powershell_command()
         try:
-            try:
-                command_id = self._start_command(command, args)
-            except (ConnectionFailure, TimeoutFailure) as exc:
-                if exc.details.get('connect_failed'):
-                    # Nothing reached the server (no connection, or a certificate that does not name it):
-                    # the caller may send the same request elsewhere, mutations included.
-                    exc.details['not_sent'] = True
-                raise
+            what = ', '.join(op for op, _p in calls)
+            command_id = self._send_request(request, what)
             self.round_trips += 1
             if poll:
                 self.polls += 1
-            protocol = self._protocol
-            try:
-                self._wsman('sending the request', protocol.send_command_input, self._shell_id,
-                            command_id, _shim.stdin_payload(request), True)
-                stdout, stderr, rc = self._receive(command_id)
-            except RemoteCommandError as exc:
-                if exc.details.get('wsman_fault_code') != UNKNOWN_SHELL_FAULT:
-                    raise
-                # The shell vanished after the command started: the address now reaches another
-                # machine (the cluster name moved with the core cluster group) or WinRM restarted.
-                # Whether the command ran is unknown, as with a dropped connection: reads are sent
-                # again in a new shell, mutations are re-read by their callers.
-                raise ConnectionFailure('%s forgot the shell while %s was running (the address moved to another '
-                                        'node, or WinRM restarted): %s' % (self.options.endpoint,
-                                                                           ', '.join(op for op, _p in calls), exc),
-                                        details={'transient': True})
-            finally:
-                try:
-                    self._wsman('ending the command', protocol.cleanup_command, self._shell_id, command_id)
-                except Exception:  # pylint: disable=broad-except
-                    pass
+            stdout, stderr, rc = self._receive(command_id, nonce, what)
         except (ConnectionFailure, TimeoutFailure):
             # The shell may be gone with the connection; the next call opens a new one.
-            self._shell_id = None
+            self._shell_id = self._command_id = None
             raise
-        doc = _shim.parse_output(stdout, stderr, rc, self.options.endpoint)
+        except RemoteCommandError:
+            self._end_command()
+            raise
+        doc = _shim.parse_output(stdout, stderr, rc, self.options.endpoint, nonce)
         self._check_identity(doc)
         results = [CallResult(r.get('op'), bool(r.get('ok')), r.get('value'), r.get('error'), r.get('warnings'))
                    for r in doc.get('results', [])]
         for text in _shim.host_warnings(stderr) + [w for r in results for w in r.warnings]:
             note_remote_warning('%s: %s' % (self.options.host, text))
         return results
+
+    def _send_request(self, request, what):
+        """Hand the request to the warm PowerShell process, starting one (with the shim) when there is none.
+
+        A warm process the server no longer knows (the node restarted, the shell timed out or was deleted, the
+        process ended) received nothing: a new one is started and given the request. Returns the command id."""
+        for attempt in (1, 2):
+            fresh = self._command_id is None
+            try:
+                if fresh:
+                    command, args = _shim.powershell_command()
+                    self._command_id = self._start_command(command, args)
+                    self.starts += 1
+                try:
+                    self._wsman('sending the request', self._protocol.send_command_input, self._shell_id,
+                                self._command_id, _shim.stdin_payload(request, with_shim=fresh), False)
+                    return self._command_id
+                except RemoteCommandError as exc:
+                    code = exc.details.get('wsman_fault_code')
+                    self._command_id = None
+                    if code not in (UNKNOWN_SHELL_FAULT, UNKNOWN_COMMAND_FAULT):
+                        raise
+                    if code == UNKNOWN_SHELL_FAULT:
+                        self._shell_id = None
+                    if attempt == 2:
+                        raise self._forgotten(what, exc)
+            except (ConnectionFailure, TimeoutFailure) as exc:
+                if exc.details.get('connect_failed'):
+                    # Nothing reached the server (no connection, or a certificate that does not name it):
+                    # the caller may send the same request elsewhere, mutations included.
+                    exc.details['not_sent'] = True
+                raise
+
+    def _forgotten(self, what, exc):
+        # The shell vanished after the command started: the address now reaches another machine (the
+        # cluster name moved with the core cluster group) or WinRM restarted. Whether the command ran is
+        # unknown, as with a dropped connection: reads are sent again in a new shell, mutations are re-read
+        # by their callers.
+        self._shell_id = self._command_id = None
+        return ConnectionFailure('%s forgot the shell while %s was running (the address moved to another node, or '
+                                 'WinRM restarted): %s' % (self.options.endpoint, what, exc), details={'transient': True})
+
+    def _end_command(self):
+        """Stop the warm process after a request that went wrong, so that nothing of it is read again."""
+        command_id, self._command_id = self._command_id, None
+        if command_id is not None and self._shell_id is not None:
+            try:
+                self._wsman('ending the command', self._protocol.cleanup_command, self._shell_id, command_id)
+            except Exception:  # pylint: disable=broad-except
+                pass
 
     def _check_identity(self, doc):
         """Raise WrongNode when the machine that answered is not the node this runner is for."""
@@ -517,8 +560,8 @@ class PowerShellRunner(object):
                     raise
                 self._shell_id = None
 
-    def _receive(self, command_id):
-        """Gather the command's output, Receive after Receive, until it is Done.
+    def _receive(self, command_id, nonce, what):
+        """Gather the output, Receive after Receive, until the answer to ``nonce`` is complete or the process ended.
 
         The command and its output live in the shell on the server, not in the connection: when a Receive's
         connection is reset or times out, the output is asked for again over a new one (a few times)."""
@@ -533,6 +576,8 @@ class PowerShellRunner(object):
                 if HAS_WINRM and isinstance(exc, winrm.exceptions.WinRMOperationTimeoutError):
                     continue
                 failure = self._translate('reading the command output', exc)
+                if isinstance(failure, RemoteCommandError) and failure.details.get('wsman_fault_code') == UNKNOWN_SHELL_FAULT:
+                    raise self._forgotten(what, failure)
                 if pauses and isinstance(failure, (ConnectionFailure, TimeoutFailure)) and failure.details.get('transient'):
                     self._sleep(pauses.pop(0))
                     continue
@@ -540,7 +585,10 @@ class PowerShellRunner(object):
             out.append(stdout)
             err.append(stderr)
             if done:
+                self._command_id = None     # the process ended (its answer, if any, is in what came)
                 return b''.join(out), b''.join(err), rc
+            if stdout and _shim.find_result(b''.join(out), self.options.endpoint, nonce) is not None:
+                return b''.join(out), b''.join(err), None
 
     def call(self, op, params=None, action=None, poll=False):
         """Run one operation and return its value, raising the mapped error when it failed."""

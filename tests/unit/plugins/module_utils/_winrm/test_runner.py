@@ -179,6 +179,8 @@ def test_call_raises_mapped_errors():
     (requests.exceptions.ConnectionError('Errno 111 Connection refused'), ConnectionFailure,
      'cannot connect to https://node1:5986/wsman: connection refused'),
     (requests.exceptions.SSLError('CERTIFICATE_VERIFY_FAILED'), ConnectionFailure, 'TLS failure talking to'),
+    (requests.exceptions.SSLError('EOF occurred in violation of protocol (_ssl.c:2427)'), ConnectionFailure,
+     'the connection was dropped'),
     (requests.exceptions.ConnectTimeout('slow'), TimeoutFailure, 'connection to https://node1:5986/wsman timed out after 10 s'),
     (requests.exceptions.ReadTimeout('slow'), TimeoutFailure, 'did not answer within 30 s'),
     (winrm.exceptions.WSManFaultError(500, 'x', '', 'shell not found', wsman_fault_code=2150858843), RemoteCommandError,
@@ -291,3 +293,87 @@ def test_a_shell_lost_while_the_command_runs_is_a_drop_reads_are_sent_again_muta
     with pytest.raises(ConnectionFailure, match='forgot the shell while lock.cas was running') as err:
         r.invoke([('lock.cas', {})])  # a mutation: the caller re-reads
     assert err.value.details['transient'] is True
+
+
+class WarmProtocol(FakeProtocol):
+    """A warm shim process: answers each request line with its nonce and keeps running."""
+
+    def __init__(self, **kw):
+        FakeProtocol.__init__(self, **kw)
+        self.lines = []
+        self.extra = b''        # output waiting before the answer (an interrupted request's answer)
+
+    def run_command(self, shell_id, command, args):
+        self.lines = []
+        return FakeProtocol.run_command(self, shell_id, command, args)
+
+    def send_command_input(self, shell_id, command_id, data, end):
+        FakeProtocol.send_command_input(self, shell_id, command_id, data, end)
+        self.lines.append(data.decode('ascii').strip().splitlines()[-1])
+
+    def get_command_output_raw(self, shell_id, command_id):
+        self._maybe_fail('get_command_output_raw')
+        request = _shim.decode_request(self.lines[-1])
+        answer = (_shim.encode_response(dict(self.response, nonce=request['nonce'])) + '\r\n').encode()
+        extra, self.extra = self.extra, b''
+        return extra + answer, b'', None, False
+
+
+def test_one_warm_powershell_answers_every_round_trip_of_a_runner():
+    proto = WarmProtocol()
+    r = runner(proto)
+    r.invoke([('cluster.get', {})])
+    r.invoke([('cluster.nodes', {})], poll=True)
+    # Started once: the shim went with the first request only, each later round trip is a Send and a Receive.
+    assert proto.calls.count('run_command') == 1 and r.starts == 1 and r.round_trips == 2 and r.polls == 1
+    assert proto.stdin.count(_shim.REQUEST_SEPARATOR.encode()) == 1 and len(proto.lines) == 2
+    assert [c for c in proto.calls if c != 'open_shell'][-2:] == ['send_command_input', 'get_command_output_raw']
+    first, second = (_shim.decode_request(line) for line in proto.lines)
+    assert first['nonce'] != second['nonce'] and second['calls'][0]['op'] == 'cluster.nodes'
+    r.close()
+    assert proto.calls[-1] == 'close_shell' and r._command_id is None
+
+
+def test_an_answer_to_another_request_is_passed_over():
+    proto = WarmProtocol(response={'protocol': 1, 'computer': 'N1', 'results': [{'op': 'a', 'ok': True, 'value': 2}]})
+    r = runner(proto)
+    proto.extra = (_shim.encode_response({'protocol': 1, 'computer': 'N1', 'nonce': 'old', 'results': [
+        {'op': 'a', 'ok': True, 'value': 1}]}) + '\r\n').encode()
+    assert r.call('a') == 2
+
+
+def test_a_warm_process_that_is_gone_gets_the_request_in_a_new_one_and_nothing_twice():
+    gone = winrm.exceptions.WSManFaultError(500, 'x', '', 'The command ID is not valid.', wsman_fault_code=2150858882)
+
+    class Restarted(WarmProtocol):
+        forget = False
+
+        def send_command_input(self, shell_id, command_id, data, end):
+            if self.forget:
+                self.forget = False
+                self.calls.append('send_command_input')
+                raise gone
+            WarmProtocol.send_command_input(self, shell_id, command_id, data, end)
+    proto = Restarted()
+    r = runner(proto)
+    r.invoke([('a', {})])
+    proto.forget = True
+    r.invoke([('lock.cas', {})])
+    assert proto.calls.count('run_command') == 2 and r.starts == 2 and r.round_trips == 2
+    assert [_shim.decode_request(line)['calls'][0]['op'] for line in proto.lines] == ['lock.cas']  # sent once
+    assert proto.stdin.count(_shim.REQUEST_SEPARATOR.encode()) == 2   # the new process got the shim again
+
+
+def test_a_process_that_ends_without_answering_is_an_error_and_the_next_call_starts_another():
+    class Dies(WarmProtocol):
+        def get_command_output_raw(self, shell_id, command_id):
+            self._maybe_fail('get_command_output_raw')
+            return b'', b'', 1, True
+    proto = Dies()
+    r = runner(proto)
+    with pytest.raises(RemoteCommandError, match='exited with code 1 and no result'):
+        r.invoke([('a', {})])
+    assert r._command_id is None
+    with pytest.raises(RemoteCommandError):
+        r.invoke([('a', {})])
+    assert proto.calls.count('run_command') == 2

@@ -81,3 +81,20 @@ def test_parse_output_reports_fatal_request_error():
 def test_request_document_shape():
     doc = json.loads(base64.b64decode(_shim.encode_request([('a', None)], stop_on_error=True)))
     assert doc == {'protocol': 1, 'stop_on_error': True, 'calls': [{'id': 0, 'op': 'a', 'params': {}}]}
+
+
+def test_an_answer_is_read_only_once_its_line_is_whole_and_only_for_its_nonce():
+    mine = _shim.encode_response({'protocol': 1, 'nonce': 'n2', 'results': []})
+    other = _shim.encode_response({'protocol': 1, 'nonce': 'n1', 'results': []})
+    assert _shim.find_result((other + '\r\n' + mine[:20]).encode(), 'ep', 'n2') is None
+    assert _shim.find_result((other + '\r\n' + mine + '\r\n').encode(), 'ep', 'n2')['nonce'] == 'n2'
+    assert _shim.find_result((other + '\r\n').encode(), 'ep', 'n2') is None
+
+
+def test_warnings_of_a_warm_process_are_read_without_the_clixml_header():
+    later = ('<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+             '<S S="warning">Node &amp; disk_x000D__x000A_</S></Objs>'
+             '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+             '<S S="warning">second</S></Objs>')
+    assert _shim.host_warnings(later.encode()) == ['Node & disk', 'second']
+    assert _shim.host_warnings(('#< CLIXML\r\n' + later).encode()) == ['Node & disk', 'second']
