@@ -6,7 +6,8 @@ Starts one lab of the scenario and runs playbooks/rolling_update.yml on it alone
 ``--clusters`` labs of the same scenario (each on its own addresses, one inventory with a group per cluster)
 and runs the same playbook on all of them at once. Prints, for both: wall time, controller CPU seconds (the
 ansible-playbook process tree: its forks and every module process, from the kernel's accounting of waited-for
-children), CPU seconds per node cycle, and the lab recorders' invariants; then the fleet's wall time over the
+children), CPU seconds per node cycle, the labs' own CPU seconds (they share the machine with the controller),
+and the lab recorders' invariants; then the fleet's wall time over the
 lone cluster's. The clock scale should make a node cycle last at least a minute of real time (hyperv4 at 30:
 about a minute), so that the clusters' physical work, not the controller, sets the pace.
 
@@ -48,22 +49,49 @@ def run(inventory, forks, extra):
     return wall, cpu
 
 
+def _process_cpu(pids):
+    """CPU seconds (user + system) used so far by ``pids`` and every process below them (read from /proc)."""
+    tick = os.sysconf('SC_CLK_TCK')
+    parents, times = {}, {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as handle:
+                    fields = handle.read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+            times[int(entry)] = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+    total, todo = 0.0, list(pids)
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo.extend(parents.get(pid, []))
+    return total
+
+
 def measure(spec, run_dir, net_base, scale, forks, extra):
     state = fleet_mod.start(spec, run_dir, net_base=net_base, scale=scale)
     try:
         nodes = sum(len(member['nodes']) for member in state['clusters'])
+        labs = [member['pid'] for member in state['clusters']]
+        lab_cpu = _process_cpu(labs)
         wall, cpu = run(os.path.join(run_dir, 'inventory.yml'), forks, extra)
+        lab_cpu = _process_cpu(labs) - lab_cpu
         summary = fleet_mod.summary(state)
     finally:
         fleet_mod.stop(run_dir)
-    return {'clusters': len(state['clusters']), 'nodes': nodes, 'wall': wall, 'cpu': cpu, 'summary': summary}
+    return {'clusters': len(state['clusters']), 'nodes': nodes, 'wall': wall, 'cpu': cpu, 'lab_cpu': lab_cpu,
+            'summary': summary}
 
 
 def show(label, result):
     totals = result['summary']['totals']
-    print('%-8s %2d cluster(s), %3d node cycles: wall %6.1f s; controller CPU %7.1f s = %.2f s per node cycle; '
-          'invariant violations %d; clusters with updates pending %d; max nodes out in a cluster %d' % (
+    print('%-8s %2d cluster(s), %3d node cycles: wall %6.1f s; controller CPU %7.1f s = %.2f s per node cycle; the labs\' '
+          'CPU %7.1f s (%.0f%% of the machine\'s %d cores over the run); invariant violations %d; clusters with updates '
+          'pending %d; max nodes out in a cluster %d' % (
               label, result['clusters'], result['nodes'], result['wall'], result['cpu'], result['cpu'] / result['nodes'],
+              result['lab_cpu'], 100.0 * result['lab_cpu'] / (result['wall'] * os.cpu_count()), os.cpu_count(),
               totals['violations'], totals['clusters_with_pending_updates'],
               max(r['max_nodes_out'] for r in result['summary']['clusters'])))
 
