@@ -409,14 +409,22 @@ def _flag(value):
     return value is True or str(value).strip().lower() in ('true', 'yes', '1')
 
 
-def upgrade_node(info, node):
+def upgrade_node(info, node, capacity=None):
     """Where the upgrade finds ``node`` at the start of its cycle (``info``: cluster_info read then) and what it does
     first: the gates and a configuration capture only for a whole (Up) node (one paused or evicted by a failed
-    run keeps its first capture), a drain for a member that is not Down."""
-    found = next((n for n in (info or {}).get('nodes') or [] if n.get('name') == node), None)
+    run keeps its first capture), a drain for a member that is not Down; and whose memory the gate measures: the
+    node alone when the preflight measured the others (``capacity``, kept in the run), else every member."""
+    members = (info or {}).get('nodes') or []
+    found = next((n for n in members if n.get('name') == node), None)
     state = (found or {}).get('state')
     return {'node': found, 'member': found is not None, 'gate': state == 'Up', 'capture': state == 'Up',
-            'drain': found is not None and state != 'Down'}
+            'drain': found is not None and state != 'Down',
+            'measure': [node] if capacity else [n.get('name') for n in members]}
+
+
+def node_hosts(names, hostvars):
+    """{node: its WinRM address (``wsfc_winrm_host``)} for the nodes ``names``, inventory hosts named as the nodes."""
+    return dict((name, hostvars[name]['wsfc_winrm_host']) for name in names or [])
 
 
 def reprovision_step(node, run, os_read, target_build, chassis=None):

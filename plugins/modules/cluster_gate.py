@@ -21,7 +21,8 @@ description:
     the free memory for this node's VMs; no VM would be quick-migrated (saved) by the drain unless
     O(allow_save_state); the run lock is held by O(run_id); no Cluster-Aware Updating run is in progress."
   - With O(record_node), a gate that passes also records O(name) in the run lock as the node being worked on (one
-    write, in the same connection): what a re-run reads to find the node this run left. Otherwise it changes nothing.
+    write, in the same connection), which is what a re-run reads to find the node this run left. Otherwise it
+    changes nothing.
 author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
@@ -29,7 +30,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Every gate is checked the same way; the run lock is not written (RV(changed) says whether it would be).
+    description: Every gate is checked the same way; the run lock is not written (the result says whether it would change).
   diff_mode:
     support: none
     description: The lock's new value is in RV(lock).
@@ -55,7 +56,8 @@ options:
     default: false
   min_quorum_margin:
     description:
-      - Votes that must remain spare after this node's vote is gone. Default 1 with 4 or more voters, else 0.
+      - Votes that must remain spare after this node's vote is gone. Default (also for a negative value) 1 with 4 or
+        more voters, else 0.
     type: int
   run_id:
     description: When set, the run lock must be held by this run.

@@ -90,7 +90,7 @@ options:
   min_quorum_margin:
     description:
       - With O(state=absent), votes quorum must keep to spare without this node before it is evicted (default 1
-        with 4 or more votes, else 0); every other node must be Up too. An offline witness counts as a lost vote.
+        with 4 or more votes, else 0, also for a negative value); every other node must be Up too. An offline witness counts as a lost vote.
     type: int
   failback_placement:
     description:

@@ -61,7 +61,7 @@ options:
     type: bool
     default: true
   min_quorum_margin:
-    description: Votes quorum must keep to spare without this node; default 1 with 4 or more votes, else 0.
+    description: Votes quorum must keep to spare without this node; default (also for a negative value) 1 with 4 or more votes, else 0.
     type: int
 notes:
   - Drain the node first (M(wsfc.rolling.cluster_node)); this module does not check that, only the cluster-wide

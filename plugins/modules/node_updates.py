@@ -81,7 +81,7 @@ options:
     default: 1
   await_restart:
     description:
-      - The node is restarting already (a restart that an interrupted run started): first wait until it is back in
+      - The node is restarting already (a restart that an interrupted run started). First wait until it is back in
         membership (bounded by O(reboot_timeout)), restarting nothing.
     type: bool
     default: false
@@ -90,7 +90,9 @@ options:
     type: int
     default: 1800
   min_quorum_margin:
-    description: With O(restart=if_required) or O(restart_pending=restart), the quorum margin that must remain while the node restarts.
+    description:
+      - With O(restart=if_required) or O(restart_pending=restart), the quorum margin that must remain while the node restarts.
+      - Default (also for a negative value) 1 with 4 or more votes, else 0.
     type: int
   accept_list:
     description: Only these KB ids (for example V(KB5068791)). All when empty.
@@ -305,7 +307,7 @@ def main():
         category_names=dict(type='list', elements='str', default=list(updates.DEFAULT_CLASSIFICATIONS)),
         restart_pending=dict(type='str', choices=['fail', 'restart'], default='fail'),
         restart=dict(type='str', choices=['never', 'if_required'], default='never'),
-        passes=dict(type='int', default=1),
+        passes=dict(type='int', default=1, no_log=False),
         reboot_timeout=dict(type='int', default=1800),
         await_restart=dict(type='bool', default=False),
         min_quorum_margin=dict(type='int'),

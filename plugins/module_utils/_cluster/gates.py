@@ -70,7 +70,7 @@ def membership_checks(nodes, quorum, name, min_quorum_margin=None):
     after = quorum_summary([replace(n, state='Down') if n.name.lower() == name.lower() and n.state in ('Up', 'Paused')
                             else n for n in nodes], quorum)
     needed_margin = min_quorum_margin
-    if needed_margin is None:
+    if needed_margin is None or needed_margin < 0:
         # One node of spare margin once there are 4 or more voters (nodes + witness).
         needed_margin = 1 if after['votes_total'] >= 4 else 0
     checks.append(Check('quorum_margin', after['margin'] >= needed_margin,

@@ -221,7 +221,7 @@ def test_a_warm_powershell_pays_its_start_once_and_a_restart_ends_it(start_lab):
         counters = lab_cli.control(state, '/stats')['counters']
         return counters.get('winrm.commands:HV-N2', 0), counters.get('winrm.requests:HV-N2', 0)
     with runner(state, address) as r:
-        for _ in range(5):
+        for _read in range(5):
             boot_time = r.call('node.boot')['LastBootUpTime']
         assert counts() == (1, 5) and r.starts == 1 and r.round_trips == 5
         boot = next(n for n in lab_cli.control(state, '/state')['nodes'] if n['name'] == 'HV-N2')['boot_time']

@@ -254,7 +254,17 @@ def test_the_upgrade_starts_a_node_by_how_it_finds_it():
     down = plan_mod.upgrade_node(cluster(states={'N1': 'Down'}), 'N1')
     assert not down['drain'] and not down['gate']
     gone = plan_mod.upgrade_node(cluster(states={'N1': 'gone'}), 'N1')
-    assert gone == {'node': None, 'member': False, 'gate': False, 'capture': False, 'drain': False}
+    assert dict(gone, measure=None) == {'node': None, 'member': False, 'gate': False, 'capture': False, 'drain': False,
+                                        'measure': None}
+    # The gate measures the node alone once the preflight measured the others, else every member.
+    assert up['measure'] == ['N1', 'N2', 'N3', 'N4']
+    assert plan_mod.upgrade_node(cluster(), 'N1', {'N2': {'free_mb': 1}})['measure'] == ['N1']
+
+
+def test_node_hosts_are_the_inventory_addresses_of_the_named_nodes():
+    hostvars = {'N1': {'wsfc_winrm_host': 'n1.example'}, 'N2': {'wsfc_winrm_host': '10.0.0.2'}}
+    assert plan_mod.node_hosts(['N2'], hostvars) == {'N2': '10.0.0.2'}
+    assert plan_mod.node_hosts([], hostvars) == {}
 
 
 @pytest.mark.parametrize('node, died, os_read, chassis, step', [

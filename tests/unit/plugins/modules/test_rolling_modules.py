@@ -272,7 +272,8 @@ def test_cluster_gate_passes_then_refuses_with_every_reason(run_module, lab):
 
 
 def test_a_gate_that_passes_records_the_node_in_the_run_lock_and_one_that_fails_does_not(run_module, lab):
-    rc, _ = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1'))
+    rc, taken = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1'))
+    assert rc == 0 and taken['changed']
     gate = args(name='HV-N2', run_id='r1', record_node=True, lock_owner='alice')
     rc, preview = run_module(cluster_gate, dict(gate, _ansible_check_mode=True))
     assert rc == 0 and preview['changed'] and preview['lock']['node'] == 'HV-N2'

@@ -39,6 +39,10 @@ def test_another_node_out_and_quorum_margin():
     bad = failed(gates.evaluate(snapshot(lab), 'HV-N2', move_type_threshold=1000))
     assert bad['other_nodes_up'] == 'not Up: HV-N4 (Down)'
     assert bad['quorum_margin'] == 'without HV-N2: 3 of 5 votes, 3 needed, margin 0 (required 1)'
+    # A negative margin (the runbooks' -1) is the default rule; an explicit 0 accepts no spare vote.
+    state = snapshot(lab)
+    assert failed(gates.membership_checks(state.nodes, state.quorum, 'HV-N2', -1))['quorum_margin'].endswith('(required 1)')
+    assert 'quorum_margin' not in failed(gates.membership_checks(state.nodes, state.quorum, 'HV-N2', 0))
 
 
 def test_two_node_cluster_needs_no_spare_vote():
