@@ -28,14 +28,19 @@ def run_module(module, body):
     """
     clear_poll_callbacks()
     clear_remote_warnings()
+    heartbeat = None
     try:
         _warn_insecure(module)
-        _register_heartbeat(module)
+        heartbeat = _register_heartbeat(module)
         result = body(module)
     except CollectionError as exc:
         extra = dict(exc.details)
         _warn_remote(module)
         module.fail_json(msg=str(exc), error_type=type(exc).__name__, **extra)
+    finally:
+        # Its shell (and the warm PowerShell in it) goes with the task, not at the node's idle timeout.
+        if heartbeat is not None:
+            heartbeat.close()
     _warn_remote(module)
     module.exit_json(**result)
 
@@ -60,13 +65,15 @@ def _warn_insecure(module):
 
 
 def _register_heartbeat(module):
-    """With ``lock_run_id``, every wait of this task refreshes the run lock's heartbeat."""
+    """With ``lock_run_id``, every wait of this task refreshes the run lock's heartbeat. Returns the session it
+    writes through (to close when the task ends), or None."""
     run_id = module.params.get('lock_run_id')
     if not run_id or module.check_mode:
-        return
+        return None
     options = WinRMOptions.from_params(module.params)
     session = ClusterSession(options, module.params.get('winrm_fallback_hosts') or [], exclude=module.params.get('name'))
     on_poll(lock.Heartbeat(session, run_id).beat)
+    return session
 
 
 def runner_from_module(module, host=None, node=None):

@@ -483,3 +483,27 @@ def test_optional_updates_and_other_classifications_are_left_out_by_default(run_
     rc, scan = run_module(node_updates, args(name='HV-N2', winrm_host='HV-N2', state='installed', _ansible_check_mode=True,
                                              category_names=['Updates'], accept_list=['KB5070001']))
     assert rc == 0 and [u['kb'] for u in scan['updates']] == ['KB5070001']
+
+
+def test_the_heartbeat_session_is_closed_when_the_task_ends(run_module, lab, monkeypatch):
+    """Its shell, and the warm PowerShell in it, go with the task instead of staying on a node until WinRM's idle
+    timeout (two hours) — on success and on failure."""
+    from ansible_collections.wsfc.rolling.plugins.module_utils import _module
+    closed = []
+
+    class Session(object):
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def call(self, *args, **kwargs):
+            raise AssertionError('no heartbeat is due in a task this short')
+
+        def close(self):
+            closed.append(True)
+    monkeypatch.setattr(_module, 'ClusterSession', Session)
+    node = args(name='HV-N1', winrm_host='HV-N1', state='installed', lock_run_id='r1')
+    rc, result = run_module(node_updates, node)
+    assert rc == 0 and closed == [True], result
+    lab.faults['update_fail'] = {'HV-N2': ['KB5066139']}
+    rc, result = run_module(node_updates, dict(node, name='HV-N2', winrm_host='HV-N2'))
+    assert rc == 1 and closed == [True, True]
