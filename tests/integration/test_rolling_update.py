@@ -283,3 +283,23 @@ def test_a_cau_updating_run_in_progress_stops_the_run_before_anything_changes(st
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert_all_updated(state)
     assert stats(state)['violations'] == []
+
+
+def test_pre_and_post_node_tasks_run_around_each_node_in_its_cycle(start_lab, playbook, tmp_path):
+    """The user's task files: the pre-node tasks after the gate and before the drain, the post-node tasks once the
+    node is back in service (they run inside the shared end of the cycle), each once per node, with the node's
+    variables."""
+    (tmp_path / 'pre.yml').write_text('- name: Before the node\n  ansible.builtin.debug:\n'
+                                      '    msg: "PRE-NODE {{ inventory_hostname }} {{ rolling_update_failback }}"\n')
+    (tmp_path / 'post.yml').write_text('- name: After the node\n  ansible.builtin.debug:\n'
+                                       '    msg: "POST-NODE {{ inventory_hostname }} {{ wsfc_winrm_host }}"\n')
+    state = start_lab('hyperv4')
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_pre_node_tasks=str(tmp_path / 'pre.yml'),
+                                                   rolling_update_post_node_tasks=str(tmp_path / 'post.yml')))[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    out = proc.stdout
+    for name, node in state['nodes'].items():
+        pre, post = out.index('PRE-NODE %s immediate' % name), out.index('POST-NODE %s %s' % (name, node['address']))
+        drain = out.index('rolling_update : Drain %s' % name)
+        assert pre < drain < post and out.count('PRE-NODE %s ' % name) == 1 and out.count('POST-NODE %s ' % name) == 1
+    assert_all_updated(state)
