@@ -38,7 +38,9 @@ def run_module(module, body):
         _warn_remote(module)
         module.fail_json(msg=str(exc), error_type=type(exc).__name__, **extra)
     finally:
-        # Its shell (and the warm PowerShell in it) goes with the task, not at the node's idle timeout.
+        # The heartbeat is this task's: nothing of it outlives the task, and its shell (and the warm PowerShell
+        # in it) goes now, not at the node's idle timeout.
+        clear_poll_callbacks()
         if heartbeat is not None:
             heartbeat.close()
     _warn_remote(module)

@@ -488,7 +488,7 @@ def test_optional_updates_and_other_classifications_are_left_out_by_default(run_
 def test_the_heartbeat_session_is_closed_when_the_task_ends(run_module, lab, monkeypatch):
     """Its shell, and the warm PowerShell in it, go with the task instead of staying on a node until WinRM's idle
     timeout (two hours) — on success and on failure."""
-    from ansible_collections.wsfc.rolling.plugins.module_utils import _module
+    from ansible_collections.wsfc.rolling.plugins.module_utils import _module, _wait
     closed = []
 
     class Session(object):
@@ -507,3 +507,4 @@ def test_the_heartbeat_session_is_closed_when_the_task_ends(run_module, lab, mon
     lab.faults['update_fail'] = {'HV-N2': ['KB5066139']}
     rc, result = run_module(node_updates, dict(node, name='HV-N2', winrm_host='HV-N2'))
     assert rc == 1 and closed == [True, True]
+    assert _wait._on_poll == []  # and its beat is not called by a later wait of the same process
