@@ -227,22 +227,38 @@ def fleet(hosts, hostvars):
     return out
 
 
-def fleet_batches(queues, max_in_flight=0):
-    """The node play's host order and ``serial`` batch sizes for ``queues`` ({cluster: [nodes in order]},
-    in cluster order): a batch never holds two nodes of one cluster, so each cluster has one node out at a
-    time, and holds at most ``max_in_flight`` clusters (0: every cluster). Clusters are taken in groups of
-    ``max_in_flight``; a group's queues are interleaved round by round, and the next group starts once the
-    whole group is done, so no more than ``max_in_flight`` clusters are ever in the middle of their run."""
+def fleet_queue(queues):
+    """The node play's hosts in order, as [{'node', 'cluster'}], from ``queues`` ({cluster: [nodes in order]}, in
+    cluster order): the clusters' queues interleaved round by round (every cluster's first node, then every
+    cluster's second, ...), so that a cluster's place in the play is the place of its first node."""
     clusters = [c for c in queues if queues[c]]
-    size = int(max_in_flight) if max_in_flight and int(max_in_flight) > 0 else max(len(clusters), 1)
-    order, batches = [], []
-    for start in range(0, len(clusters), size):
-        group = clusters[start:start + size]
-        for index in range(max(len(queues[c]) for c in group)):
-            batch = [queues[c][index] for c in group if index < len(queues[c])]
-            order.extend(batch)
-            batches.append(len(batch))
-    return {'order': order, 'batches': batches or [1]}
+    order = []
+    for index in range(max([len(queues[c]) for c in clusters] or [0])):
+        order.extend({'node': queues[c][index], 'cluster': c} for c in clusters if index < len(queues[c]))
+    return order
+
+
+def runnable_nodes(queue, finished, max_in_flight=0):
+    """The nodes of the node play that may be given tasks now, in play order (the per_cluster strategy asks this
+    before it looks for work).
+
+    ``queue`` is [(node, cluster)] in play order, ``finished`` the nodes whose part of the play is over (not
+    failed: a node that failed outside the runbook's own handling stops its cluster). Each cluster runs its
+    first unfinished node; its later nodes wait until that one is finished. With ``max_in_flight`` > 0 only
+    the first ``max_in_flight`` clusters (in the order of their first node) that have a node not finished run,
+    so a cluster starts when another one ends and no more than that many are ever in the middle of their run.
+    Finished nodes stay in the answer: they have nothing left to do.
+    """
+    order, current = {}, {}
+    for node, cluster in queue:
+        order.setdefault(cluster, len(order))
+        if node not in finished and cluster not in current:
+            current[cluster] = node
+    active = sorted(current, key=order.get)
+    if max_in_flight and int(max_in_flight) > 0:
+        active = active[:int(max_in_flight)]
+    allowed = set(finished) | set(current[c] for c in active)
+    return [node for node, _cluster in queue if node in allowed]
 
 
 def node_verdict(cluster, failed_clusters, max_failed=0, deadline_at=0, now=0, runbook='rolling_update'):

@@ -107,3 +107,45 @@ def test_a_fleet_upgrades_in_place_one_node_per_cluster_at_a_time_and_the_cluste
         windows.append((max(ago), min(ago)))
     # Each cluster's upgrades overlapped the other's: the clusters ran in parallel, not one after the other.
     assert windows[0][0] > windows[1][1] and windows[1][0] > windows[0][1], windows
+
+
+def real_times(state, kind):
+    """The lab events of ``kind`` as (real seconds ago, node): each lab has its own clock, so its times are turned
+    into real seconds before now to compare them across labs."""
+    stats = lab_cli.control(state, '/stats')
+    return [((stats['time'] - e['t']) / stats['clock_scale'], e['node']) for e in lab_cli.control(state, '/events')
+            if e['kind'] == kind]
+
+
+def test_each_cluster_goes_at_its_own_pace_a_slow_node_holds_back_only_its_own_cluster(start_fleet, playbook, tmp_path):
+    spec = tmp_path / 'fleet.yml'
+    # The two-node cluster's clock runs six times slower: each of its node cycles lasts as long as several of
+    # the other cluster's.
+    spec.write_text(yaml.safe_dump({'clusters': [{'scenario': 'twonode', 'scale': 100}, {'scenario': 'hyperv4'}]}))
+    fleet = start_fleet(str(spec))
+    set_group_var(fleet, 'edgeclu01', 'rolling_update_allow_save_state', True)
+    proc = playbook(PLAY, fleet['inventory'], FAST, args=FORKS)[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    summary = fleet_mod.summary(fleet)
+    assert summary['totals'] == {'clusters': 2, 'violations': 0, 'clusters_with_pending_updates': 0}
+    assert all(r['max_nodes_out'] <= 1 for r in summary['clusters'])
+    slow = sorted(real_times(member(fleet, 'EDGECLU01'), 'node.suspend_requested'), reverse=True)
+    fast = sorted(real_times(member(fleet, 'HVCLU01'), 'node.suspend_requested'), reverse=True)
+    assert len(slow) == 2 and len(fast) == 4
+    # Every node of the fast cluster was drained before the slow cluster's second node: it did not wait for the
+    # slow cluster's first node to end (batches of one node per cluster would have made it wait, round by round).
+    assert fast[-1][0] > slow[1][0], (fast, slow)
+
+
+def test_clusters_in_flight_are_limited(start_fleet, playbook):
+    fleet = start_fleet('twonode,twonode')
+    for group in ('edgeclu01', 'edgeclu02'):
+        set_group_var(fleet, group, 'rolling_update_allow_save_state', True)
+    proc = playbook(PLAY, fleet['inventory'], dict(FAST, rolling_update_max_clusters_in_flight=1), args=FORKS)[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert said(proc, 'fleet: 2 cluster(s), 0 failed; 4 node(s) done, 0 left')
+    first, second = (fleet['clusters'][0], fleet['clusters'][1])
+    ended = min(t for t, _n in real_times(first, 'node.resumed'))
+    started = max(t for t, _n in real_times(second, 'node.suspend_requested'))
+    # The second cluster's first drain came after the first cluster's last resume: one cluster at a time.
+    assert started < ended, (started, ended)

@@ -136,20 +136,43 @@ def test_fleet_clusters_are_the_hosts_sharing_a_cluster_address():
     assert plan_mod.cluster_hosts(hosts, HOSTVARS, 'b') == ['B1', 'B2']
 
 
-def test_fleet_batches_never_hold_two_nodes_of_one_cluster():
+def test_the_fleet_queue_interleaves_the_clusters_round_by_round():
     queues = {'a': ['A3', 'A1', 'A2'], 'b': ['B1', 'B2'], 'c': [], 'd': ['D1']}
-    every = plan_mod.fleet_batches(queues)
-    assert every == {'order': ['A3', 'B1', 'D1', 'A1', 'B2', 'A2'], 'batches': [3, 2, 1]}
-    # Two clusters in flight: a and b to the end, then d.
-    two = plan_mod.fleet_batches(queues, max_in_flight=2)
-    assert two == {'order': ['A3', 'B1', 'A1', 'B2', 'A2', 'D1'], 'batches': [2, 2, 1, 1]}
-    for result in (every, two):
-        start = 0
-        for size in result['batches']:
-            batch = result['order'][start:start + size]
-            assert len(set(n[0] for n in batch)) == len(batch)
-            start += size
-    assert plan_mod.fleet_batches({'a': []}) == {'order': [], 'batches': [1]}
+    order = plan_mod.fleet_queue(queues)
+    assert [(e['node'], e['cluster']) for e in order] == [
+        ('A3', 'a'), ('B1', 'b'), ('D1', 'd'), ('A1', 'a'), ('B2', 'b'), ('A2', 'a')]
+    assert plan_mod.fleet_queue({'a': []}) == [] and plan_mod.fleet_queue({}) == []
+
+
+QUEUE = [('A3', 'a'), ('B1', 'b'), ('D1', 'd'), ('A1', 'a'), ('B2', 'b'), ('A2', 'a')]
+
+
+def test_each_cluster_runs_its_first_unfinished_node_and_the_clusters_do_not_wait_for_each_other():
+    assert plan_mod.runnable_nodes(QUEUE, set()) == ['A3', 'B1', 'D1']
+    # b finished its first node while a is still on its first: b goes on, a's next node waits.
+    assert plan_mod.runnable_nodes(QUEUE, {'B1'}) == ['A3', 'B1', 'D1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, {'B1', 'B2', 'D1'}) == ['A3', 'B1', 'D1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, {'A3', 'B1', 'B2', 'D1'}) == ['A3', 'B1', 'D1', 'A1', 'B2']
+    everything = set(n for n, _c in QUEUE)
+    assert plan_mod.runnable_nodes(QUEUE, everything) == [n for n, _c in QUEUE]
+    assert plan_mod.runnable_nodes([], set()) == []
+    # A node that is not finished (running, failed or unreachable) holds its cluster's later nodes, never others.
+    for step in range(len(QUEUE) + 1):
+        finished = set(n for n, _c in QUEUE[:step])
+        running = [n for n in plan_mod.runnable_nodes(QUEUE, finished) if n not in finished]
+        clusters = [dict(QUEUE)[n] for n in running]
+        assert len(clusters) == len(set(clusters))
+
+
+def test_clusters_in_flight_are_limited_and_a_cluster_starts_when_another_ends():
+    assert plan_mod.runnable_nodes(QUEUE, set(), max_in_flight=2) == ['A3', 'B1']
+    # a is still on its first node: b goes on to its second, d waits for a or b to end.
+    assert plan_mod.runnable_nodes(QUEUE, {'B1'}, max_in_flight=2) == ['A3', 'B1', 'B2']
+    # b ended: d takes its place while a goes on.
+    assert plan_mod.runnable_nodes(QUEUE, {'B1', 'B2'}, max_in_flight=2) == ['A3', 'B1', 'D1', 'B2']
+    # A cluster that started keeps its place ahead of clusters that have not (order of first nodes).
+    assert plan_mod.runnable_nodes(QUEUE, {'A3', 'B1', 'B2'}, max_in_flight='1') == ['A3', 'B1', 'A1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, set(), max_in_flight=0) == plan_mod.runnable_nodes(QUEUE, set(), max_in_flight=9)
 
 
 def test_a_sliced_inventory_is_refused_and_a_limit_is_not():

@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, wsfc.rolling developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: per_cluster
+short_description: One node at a time per cluster, the clusters side by side, each at its own pace
+version_added: 0.3.0
+description:
+  - The strategy of the runbooks' node play. Each cluster's queued nodes run one after another, in queue order;
+    a node gets its first task only once the cluster's node before it has finished its part of the play. The
+    clusters do not wait for each other. A cluster whose node takes an hour does not hold back the next node of
+    another cluster, as C(serial) batches would.
+  - The preflight puts the nodes in the play's group in order and gives each one the host variables
+    C(__runbook_queue_cluster) (its cluster) and C(__runbook_queue_limit) (clusters worked on at the same time, 0
+    for all). A host without them is a cluster of its own.
+  - A node that failed outside the runbook's own failure handling (its host is marked failed) stops its cluster,
+    whose later nodes are then never started. An unreachable node does the same.
+  - Otherwise it is Ansible's C(free) strategy. Set the forks to at least the number of clusters worked on at the
+    same time.
+author:
+  - wsfc.rolling developers (@wsfc-rolling)
+"""
+
+from ansible.plugins.strategy.free import StrategyModule as FreeStrategyModule
+
+from ansible_collections.wsfc.rolling.plugins.module_utils._plan import runnable_nodes
+
+CLUSTER_VAR = '__runbook_queue_cluster'
+LIMIT_VAR = '__runbook_queue_limit'
+
+
+class StrategyModule(FreeStrategyModule):
+
+    def __init__(self, tqm):
+        super(StrategyModule, self).__init__(tqm)
+        self._wsfc_finished = set()
+
+    def _finished(self, iterator, host):
+        """Whether ``host``'s part of the play is over, successfully: no task running or to come, not failed. Once
+        over, it stays over (no handlers in these plays)."""
+        if host.name in self._wsfc_finished:
+            return True
+        if self._blocked_hosts.get(host.name, False) or iterator.is_failed(host):
+            return False
+        if iterator.get_next_task_for_host(host, peek=True)[1] is None:
+            self._wsfc_finished.add(host.name)
+            return True
+        return False
+
+    def get_hosts_left(self, iterator):
+        left = super(StrategyModule, self).get_hosts_left(iterator)
+        hosts = dict((host.name, host) for host in left)
+        queue, limit = [], 0
+        for name in self._hosts_cache:
+            host = hosts.get(name) or self._inventory.get_host(name)
+            queue.append((name, str(host.vars.get(CLUSTER_VAR, name))))
+            limit = limit or int(host.vars.get(LIMIT_VAR) or 0)
+        finished = set(name for name, host in hosts.items() if self._finished(iterator, host))
+        allowed = set(runnable_nodes(queue, finished, limit))
+        return [host for host in left if host.name in allowed]
