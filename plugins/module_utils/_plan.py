@@ -227,6 +227,22 @@ def fleet(hosts, hostvars):
     return out
 
 
+def fleet_map(inventory_hosts, play_hosts, hostvars):
+    """What the runbooks need to know about every cluster of the fleet, read from ``hostvars`` once per run
+    (each host's variables cost the controller a lookup; per task and per host that grows with the square of the
+    fleet): {'hosts': {cluster: [its hosts in the inventory]}, 'play': {cluster: [its hosts in the play]},
+    'addresses': {cluster: [its hosts' wsfc_winrm_host]}}, in inventory order."""
+    hosts, addresses = {}, {}
+    for host in inventory_hosts:
+        variables = hostvars.get(host) or {}
+        cluster = variables.get('wsfc_cluster_address')
+        hosts.setdefault(cluster, []).append(host)
+        addresses.setdefault(cluster, []).append(variables.get('wsfc_winrm_host'))
+    playing = set(play_hosts)
+    return {'hosts': hosts, 'addresses': addresses,
+            'play': dict((cluster, [h for h in members if h in playing]) for cluster, members in hosts.items())}
+
+
 def fleet_queue(queues):
     """The node play's hosts in order, as [{'node', 'cluster'}], from ``queues`` ({cluster: [nodes in order]}, in
     cluster order): the clusters' queues interleaved round by round (every cluster's first node, then every

@@ -26,6 +26,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 """
 
+from ansible.plugins.loader import filter_loader, test_loader
 from ansible.plugins.strategy.free import StrategyModule as FreeStrategyModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._plan import runnable_nodes
@@ -39,6 +40,14 @@ class StrategyModule(FreeStrategyModule):
     def __init__(self, tqm):
         super(StrategyModule, self).__init__(tqm)
         self._wsfc_finished = set()
+
+    def run(self, iterator, play_context):
+        # Ansible forks a worker for every task of every node; each one would find and load Ansible's filter and
+        # test plugins again the first time it templates. Loaded here once, the workers inherit them.
+        for loader in (filter_loader, test_loader):
+            for _plugin in loader.all():
+                pass
+        return super(StrategyModule, self).run(iterator, play_context)
 
     def _finished(self, iterator, host):
         """Whether ``host``'s part of the play is over, successfully: no task running or to come, not failed. Once

@@ -136,6 +136,14 @@ def test_fleet_clusters_are_the_hosts_sharing_a_cluster_address():
     assert plan_mod.cluster_hosts(hosts, HOSTVARS, 'b') == ['B1', 'B2']
 
 
+def test_the_fleet_map_groups_hosts_play_hosts_and_addresses_by_cluster():
+    hostvars = dict((h, dict(v, wsfc_winrm_host=h.lower() + '.lab')) for h, v in HOSTVARS.items())
+    fleet_map = plan_mod.fleet_map(list(hostvars), ['A1', 'A3', 'B2'], hostvars)
+    assert fleet_map['hosts'] == {'a': ['A1', 'A2', 'A3'], 'b': ['B1', 'B2'], 'c': ['C1']}
+    assert fleet_map['play'] == {'a': ['A1', 'A3'], 'b': ['B2'], 'c': []}
+    assert fleet_map['addresses'] == {'a': ['a1.lab', 'a2.lab', 'a3.lab'], 'b': ['b1.lab', 'b2.lab'], 'c': ['c1.lab']}
+
+
 def test_the_fleet_queue_interleaves_the_clusters_round_by_round():
     queues = {'a': ['A3', 'A1', 'A2'], 'b': ['B1', 'B2'], 'c': [], 'd': ['D1']}
     order = plan_mod.fleet_queue(queues)
