@@ -263,7 +263,7 @@ def runnable_nodes(queue, finished, max_in_flight=0):
     first unfinished node; its later nodes wait until that one is finished. With ``max_in_flight`` > 0 only
     the first ``max_in_flight`` clusters (in the order of their first node) that have a node not finished run,
     so a cluster starts when another one ends and no more than that many are ever in the middle of their run.
-    Finished nodes stay in the answer: they have nothing left to do.
+    Finished nodes are not in the answer: they have nothing left to do.
     """
     order, current = {}, {}
     for node, cluster in queue:
@@ -273,7 +273,7 @@ def runnable_nodes(queue, finished, max_in_flight=0):
     active = sorted(current, key=order.get)
     if max_in_flight and int(max_in_flight) > 0:
         active = active[:int(max_in_flight)]
-    allowed = set(finished) | set(current[c] for c in active)
+    allowed = set(current[c] for c in active)
     return [node for node, _cluster in queue if node in allowed]
 
 

@@ -26,6 +26,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 """
 
+from ansible.executor.play_iterator import IteratingStates
 from ansible.plugins.loader import filter_loader, test_loader
 from ansible.plugins.strategy.free import StrategyModule as FreeStrategyModule
 
@@ -40,6 +41,11 @@ class StrategyModule(FreeStrategyModule):
     def __init__(self, tqm):
         super(StrategyModule, self).__init__(tqm)
         self._wsfc_finished = set()
+        self._wsfc_started = set()
+
+    def _queue_task(self, host, task, task_vars, play_context):
+        self._wsfc_started.add(host.name)
+        return super(StrategyModule, self)._queue_task(host, task, task_vars, play_context)
 
     def run(self, iterator, play_context):
         # Ansible forks a worker for every task of every node; each one would find and load Ansible's filter and
@@ -54,10 +60,15 @@ class StrategyModule(FreeStrategyModule):
         over, it stays over (no handlers in these plays)."""
         if host.name in self._wsfc_finished:
             return True
-        if self._blocked_hosts.get(host.name, False) or iterator.is_failed(host):
+        # Not started yet, or running a task: not finished, without the cost of peeking at its next task every
+        # time the strategy looks for work.
+        started = host.name in self._wsfc_started or host.name in self._blocked_hosts
+        if not started or self._blocked_hosts.get(host.name, False) or iterator.is_failed(host):
             return False
         if iterator.get_next_task_for_host(host, peek=True)[1] is None:
             self._wsfc_finished.add(host.name)
+            # What the iterator would find again at every look for work: said once, each look is short.
+            iterator.set_run_state_for_host(host.name, IteratingStates.COMPLETE)
             return True
         return False
 
@@ -71,4 +82,5 @@ class StrategyModule(FreeStrategyModule):
             limit = limit or int(host.vars.get(LIMIT_VAR) or 0)
         finished = set(name for name, host in hosts.items() if self._finished(iterator, host))
         allowed = set(runnable_nodes(queue, finished, limit))
-        return [host for host in left if host.name in allowed]
+        # Finished hosts stay in the list (the free strategy's place in it must not move past its end).
+        return [host for host in left if host.name in allowed or host.name in finished]

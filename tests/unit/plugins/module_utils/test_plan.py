@@ -158,16 +158,17 @@ QUEUE = [('A3', 'a'), ('B1', 'b'), ('D1', 'd'), ('A1', 'a'), ('B2', 'b'), ('A2',
 def test_each_cluster_runs_its_first_unfinished_node_and_the_clusters_do_not_wait_for_each_other():
     assert plan_mod.runnable_nodes(QUEUE, set()) == ['A3', 'B1', 'D1']
     # b finished its first node while a is still on its first: b goes on, a's next node waits.
-    assert plan_mod.runnable_nodes(QUEUE, {'B1'}) == ['A3', 'B1', 'D1', 'B2']
-    assert plan_mod.runnable_nodes(QUEUE, {'B1', 'B2', 'D1'}) == ['A3', 'B1', 'D1', 'B2']
-    assert plan_mod.runnable_nodes(QUEUE, {'A3', 'B1', 'B2', 'D1'}) == ['A3', 'B1', 'D1', 'A1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, {'B1'}) == ['A3', 'D1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, {'B1', 'B2', 'D1'}) == ['A3']
+    assert plan_mod.runnable_nodes(QUEUE, {'A3', 'B1', 'B2', 'D1'}) == ['A1']
     everything = set(n for n, _c in QUEUE)
-    assert plan_mod.runnable_nodes(QUEUE, everything) == [n for n, _c in QUEUE]
+    assert plan_mod.runnable_nodes(QUEUE, everything) == []
     assert plan_mod.runnable_nodes([], set()) == []
     # A node that is not finished (running, failed or unreachable) holds its cluster's later nodes, never others.
     for step in range(len(QUEUE) + 1):
         finished = set(n for n, _c in QUEUE[:step])
-        running = [n for n in plan_mod.runnable_nodes(QUEUE, finished) if n not in finished]
+        running = plan_mod.runnable_nodes(QUEUE, finished)
+        assert not set(running) & finished
         clusters = [dict(QUEUE)[n] for n in running]
         assert len(clusters) == len(set(clusters))
 
@@ -175,11 +176,11 @@ def test_each_cluster_runs_its_first_unfinished_node_and_the_clusters_do_not_wai
 def test_clusters_in_flight_are_limited_and_a_cluster_starts_when_another_ends():
     assert plan_mod.runnable_nodes(QUEUE, set(), max_in_flight=2) == ['A3', 'B1']
     # a is still on its first node: b goes on to its second, d waits for a or b to end.
-    assert plan_mod.runnable_nodes(QUEUE, {'B1'}, max_in_flight=2) == ['A3', 'B1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, {'B1'}, max_in_flight=2) == ['A3', 'B2']
     # b ended: d takes its place while a goes on.
-    assert plan_mod.runnable_nodes(QUEUE, {'B1', 'B2'}, max_in_flight=2) == ['A3', 'B1', 'D1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, {'B1', 'B2'}, max_in_flight=2) == ['A3', 'D1']
     # A cluster that started keeps its place ahead of clusters that have not (order of first nodes).
-    assert plan_mod.runnable_nodes(QUEUE, {'A3', 'B1', 'B2'}, max_in_flight='1') == ['A3', 'B1', 'A1', 'B2']
+    assert plan_mod.runnable_nodes(QUEUE, {'A3', 'B1', 'B2'}, max_in_flight='1') == ['A1']
     assert plan_mod.runnable_nodes(QUEUE, set(), max_in_flight=0) == plan_mod.runnable_nodes(QUEUE, set(), max_in_flight=9)
 
 
