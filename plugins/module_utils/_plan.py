@@ -221,10 +221,7 @@ def cluster_hosts(hosts, hostvars, address):
 
 def fleet(hosts, hostvars):
     """{cluster address: [hosts]} for every cluster of ``hosts``, in inventory order."""
-    out = {}
-    for host in hosts:
-        out.setdefault((hostvars.get(host) or {}).get('wsfc_cluster_address'), []).append(host)
-    return out
+    return fleet_map(hosts, (), hostvars)['hosts']
 
 
 def fleet_map(inventory_hosts, play_hosts, hostvars):

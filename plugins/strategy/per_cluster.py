@@ -42,6 +42,7 @@ class StrategyModule(FreeStrategyModule):
         super(StrategyModule, self).__init__(tqm)
         self._wsfc_finished = set()
         self._wsfc_started = set()
+        self._wsfc_queue = None
 
     def _queue_task(self, host, task, task_vars, play_context):
         self._wsfc_started.add(host.name)
@@ -72,15 +73,22 @@ class StrategyModule(FreeStrategyModule):
             return True
         return False
 
+    def _queue(self):
+        """The play's hosts in order with their clusters, and the limit of clusters in flight: fixed for the play
+        (it has no serial batches), so read once, not every time the strategy looks for work."""
+        if self._wsfc_queue is None:
+            queue, limit = [], 0
+            for name in self._hosts_cache:
+                variables = self._inventory.get_host(name).vars
+                queue.append((name, str(variables.get(CLUSTER_VAR, name))))
+                limit = limit or int(variables.get(LIMIT_VAR) or 0)
+            self._wsfc_queue = (queue, limit)
+        return self._wsfc_queue
+
     def get_hosts_left(self, iterator):
         left = super(StrategyModule, self).get_hosts_left(iterator)
-        hosts = dict((host.name, host) for host in left)
-        queue, limit = [], 0
-        for name in self._hosts_cache:
-            host = hosts.get(name) or self._inventory.get_host(name)
-            queue.append((name, str(host.vars.get(CLUSTER_VAR, name))))
-            limit = limit or int(host.vars.get(LIMIT_VAR) or 0)
-        finished = set(name for name, host in hosts.items() if self._finished(iterator, host))
+        queue, limit = self._queue()
+        finished = set(host.name for host in left if self._finished(iterator, host))
         allowed = set(runnable_nodes(queue, finished, limit))
         # Finished hosts stay in the list (the free strategy's place in it must not move past its end).
         return [host for host in left if host.name in allowed or host.name in finished]
