@@ -20,11 +20,15 @@ description:
     for all). A host without them is a cluster of its own.
   - A node that failed outside the runbook's own failure handling (its host is marked failed) stops its cluster,
     whose later nodes are then never started. An unreachable node does the same.
-  - Otherwise it is Ansible's C(free) strategy. Set the forks to at least the number of clusters worked on at the
-    same time.
+  - Otherwise it is Ansible's C(free) strategy, except that it does not look for work every
+    C(internal_poll_interval) (a millisecond by default) while every running node is inside a long task (a drain,
+    an install, a restart) and none can start one; it looks again as soon as a task ends, and at least every
+    quarter of a second. Set the forks to at least the number of clusters worked on at the same time.
 author:
   - wsfc.rolling developers (@wsfc-rolling)
 """
+
+from collections import deque
 
 from ansible.executor.play_iterator import IteratingStates
 from ansible.plugins.loader import filter_loader, test_loader
@@ -34,6 +38,24 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._plan import runnable
 
 CLUSTER_VAR = '__runbook_queue_cluster'
 LIMIT_VAR = '__runbook_queue_limit'
+# Longest pause, in seconds, before the strategy looks for work again while tasks run and none has ended.
+IDLE_WAIT = 0.25
+
+
+class _SignallingResults(deque):
+    """The strategy's queue of task results, which wakes the strategy when a result arrives. Ansible's results
+    thread appends with the strategy's results lock (a condition) held."""
+
+    def __init__(self, condition):
+        super(_SignallingResults, self).__init__()
+        self._condition = condition
+
+    def append(self, x):
+        super(_SignallingResults, self).append(x)
+        try:
+            self._condition.notify_all()
+        except RuntimeError:  # appended without the lock: the strategy finds it at its next look, IDLE_WAIT later
+            pass
 
 
 class StrategyModule(FreeStrategyModule):
@@ -43,10 +65,31 @@ class StrategyModule(FreeStrategyModule):
         self._wsfc_finished = set()
         self._wsfc_started = set()
         self._wsfc_queue = None
+        self._results = _SignallingResults(self._results_lock)
+        self._wsfc_busy = True
 
     def _queue_task(self, host, task, task_vars, play_context):
         self._wsfc_started.add(host.name)
+        self._wsfc_busy = True
         return super(StrategyModule, self)._queue_task(host, task, task_vars, play_context)
+
+    def _execute_meta(self, task, play_context, iterator, target_host):
+        self._wsfc_busy = True
+        return super(StrategyModule, self)._execute_meta(task, play_context, iterator, target_host)
+
+    def _process_pending_results(self, iterator, one_pass=False, max_passes=None):
+        # The free strategy looks for work, reads the results, sleeps internal_poll_interval (a millisecond by
+        # default) and looks again. With every
+        # running node inside a task that lasts minutes, each look finds nothing, and a fleet's looks cost more
+        # CPU than its nodes' tasks. When the last look started nothing and read no result, wait here for the
+        # next result instead (a node can only become ready to start when a task ends).
+        if not self._wsfc_busy and self._pending_results > 0:
+            with self._results_lock:
+                if not self._results:
+                    self._results_lock.wait(IDLE_WAIT)
+        results = super(StrategyModule, self)._process_pending_results(iterator, one_pass, max_passes)
+        self._wsfc_busy = bool(results)
+        return results
 
     def run(self, iterator, play_context):
         # Ansible forks a worker for every task of every node; each one would find and load Ansible's filter and
