@@ -133,6 +133,31 @@ def node_needs(kind, cluster, hosts, resume, scans=None, cau_scan=None):
     return needs
 
 
+def node_work(cluster, ordered, needs, scans=None):
+    """What each queued node is in for, for the plan the preflight prints (and a check-mode run previews):
+    {node: {'need', 'roles' (clustered roles it owns, moved by its drain), 'updates' ([{kb, size_mb}] the
+    search found), 'download_mb', 'restart' (True: an update or a pending restart needs one; False: none
+    does; None: not known, as after a CAU scan)}}."""
+    owned = {}
+    for group in cluster.get('groups') or []:
+        if group.get('owner_node'):
+            owned[group['owner_node']] = owned.get(group['owner_node'], 0) + 1
+    work = {}
+    for node in ordered:
+        scan = (scans or {}).get(node)
+        updates = [{'kb': u.get('kb'), 'size_mb': u.get('size_mb')} for u in (scan or {}).get('updates') or []]
+        restart = None
+        if scan and 'reboot_required' in scan:
+            restart = bool(scan.get('reboot_required') or any(u.get('reboot_required') for u in scan.get('updates') or []))
+        work[node] = {'need': needs.get(node), 'roles': owned.get(node, 0), 'updates': updates,
+                      'download_mb': sum(int(u['size_mb'] or 0) for u in updates), 'restart': restart}
+    return work
+
+
+NEED_WORDS = {'update': 'updates to install', 'restart': 'a pending restart only', 'finish': 'left by the last run',
+              'upgrade': 'to upgrade'}
+
+
 def queue(cluster, needs, resume, node_order=()):
     """The order: the node a run left behind first; then ``node_order`` as given; then the rest, the nodes
     owning the fewest roles first (the fewest moves while the cluster has the most room), by name."""
@@ -193,6 +218,7 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
         'measure': [h for h in hosts if states.get(h) in ('Up', 'Paused')],
         'needs': needs,
         'queue': ordered,
+        'nodes': node_work(cluster, ordered, needs, scans),
         # Storage to wait for before anything: the resync a left node that is Up again started. A left node still
         # paused holds its drives in maintenance (the spaces stay degraded until it is resumed, by its own cycle).
         'wait_storage_first': bool(resume and states.get(resume) == 'Up' and cluster.get('virtual_disks')),
@@ -323,14 +349,21 @@ def _verb(runbook):
     return RUNBOOKS[runbook][1] if runbook in RUNBOOKS else runbook
 
 
-def cluster_summary(outcome, final, runbook):
+def cluster_summary(outcome, final, runbook, check_mode=False):
     """One cluster's summary line: what was done, what failed or was left, and how the cluster is now (after an
-    upgrade also its builds and functional level). ``runbook``: rolling_update or rolling_upgrade (or a verb)."""
+    upgrade also its builds and functional level). ``runbook``: rolling_update or rolling_upgrade (or a verb).
+    ``check_mode``: a dry run, which changed nothing: the queued nodes it went through are previewed, not done."""
     verb = _verb(runbook)
     health = (final or {}).get('health') or {}
     name = ((final or {}).get('cluster') or {}).get('name') or outcome.get('name')
     if outcome['preflight_failed']:
         text = '%s: not started (its preflight stopped it, see above)' % name
+    elif check_mode:
+        text = '%s: check mode, nothing was changed; %d queued node(s) previewed%s' % (
+            name, len(outcome['queue']), (' (%s)' % ', '.join(outcome['queue'])) if outcome['queue'] else ' (all compliant)')
+        if outcome['failed']:
+            text += '; the preview stopped at %s' % outcome['failed']
+        text += '; %d s' % outcome['seconds']
     else:
         text = '%s: %s %d of %d queued node(s)%s' % (
             name, verb, len(outcome['done']), len(outcome['queue']),
@@ -349,19 +382,22 @@ def cluster_summary(outcome, final, runbook):
     return text
 
 
-def fleet_summary(hosts, hostvars, prefix, runbook):
-    """One line per cluster of the fleet and a total line."""
+def fleet_summary(hosts, hostvars, prefix, runbook, check_mode=False):
+    """One line per cluster of the fleet and a total line (``check_mode``: see cluster_summary())."""
     verb = _verb(runbook)
     lines, totals = [], {'clusters': 0, 'failed': 0, 'done': 0, 'left': 0}
     for cluster, members in fleet(hosts, hostvars).items():
         executor = (hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]
         outcome = cluster_outcome(members, hostvars, prefix, (hostvars.get(executor) or {}).get(prefix + '_state'))
-        lines.append(cluster_summary(outcome, None, verb))
+        lines.append(cluster_summary(outcome, None, verb, check_mode))
         totals['clusters'] += 1
         totals['failed'] += 1 if outcome['failed'] or outcome['preflight_failed'] else 0
         totals['done'] += len(outcome['done'])
         totals['left'] += len(outcome['left'])
-    lines.append('fleet: %(clusters)d cluster(s), %(failed)d failed; %(done)d node(s) done, %(left)d left' % totals)
+    if check_mode:
+        lines.append('fleet (check mode, nothing was changed): %(clusters)d cluster(s), %(failed)d failed' % totals)
+    else:
+        lines.append('fleet: %(clusters)d cluster(s), %(failed)d failed; %(done)d node(s) done, %(left)d left' % totals)
     return lines
 
 
@@ -412,7 +448,20 @@ def plan_summary(run_plan, info, runbook, target_build=None, method=None):
                 else 'every node is compliant; nothing to do')
     resume = run_plan.get('resume_node')
     tail = '; first %s, left by the last run: %s' % (resume, run_plan.get('resume_needs')) if resume and resume in queue_ else ''
-    return head + body + tail
+    lines = [_node_line(node, (run_plan.get('nodes') or {}).get(node)) for node in queue_ if (run_plan.get('nodes') or {}).get(node)]
+    return head + body + tail + ''.join('\n  ' + line for line in lines)
+
+
+def _node_line(node, work):
+    """One queued node in the plan the preflight prints: what it needs, the roles its drain moves, the updates."""
+    parts = ['%s: %s' % (node, NEED_WORDS.get(work.get('need'), work.get('need')))]
+    parts.append('%d clustered role(s) to move' % work.get('roles', 0))
+    if work.get('updates'):
+        parts.append('%d update(s), %d MB: %s' % (len(work['updates']), work.get('download_mb', 0),
+                                                  ', '.join(u['kb'] or '?' for u in work['updates'])))
+    if work.get('restart') is not None:
+        parts.append('restart expected' if work['restart'] else 'no restart expected')
+    return '; '.join(parts)
 
 
 def upgrade_summary(final, target_build):

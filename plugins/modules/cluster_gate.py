@@ -30,7 +30,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Every gate is checked the same way; the run lock is not written (the result says whether it would change).
+    description: Every gate is checked the same way, except that the run lock need not be held (the run did not take it)
+      when no other owner holds it; the run lock is not written (the result says whether it would change).
   diff_mode:
     support: none
     description: The lock's new value is in RV(lock).
@@ -171,7 +172,7 @@ def _check(module):
         extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
         threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
         cau_run = state.cau_run if p['check_cau'] else None     # Get-CauRun, in the snapshot
-        result = _gates(p, state, threshold, cau_run, session.round_trips)
+        result = _gates(p, state, threshold, cau_run, session.round_trips, module.check_mode)
         if p['record_node']:
             raw = next(r for r in results if r.op == 'lock.read').value
             current = (lock.decode(raw.get('Value')), raw.get('Value'), lock.parse_time(raw['Now']))
@@ -188,7 +189,7 @@ def _check(module):
     return result
 
 
-def _gates(p, state, threshold, cau_run, round_trips):
+def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
     """Every gate for p['name'] on the snapshot ``state``; raises UnsafeToProceed naming the failed ones."""
     name = p['name']
     held = state.run_lock
@@ -221,7 +222,7 @@ def _gates(p, state, threshold, cau_run, round_trips):
     checks = gates.evaluate(state, name, capacity=capacity if (hosts or p['capacity']) else None,
                             move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
-                            cau_run=cau_run)
+                            cau_run=cau_run, dry_run_owner=(p['lock_owner'] or '*') if check_mode else None)
     failed = [c for c in checks if not c.ok]
     node = state.node(name)
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,

@@ -52,7 +52,8 @@ options:
 attributes:
   check_mode:
     support: full
-    description: With O(state=captured) nothing is written; O(state=verified) only reads.
+    description: With O(state=captured) nothing is written; O(state=verified) only reads, and without a capture (check mode
+      wrote none) it reports that and passes.
   diff_mode:
     support: none
     description: The file's content is returned as RV(config).
@@ -95,6 +96,10 @@ def _apply(module):
     p = module.params
     path = p['path']
     if p['state'] == 'verified' and not os.path.isfile(path):
+        if module.check_mode:
+            # A run in check mode captured nothing (it writes no file): nothing to compare with.
+            return {'changed': False, 'config': None, 'differences': {},
+                    'msg': "check mode: no captured configuration of '%s' at %s to verify against" % (p['name'], path)}
         raise InvalidOption("No captured configuration of '%s' at %s" % (p['name'], path))
     with runner_from_module(module, node=p['name']) as runner:
         current = config.read_config(runner, p['name'])

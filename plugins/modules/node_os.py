@@ -66,7 +66,8 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads the build and reports whether an upgrade would start.
+    description: Reads the build and reports whether an upgrade would start; a wait for a build (without O(setup_media))
+      returns at once with what the node runs now, since check mode started no reinstall.
   diff_mode:
     support: full
     description: Shows the build before and after.
@@ -138,6 +139,14 @@ def _apply(module):
             except updates.UNREACHABLE as exc:
                 return {'changed': False, 'os': None, 'no_answer': str(exc)}
             return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips, 'polls': runner.polls}
+        if not p['setup_media'] and module.check_mode:
+            # The reinstall this waits for was not started (check mode): say what runs now, without waiting.
+            try:
+                state = updates.boot_state(runner, p['name'])
+            except updates.UNREACHABLE as exc:
+                return {'changed': False, 'os': None, 'no_answer': str(exc)}
+            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips, 'polls': 0,
+                    'msg': 'check mode: not waiting for build %d (%s runs build %s now)' % (p['build'], p['name'], state['BuildNumber'])}
         if not p['setup_media']:
             state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
                                            p['previous_boot_time'])

@@ -195,6 +195,24 @@ def test_swapped_node_addresses_are_refused_before_anything_changes(start_lab, p
     assert lab_state(state)['lock'] is None
 
 
+def test_a_dry_run_of_a_cluster_that_needs_updates_reads_and_gates_everything_and_changes_nothing(untouched_lab, playbook):
+    state = untouched_lab
+    before = changes(state)
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True), check=True, args=['--diff'])[0]
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    # The plan: the queue in order and each node's work (updates by KB, download size, restart).
+    assert said(proc, 'Cluster HVCLU01: 4 node(s) to update in this order: '), proc.stdout[-3000:]
+    for node in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):
+        assert re.search(r'%s: updates to install; \d+ clustered role\(s\) to move; 3 update\(s\), \d+ MB: KB5068791, '
+                         r'KB5066139, KB890830; restart expected' % node, proc.stdout), node
+    # Every node's gate was checked (without the lock check mode did not take), and nothing changed.
+    assert len(re.findall(r'Check that this node may be taken out now', proc.stdout)) == 4
+    assert said(proc, 'HVCLU01: check mode, nothing was changed; 4 queued node(s) previewed'), proc.stdout[-3000:]
+    assert changes(state) == before
+    assert lab_state(state)['lock'] is None
+    assert all(n['state'] == 'Up' and n['pending_updates'] for n in lab_state(state)['nodes'])
+
+
 def test_a_lost_witness_is_lost_margin_and_stops_the_run_before_anything_changes(untouched_lab, playbook):
     state = untouched_lab  # before the bad-option cases: their last one updates the cluster
     before = changes(state)

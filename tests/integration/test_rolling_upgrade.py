@@ -110,6 +110,21 @@ def test_bad_targets_are_refused_before_anything_changes(untouched_lab, playbook
     assert events(state, 'bmc.power') == [] and events(state, 'bmc.boot') == []
 
 
+def test_a_dry_run_of_the_upgrade_goes_through_every_node_and_changes_nothing(start_lab, playbook, tmp_path):
+    state = start_lab('hyperv4')
+    proc = playbook(PLAY, state['inventory'], options(tmp_path), check=True, args=['--diff'])[0]
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert said(proc, 'target build 20348 by reprovision: 4 node(s) in this order: '), proc.stdout[-3000:]
+    # Each node's gate, capture, drain, eviction, network boot and power cycle were checked; none was done.
+    for step in ('node_gate | Check that this node may be taken out now', 'node_drain | Drain HV-N',
+                 'node_reprovision | Boot the node from the network once', 'node_reprovision | Restart the node through its BMC',
+                 'node_reprovision | End the preview of this node in check mode'):
+        assert proc.stdout.count(step) == 4, step
+    assert said(proc, 'HVCLU01: check mode, nothing was changed; 4 queued node(s) previewed'), proc.stdout[-3000:]
+    assert changes(state) == [] and lab_state(state)['lock'] is None
+    assert not (tmp_path / 'captures').exists()
+
+
 @pytest.mark.parametrize('name, value, message', [
     ('bmc_unreachable', ['HV-N1'], 'did not answer over IPMI'),
     ('bmc_password', {'HV-N1': 'rotated'}, "refused the login of 'ADMIN'"),

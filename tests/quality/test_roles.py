@@ -1,4 +1,5 @@
-"""Every role documents its variables: argument_specs and defaults/main.yml agree (names and types)."""
+"""Every role documents its variables: argument_specs and defaults/main.yml agree (names, types and default
+values: the spec shows the default that defaults/main.yml sets, one source of truth checked here)."""
 
 import os
 
@@ -38,6 +39,9 @@ def test_defaults_match_argument_specs(role):
             if name not in defaults:
                 continue
             value = defaults[name]
+            assert 'default' in option or option.get('required'), '%s.%s: the spec does not show its default' % (entry, name)
+            assert option.get('default') == value or option.get('required'), (
+                '%s.%s: the spec says default %r, defaults/main.yml sets %r' % (entry, name, option.get('default'), value))
             if isinstance(value, str) and '{{' in value:
                 continue  # templated default, typed when rendered
             assert isinstance(value, TYPES[option['type']]) and not (

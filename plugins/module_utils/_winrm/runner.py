@@ -120,9 +120,11 @@ class WinRMOptions(object):
             raise InvalidOption("winrm_message_encryption must be 'auto', 'always' or 'never'")
         if self.transport in PASSWORD_TRANSPORTS:
             if not self.user:
-                raise InvalidOption('winrm_user is required with winrm_transport %s' % self.transport)
+                raise InvalidOption('winrm_user is required with winrm_transport %s (the playbooks take it from wsfc_winrm_user or '
+                                    'the environment variable WSFC_WINRM_USER)' % self.transport)
             if self.password is None or self.password == '':
-                raise InvalidOption('winrm_password is required with winrm_transport %s' % self.transport)
+                raise InvalidOption('winrm_password is required with winrm_transport %s (the playbooks take it from wsfc_winrm_password '
+                                    'or the environment variable WSFC_WINRM_PASSWORD)' % self.transport)
         if self.transport == 'basic' and self.scheme == 'http' and self.message_encryption == 'always':
             raise InvalidOption('basic authentication cannot encrypt messages; use https or ntlm/kerberos/credssp')
         if self.transport == 'certificate':

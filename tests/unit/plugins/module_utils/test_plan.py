@@ -25,7 +25,8 @@ def lock(node, owner='alice', abandoned=True, status='failed'):
     return {'owner': owner, 'run_id': 'r0', 'node': node, 'abandoned': abandoned, 'status': status}
 
 
-SCANS = {'N1': {'updates': ['KB1']}, 'N2': {'updates': []}, 'N3': {'updates': ['KB1']},
+KB1 = {'kb': 'KB1', 'size_mb': 600, 'reboot_required': True, 'title': 'Cumulative Update'}
+SCANS = {'N1': {'updates': [KB1], 'reboot_required': False}, 'N2': {'updates': []}, 'N3': {'updates': [KB1]},
          'N4': {'updates': [], 'reboot_required': True}}
 
 
@@ -265,6 +266,17 @@ def test_plan_and_run_summaries():
     line = plan_mod.plan_summary(p, cluster(), 'rolling_update')
     assert line.startswith('Cluster CLU: 4 node(s) to update in this order: N2, ')
     assert '; first N2, left by the last run: ' in line
+    # Each queued node's work, one line each (what a check-mode run previews).
+    assert p['nodes']['N1'] == {'need': 'update', 'roles': p['nodes']['N1']['roles'], 'updates': [{'kb': 'KB1', 'size_mb': 600}],
+                                'download_mb': 600, 'restart': True}
+    assert p['nodes']['N4']['updates'] == [] and p['nodes']['N4']['restart'] is True and p['nodes']['N4']['need'] == 'restart'
+    lines = line.split('\n  ')[1:]
+    assert [entry.split(':')[0] for entry in lines] == p['queue']
+    assert '\n  N1: updates to install; %d clustered role(s) to move; 1 update(s), 600 MB: KB1; restart expected' % (
+        p['nodes']['N1']['roles']) in line
+    assert '\n  N4: a pending restart only; ' in line
+    unknown = plan_mod.node_work(cluster(), ['N1'], {'N1': 'update'}, None)['N1']
+    assert unknown['restart'] is None and unknown['updates'] == []
     assert plan_mod.plan_summary({'queue': []}, cluster(), 'rolling_update') == 'Cluster CLU: every node is compliant; nothing to do'
     up = dict(cluster(), upgrade={'nodes_to_upgrade': ['N1'], 'nodes_on_target': ['N2', 'N3', 'N4'], 'target_build': 20348,
                                   'target_level': 11})
@@ -276,6 +288,11 @@ def test_plan_and_run_summaries():
     up['upgrade']['nodes_to_upgrade'] = []
     assert 'not raised: when you are sure' in plan_mod.cluster_summary(outcome, up, 'rolling_upgrade')
     assert 'On build' not in plan_mod.cluster_summary(outcome, up, 'rolling_update')
+    # A dry run says that it changed nothing and which nodes it went through, not that it updated them.
+    dry = plan_mod.cluster_summary(dict(outcome, name='CLU', queue=['N1', 'N2'], done=['N1'], left=['N2']), None,
+                                   'rolling_update', True)
+    assert dry == 'CLU: check mode, nothing was changed; 2 queued node(s) previewed (N1, N2); 5 s'
+    assert 'updated' not in dry and 'not started' not in dry
 
 
 def test_the_upgrade_starts_a_node_by_how_it_finds_it():

@@ -117,6 +117,22 @@ def test_lock_cau_and_node_state_gates():
     assert failed(gates.evaluate(state, 'HV-N9')) == {'node_exists': "cluster node 'HV-N9' not found in cluster HVCLU01"}
 
 
+def test_in_check_mode_the_lock_gate_passes_only_where_the_real_run_would_hold_the_lock():
+    state = snapshot(build_lab('hyperv4'))
+
+    def lock_gate(lock):
+        checks = gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock=lock, run_id='r1', dry_run_owner='alice')
+        return next(c for c in checks if c.name == 'run_lock')
+    free = lock_gate(None)
+    assert free.ok and free.detail == 'not taken in check mode; the run would take it (no lock now)'
+    assert lock_gate({'owner': 'alice', 'run_id': 'old'}).ok      # this owner's earlier run: the run takes it over
+    assert lock_gate({'owner': 'alice', 'run_id': 'r1'}).detail == 'held by this run'
+    other = lock_gate({'owner': 'bob', 'run_id': 'x'})
+    assert not other.ok and other.detail.startswith('the run lock is not held by this run (held by bob, run x')
+    # Not in check mode: no lock is no pass.
+    assert not next(c for c in gates.evaluate(state, 'HV-N2', move_type_threshold=1000, run_id='r1') if c.name == 'run_lock').ok
+
+
 def test_an_s2d_node_already_out_for_this_run_is_not_held_back_by_its_own_degraded_storage():
     """A run that resumes a node it left paused: the spaces are degraded by that node's own pause."""
     from lab import maintenance

@@ -1,0 +1,130 @@
+"""The collection as users get it: the tarball `ansible-galaxy collection build` makes ships the collection, its
+documentation and licence, and nothing a run or a test left in the tree (the demo's lab-run/ holds a CA key and
+an inventory with passwords); Galaxy's importer accepts it."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.quality
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+SHIPPED_DIRS = ('plugins', 'roles', 'playbooks', 'docs', 'changelogs', 'powershell', 'meta')
+SHIPPED_FILES = ('README.md', 'LICENSE', 'requirements.txt', 'MANIFEST.json', 'FILES.json')
+PLANTED = 'PLANTED-SECRET-7f3a'
+# What a run or a test leaves in a checkout, each with the planted secret in it.
+LEFTOVERS = {
+    'lab-run/hyperv4/ca.key': '-----BEGIN PRIVATE KEY-----\n%s\n' % PLANTED,
+    'lab-run/hyperv4/inventory.yml': 'all:\n  vars:\n    wsfc_winrm_password: %s\n' % PLANTED,
+    'tests/output/junit/result.xml': PLANTED,
+    '.pytest_cache/v/cache/lastfailed': PLANTED,
+    'docs/leftover.pem': PLANTED,
+    'roles/rolling_update/tasks/__pycache__/x.cpython-311.pyc': PLANTED,
+    'plugins/modules/node.key': PLANTED,
+    'demo.log': PLANTED,
+    'wsfc-rolling-0.0.1.tar.gz': PLANTED,
+}
+
+
+def _tracked():
+    proc = subprocess.run(['git', 'ls-files', '-z'], cwd=ROOT, capture_output=True, check=True)
+    return sorted(p for p in proc.stdout.decode().split('\0') if p)
+
+
+@pytest.fixture(scope='module')
+def tarball(tmp_path_factory):
+    """A copy of the checkout's tracked files with every leftover planted, built as users build it."""
+    src = tmp_path_factory.mktemp('src') / 'rolling'
+    for path in _tracked():
+        if os.path.isfile(os.path.join(ROOT, path)):
+            os.makedirs(os.path.dirname(str(src / path)) or str(src), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, path), str(src / path))
+    for path, text in LEFTOVERS.items():
+        os.makedirs(os.path.dirname(str(src / path)), exist_ok=True)
+        (src / path).write_text(text)
+    out = tmp_path_factory.mktemp('dist')
+    proc = subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(out), str(src)],
+                          capture_output=True, text=True, check=False, timeout=300,
+                          env=dict(os.environ, ANSIBLE_NOCOLOR='1', PATH=BIN + os.pathsep + os.environ.get('PATH', '')))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    galaxy = yaml.safe_load(open(os.path.join(ROOT, 'galaxy.yml')))
+    path = out / ('%s-%s-%s.tar.gz' % (galaxy['namespace'], galaxy['name'], galaxy['version']))
+    assert path.exists(), os.listdir(str(out))
+    return str(path)
+
+
+def test_the_tarball_ships_the_collection_and_nothing_a_run_left(tarball):
+    with tarfile.open(tarball) as tar:
+        members = dict((m.name, m) for m in tar.getmembers())
+        files = sorted(name for name, m in members.items() if m.isfile())
+        for name in files:
+            assert PLANTED not in tar.extractfile(members[name]).read().decode('utf-8', 'replace'), name
+    outside = [f for f in files if f.split('/')[0] not in SHIPPED_DIRS and f not in SHIPPED_FILES]
+    assert not outside, 'shipped but not part of the collection: %s' % outside
+    # Every tracked file of the shipped directories is shipped (the allow-list misses nothing).
+    wanted = [p for p in _tracked() if p.split('/')[0] in SHIPPED_DIRS or p in SHIPPED_FILES]
+    missing = sorted(set(wanted) - set(files))
+    assert not missing, 'tracked but not shipped: %s' % missing
+    for must in ('LICENSE', 'README.md', 'meta/runtime.yml', 'plugins/modules/cluster_gate.py',
+                 'powershell/shim/90-dispatch.ps1', 'docs/windows-behaviour.md', 'playbooks/rolling_update.yml'):
+        assert must in files, must
+    roles = sorted(set(f.split('/')[1] for f in files if f.startswith('roles/')))
+    assert roles, files
+    for role in roles:
+        assert 'roles/%s/README.md' % role in files and 'roles/%s/meta/main.yml' % role in files, role
+
+
+def test_the_licence_is_the_one_galaxy_yml_declares():
+    galaxy = yaml.safe_load(open(os.path.join(ROOT, 'galaxy.yml')))
+    assert galaxy['license'] == ['GPL-3.0-or-later']
+    with open(os.path.join(ROOT, 'LICENSE')) as handle:
+        text = handle.read()
+    assert 'GNU GENERAL PUBLIC LICENSE' in text and 'Version 3, 29 June 2007' in text
+    for field in ('repository', 'documentation', 'homepage', 'issues'):
+        assert galaxy.get(field, '').startswith('https://') and 'example' not in galaxy[field], field
+
+
+def test_the_roles_declare_the_ansible_floor_the_collection_declares():
+    runtime = yaml.safe_load(open(os.path.join(ROOT, 'meta', 'runtime.yml')))
+    floor = re.match(r'>=(\d+\.\d+)', runtime['requires_ansible']).group(1)
+    for role in os.listdir(os.path.join(ROOT, 'roles')):
+        meta = yaml.safe_load(open(os.path.join(ROOT, 'roles', role, 'meta', 'main.yml')))
+        assert str(meta['galaxy_info']['min_ansible_version']) == floor, role
+
+
+@pytest.fixture(scope='module')
+def fresh_venv(tmp_path_factory):
+    """A new virtual environment with Galaxy's importer (and so ansible-builder), as a user or a Galaxy server has
+    it: nothing of this checkout's .venv."""
+    venv = tmp_path_factory.mktemp('importer') / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=300)
+    python = str(venv / 'bin' / 'python')
+    proc = subprocess.run([python, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'galaxy-importer'],
+                          capture_output=True, text=True, check=False, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return venv
+
+
+def test_galaxy_importer_accepts_the_tarball(tarball, fresh_venv, tmp_path):
+    config = tmp_path / 'galaxy-importer.cfg'
+    # Galaxy's own defaults (ansible-doc and ansible-lint on the collection, the changelog checked); ansible-test
+    # needs a container runtime and is run separately by tools/sanity.
+    config.write_text('[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\nRUN_ANSIBLE_DOC = True\n'
+                      'CHECK_CHANGELOG = True\nLOG_LEVEL_MAIN = INFO\n')
+    env = dict(os.environ, GALAXY_IMPORTER_CONFIG=str(config), HOME=str(tmp_path), ANSIBLE_NOCOLOR='1',
+               PATH=str(fresh_venv / 'bin') + os.pathsep + os.environ.get('PATH', ''))
+    env.pop('ANSIBLE_COLLECTIONS_PATH', None)
+    proc = subprocess.run([str(fresh_venv / 'bin' / 'python'), '-m', 'galaxy_importer.main', tarball],
+                          cwd=str(tmp_path), capture_output=True, text=True, check=False, timeout=1200, env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert 'ansible-lint run complete' in out and 'Importer processing completed successfully' in out, out[-3000:]
+    problems = [line for line in out.splitlines() if line.startswith(('ERROR', 'WARNING'))]
+    assert not problems, '\n'.join(problems)
+    assert os.path.exists(str(tmp_path / 'importer_result.json')), out[-3000:]
