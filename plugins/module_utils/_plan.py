@@ -213,9 +213,10 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
         'resume_needs': what_it_needs(cluster, resume) if resume else '',
         'refusals': refused,
         # Nodes to search for updates (none when the run is refused: a down node cannot be searched);
-        # nodes whose free memory the first gate measures (a restarting node has none to measure).
+        # nodes whose free memory the first gate measures (a restarting node has none to measure): every node of
+        # the cluster the inventory has, also those a --limit left out of the play (their room takes the VMs).
         'scan': [] if refused else [h for h in hosts if states.get(h) not in (None, 'Down')],
-        'measure': [h for h in hosts if states.get(h) in ('Up', 'Paused')],
+        'measure': [h for h in (hosts if inventory_hosts is None else inventory_hosts) if states.get(h) in ('Up', 'Paused')],
         'needs': needs,
         'queue': ordered,
         'nodes': node_work(cluster, ordered, needs, scans),

@@ -52,15 +52,15 @@ options:
             type: str
             required: true
           user:
-            description: BMC user.
+            description: BMC user (or the environment variable E(WSFC_BMC_USER)).
             type: str
             required: true
           password:
-            description: BMC password.
+            description: BMC password (or the environment variable E(WSFC_BMC_PASSWORD)).
             type: str
             required: true
           protocol:
-            description: How the BMC is reached.
+            description: How the BMC is reached (or the environment variable E(WSFC_BMC_PROTOCOL)).
             type: str
             choices: [ipmi, redfish]
             default: ipmi
@@ -134,7 +134,7 @@ summary:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import BmcOptions, connect
@@ -172,9 +172,9 @@ def main():
             winrm_host=dict(type='str'),
             bmc=dict(type='dict', options=dict(
                 name=dict(type='str', required=True),
-                user=dict(type='str', required=True),
-                password=dict(type='str', required=True, no_log=True),
-                protocol=dict(type='str', default='ipmi', choices=['ipmi', 'redfish']),
+                user=dict(type='str', required=True, fallback=(env_fallback, ['WSFC_BMC_USER'])),
+                password=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['WSFC_BMC_PASSWORD'])),
+                protocol=dict(type='str', default='ipmi', choices=['ipmi', 'redfish'], fallback=(env_fallback, ['WSFC_BMC_PROTOCOL'])),
                 port=dict(type='int'),
                 ca_path=dict(type='path'),
                 validate_certs=dict(type='bool', default=True),

@@ -213,6 +213,17 @@ def test_a_dry_run_of_a_cluster_that_needs_updates_reads_and_gates_everything_an
     assert all(n['state'] == 'Up' and n['pending_updates'] for n in lab_state(state)['nodes'])
 
 
+def test_a_limit_to_one_node_updates_it_alone_with_the_whole_cluster_measured(start_lab, playbook):
+    state = start_lab('hyperv4')
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True), args=['--limit', 'HV-N4'])[0]
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    # The other nodes' room took HV-N4's VMs (AWX's Limit field on one node once measured only that node: 0 MB free).
+    assert [e['node'] for e in events(state, 'node.suspend_requested')] == ['HV-N4']
+    pending = dict((n['name'], n['pending_updates']) for n in lab_state(state)['nodes'])
+    assert pending['HV-N4'] == [] and all(pending[n] for n in ('HV-N1', 'HV-N2', 'HV-N3'))
+    assert_safe(state)
+
+
 def test_a_lost_witness_is_lost_margin_and_stops_the_run_before_anything_changes(untouched_lab, playbook):
     state = untouched_lab  # before the bad-option cases: their last one updates the cluster
     before = changes(state)

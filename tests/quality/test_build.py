@@ -128,3 +128,34 @@ def test_galaxy_importer_accepts_the_tarball(tarball, fresh_venv, tmp_path):
     problems = [line for line in out.splitlines() if line.startswith(('ERROR', 'WARNING'))]
     assert not problems, '\n'.join(problems)
     assert os.path.exists(str(tmp_path / 'importer_result.json')), out[-3000:]
+
+
+def test_ansible_builder_finds_the_collections_requirements_and_creates_the_build_context(tarball, fresh_venv, tmp_path):
+    """An execution environment as docs/awx.md builds it: ansible-builder reads meta/execution-environment.yml of
+    the installed collection (introspect) and writes the build context of docs/awx/execution-environment.yml with
+    the collection from the tarball (create; building the image needs a container runtime, not here)."""
+    bin_dir = fresh_venv / 'bin'
+    env = dict(os.environ, HOME=str(tmp_path), ANSIBLE_NOCOLOR='1', PATH=str(bin_dir) + os.pathsep + os.environ.get('PATH', ''))
+    env.pop('ANSIBLE_COLLECTIONS_PATH', None)
+    installed = tmp_path / 'collections'
+    proc = subprocess.run([str(bin_dir / 'ansible-galaxy'), 'collection', 'install', '-p', str(installed), tarball],
+                          capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run([str(bin_dir / 'ansible-builder'), 'introspect', '--sanitize', str(installed)],
+                          capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = yaml.safe_load(proc.stdout)
+    python = ' '.join(found['python'])
+    assert 'pywinrm[credssp,kerberos]>=' in python and 'requests-ntlm>=' in python and 'pyghmi>=' in python, python
+    assert any(line.startswith('krb5-devel [platform:rpm compile]') for line in found['system']), found['system']
+    with open(os.path.join(ROOT, 'docs', 'awx', 'execution-environment.yml')) as handle:
+        definition = yaml.safe_load(handle)
+    definition['dependencies']['galaxy'] = {'collections': [{'name': tarball, 'type': 'file'}]}
+    (tmp_path / 'ee.yml').write_text(yaml.safe_dump(definition))
+    proc = subprocess.run([str(bin_dir / 'ansible-builder'), 'create', '-f', str(tmp_path / 'ee.yml'),
+                           '-c', str(tmp_path / 'context')], capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Containerfile for podman, Dockerfile where ansible-builder finds no podman: the same content.
+    build_file = [tmp_path / 'context' / n for n in ('Containerfile', 'Dockerfile') if (tmp_path / 'context' / n).is_file()]
+    assert build_file and 'ansible-galaxy collection install' in build_file[0].read_text()
+    assert os.path.basename(tarball) in (tmp_path / 'context' / '_build' / 'requirements.yml').read_text()

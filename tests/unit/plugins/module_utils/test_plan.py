@@ -192,6 +192,10 @@ def test_a_sliced_inventory_is_refused_and_a_limit_is_not():
                                   'cluster (a limit of whole cluster groups), never by node']
     limited = plan_mod.plan(cluster(), ['N1', 'N3'], scans=SCANS, inventory_hosts=NODES)
     assert limited['refusals'] == [] and limited['queue'] == ['N3', 'N1']
+    # Only the limited nodes are searched and queued; the capacity gate measures every node (their room counts).
+    assert limited['scan'] == ['N1', 'N3'] and limited['measure'] == NODES
+    one = plan_mod.plan(cluster(), ['N1'], scans=SCANS, inventory_hosts=NODES)
+    assert one['queue'] == ['N1'] and one['measure'] == NODES
 
 
 def test_node_verdict_failure_isolation_budget_and_deadline():
