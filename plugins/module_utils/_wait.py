@@ -24,6 +24,19 @@ def on_poll(callback):
     _on_poll.append(callback)
 
 
+# Where a long wait says how far it is, at most every ``every`` seconds: the worker's glue
+# (plugin_utils/controller_module.py) shows it in ansible-playbook's output while the task runs; a module run
+# as a separate process has none.
+_progress = {'report': None, 'every': 60.0}
+
+
+def report_progress(report, every=60.0):
+    """Send ``report(text)`` the state of every wait of this process at most every ``every`` seconds (None:
+    stop). The text is the wait's own description of what it waits for and how far it is."""
+    _progress['report'] = report
+    _progress['every'] = float(every)
+
+
 def clear_poll_callbacks():
     """Forget the callbacks of the task that ran before in this process."""
     del _on_poll[:]
@@ -62,6 +75,7 @@ def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=Non
     deadline = start + timeout
     pause = interval
     polls = 0
+    reported = start
     while True:
         last = predicate()
         polls += 1
@@ -70,6 +84,9 @@ def wait_until(predicate, timeout, interval=2.0, max_interval=None, describe=Non
         if done(last):
             return last
         now = clock()
+        if _progress['report'] is not None and describe is not None and now - reported >= _progress['every']:
+            _progress['report']('%s (waited %d s of at most %d s)' % (describe(last), int(now - start), int(timeout)))
+            reported = now
         if now >= deadline:
             state = describe(last) if describe else repr(last)
             raise TimeoutFailure('%s after %d s' % (state, int(round(now - start))),

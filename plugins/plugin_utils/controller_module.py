@@ -25,6 +25,7 @@ import importlib
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
+from ansible_collections.wsfc.rolling.plugins.module_utils._wait import report_progress
 
 MODULES = 'ansible_collections.wsfc.rolling.plugins.modules.'
 
@@ -78,16 +79,19 @@ class ControllerModule(object):
         return remove_values(result, self._no_log_values)
 
 
-def run_module_in_worker(name, args, check_mode):
-    """Run the collection's module ``name`` with the task's ``args``; return its result dict."""
+def run_module_in_worker(name, args, check_mode, progress=None, progress_every=60.0):
+    """Run the collection's module ``name`` with the task's ``args``; return its result dict. ``progress(text)``
+    receives the state of its long waits while it runs, at most every ``progress_every`` seconds."""
     module = importlib.import_module(MODULES + name)
     stand_in = ControllerModule(dict(args), check_mode, 'wsfc.rolling.' + name)
     shipped = module.AnsibleModule
     module.AnsibleModule = stand_in
+    report_progress(progress, progress_every)
     try:
         module.main()
     except _Finished as finished:
         return finished.result
     finally:
         module.AnsibleModule = shipped
+        report_progress(None)
     return stand_in._finish({'failed': True, 'msg': '%s ended without a result' % name})

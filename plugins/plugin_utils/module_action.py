@@ -12,11 +12,30 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 # Loaded here for the reason given above (the workers inherit them); nothing else uses the name.
 from ansible_collections.wsfc.rolling.plugins.module_utils import _module  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.wsfc.rolling.plugins.plugin_utils.controller_module import run_module_in_worker
+
+
+# Seconds between two progress lines of a long wait (a drain, an install, a restart, a resync): at least one a
+# minute, as the operator (and AWX's job output) should see what is being waited for. WSFC_PROGRESS_INTERVAL
+# changes it.
+PROGRESS_INTERVAL = 60.0
+display = Display()
+
+
+def progress_interval(environ=None):
+    """The seconds between progress lines: WSFC_PROGRESS_INTERVAL when it is a positive number, else 60."""
+    try:
+        value = float((environ if environ is not None else os.environ).get('WSFC_PROGRESS_INTERVAL', PROGRESS_INTERVAL))
+    except ValueError:
+        return PROGRESS_INTERVAL
+    return value if value > 0 else PROGRESS_INTERVAL
 
 
 class ActionModule(ActionBase):
@@ -29,5 +48,9 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp  # nothing is transferred: the module runs here
         name = (getattr(self._task, 'resolved_action', None) or self._task.action).rsplit('.', 1)[-1]
-        result.update(run_module_in_worker(name, self._task.args, bool(self._task.check_mode)))
+        host = (task_vars or {}).get('inventory_hostname', '')
+
+        def progress(text):
+            display.display('[%s] %s' % (host, text))
+        result.update(run_module_in_worker(name, self._task.args, bool(self._task.check_mode), progress, progress_interval()))
         return result

@@ -224,6 +224,18 @@ def test_a_limit_to_one_node_updates_it_alone_with_the_whole_cluster_measured(st
     assert_safe(state)
 
 
+def test_long_waits_say_what_they_wait_for_and_how_far_it_is(start_lab, playbook):
+    state = start_lab('hyperv4')
+    # At least once a minute by default; every half second here, so that the lab's short waits show it.
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True), args=['--limit', 'HV-N2'],
+                    env={'WSFC_PROGRESS_INTERVAL': '0.5'})[0]
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert re.search(r'^\[HV-N2\] Windows Update on \S+ still \w+ \(\d+%\) \(waited \d+ s of at most 7200 s\)$',
+                     proc.stdout, re.M), proc.stdout[-6000:]
+    assert re.search(r'^\[HV-N2\] HV-N2 (not back|has not restarted yet|restarted at).* \(waited \d+ s of at most 1800 s\)$',
+                     proc.stdout, re.M), proc.stdout[-6000:]
+
+
 def test_a_lost_witness_is_lost_margin_and_stops_the_run_before_anything_changes(untouched_lab, playbook):
     state = untouched_lab  # before the bad-option cases: their last one updates the cluster
     before = changes(state)
