@@ -172,3 +172,34 @@ $WsfcOperations['lock.cas'] = {
     }
     [ordered]@{ Swapped = $swapped; Value = $current; Now = ConvertTo-WsfcDate (Get-Date); Outcome = $outcome; Holder = $holder }
 }
+
+# The rolling upgrade's node configuration captures, kept beside the run lock as private properties of the
+# cluster object (one per node, 'WsfcRollingCapture-<NODE>'): the cluster database replicates them to every
+# node, so a re-run from another controller (a fresh AWX execution environment) finds them.
+function Get-WsfcCaptureName($Params) {
+    $node = [string]$Params.node
+    if ($node -notmatch '^[A-Za-z0-9-]{1,63}$') {
+        throw "Invalid node name '$node'."
+    }
+    return 'WsfcRollingCapture-' + $node.ToUpperInvariant()
+}
+
+$WsfcOperations['capture.read'] = {
+    param($p)
+    $name = Get-WsfcCaptureName $p
+    $all = Get-WsfcLockProperties (Get-WsfcLockHome) $name
+    $value = $null
+    if ($all.ContainsKey($name)) {
+        $value = $all[$name]
+    }
+    [ordered]@{ Value = $value }
+}
+
+$WsfcOperations['capture.write'] = {
+    param($p)
+    $lockHome = Get-WsfcLockHome
+    $name = Get-WsfcCaptureName $p
+    $exists = (Get-WsfcLockProperties $lockHome $name).ContainsKey($name)
+    Set-WsfcLockProperty $lockHome $name ([string]$p.value) $exists
+    [ordered]@{ Written = $true }
+}

@@ -2,6 +2,7 @@
 IPMI and Redfish, PXE reprovisioning, evict and add), judged by the lab's recorder and state."""
 
 import collections
+import shutil
 
 import pytest
 
@@ -185,6 +186,36 @@ def test_faults_end_safe_and_each_rerun_continues_where_it_stopped(start_lab, pl
     assert sorted(per_node(state, 'node.evicted').values()) == [1, 1, 1, 1]
     assert per_node(state, 'node.reprovision_started') == {'HV-N1': 2, 'HV-N2': 2, 'HV-N3': 1, 'HV-N4': 1}
     assert per_node(state, 'node.added') == {'HV-N1': 1, 'HV-N2': 1, 'HV-N3': 1, 'HV-N4': 1}
+
+
+def test_a_failed_upgrade_resumes_from_a_fresh_controller_with_the_capture_kept_in_the_cluster(start_lab, playbook, tmp_path):
+    state = start_lab('hyperv4')
+    opts = options(tmp_path, rolling_upgrade_node_order=['HV-N2', 'HV-N1', 'HV-N3', 'HV-N4'])
+    del opts['rolling_upgrade_capture_dir']   # the default: the cluster database
+    first_home, second_home = tmp_path / 'controller-1', tmp_path / 'controller-2'
+    first_home.mkdir()
+    second_home.mkdir()
+    # HV-N2 comes back from its reinstall without its virtual switch: the run stops there, HV-N2 evicted.
+    fault(state, 'config_mismatch', ['HV-N2'])
+    proc = playbook(PLAY, state['inventory'], opts, env={'HOME': str(first_home)})[0]
+    assert proc.returncode != 0 and said(proc, 'does not match the capture in the cluster database'), proc.stdout[-4000:]
+    assert [n['name'] for n in lab_state(state)['nodes'] if not n['member']] == ['HV-N2']
+    assert [e['node'] for e in events(state, 'capture.written')] == ['HV-N2']
+    # Nothing of the run was left on the controller: no capture file anywhere under its home or the test's directory.
+    assert not [p for p in tmp_path.rglob('*.json') if 'HV-N2' in p.name]
+    fault(state, 'config_mismatch', None)
+    lab_cli.control(state, '/', {'action': 'repair_config', 'node': 'HV-N2'})
+    # Another controller (a new AWX execution environment): every file of the first is gone.
+    shutil.rmtree(str(first_home))
+    proc = playbook(PLAY, state['inventory'], opts, env={'HOME': str(second_home)})[0]
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    snap = assert_upgraded(state)
+    assert_safe(state)
+    # HV-N2 was checked against its first capture and got its roles back from it; nothing was redone.
+    assert per_node(state, 'node.evicted') == {'HV-N1': 1, 'HV-N2': 1, 'HV-N3': 1, 'HV-N4': 1}
+    assert per_node(state, 'capture.written') == {'HV-N1': 1, 'HV-N2': 1, 'HV-N3': 1, 'HV-N4': 1}
+    owners = collections.Counter(g['owner'] for g in snap['groups'] if g['type'] == 'VirtualMachine')
+    assert sorted(owners.values()) == [5, 5, 5, 5]
 
 
 def test_a_bmc_address_of_another_node_is_refused_before_anything_changes(start_lab, playbook, tmp_path):

@@ -407,6 +407,30 @@ def lock_cas(lab, node, params):
     return {'Swapped': swapped, 'Value': current, 'Now': lab.clock.iso(), 'Outcome': outcome, 'Holder': holder}
 
 
+CAPTURE_PREFIX = 'WsfcRollingCapture-'
+
+
+def _capture_name(params):
+    return CAPTURE_PREFIX + _checked_id(params, 'node', 63, 'node name').upper()
+
+
+@operation('capture.read')
+def capture_read(lab, node, params):
+    # A private property of the cluster object, as the run lock (windows-behaviour.md §17).
+    _require_cluster(lab, node, 'GetClusterParameterCommand')
+    name = _capture_name(params)
+    return {'Value': _props(lab, name).get(name)}
+
+
+@operation('capture.write')
+def capture_write(lab, node, params):
+    _require_cluster(lab, node, 'SetClusterParameterCommand')
+    name = _capture_name(params)
+    _set_prop(lab, name, str(params.get('value')))
+    lab.recorder.record('capture.written', node=name[len(CAPTURE_PREFIX):])
+    return {'Written': True}
+
+
 @operation('cau.run_state')
 def cau_run_state(lab, node, params):
     _require_cluster(lab, node, 'GetClusterCommand')

@@ -765,6 +765,31 @@ Set-WsfcLockProperty $lockHome "WsfcRollingClaim-$token" $null $true
 }
 [ordered]@{ Swapped = $swapped; Value = $current; Now = ConvertTo-WsfcDate (Get-Date); Outcome = $outcome; Holder = $holder }
 }
+function Get-WsfcCaptureName($Params) {
+$node = [string]$Params.node
+if ($node -notmatch '^[A-Za-z0-9-]{1,63}$') {
+throw "Invalid node name '$node'."
+}
+return 'WsfcRollingCapture-' + $node.ToUpperInvariant()
+}
+$WsfcOperations['capture.read'] = {
+param($p)
+$name = Get-WsfcCaptureName $p
+$all = Get-WsfcLockProperties (Get-WsfcLockHome) $name
+$value = $null
+if ($all.ContainsKey($name)) {
+$value = $all[$name]
+}
+[ordered]@{ Value = $value }
+}
+$WsfcOperations['capture.write'] = {
+param($p)
+$lockHome = Get-WsfcLockHome
+$name = Get-WsfcCaptureName $p
+$exists = (Get-WsfcLockProperties $lockHome $name).ContainsKey($name)
+Set-WsfcLockProperty $lockHome $name ([string]$p.value) $exists
+[ordered]@{ Written = $true }
+}
 function Get-WsfcCauCredential($Params) {
 $user = Get-WsfcParam $Params 'user' $null
 if ($null -eq $user) {

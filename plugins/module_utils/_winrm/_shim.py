@@ -45,7 +45,9 @@ SAFE_TO_REPEAT = frozenset((
     'cluster.vm_migration',
     'storage.pools', 'storage.virtualdisks', 'storage.jobs', 'cau.role', 'cau.run_state', 'cau.scan',
     'lock.read', 'node.capacity', 'node.boot', 'wu.start', 'wu.status', 'node.config', 'vm.list',
-    'node.media', 'node.os_upgrade_status',
+    'node.media', 'node.os_upgrade_status', 'capture.read',
+    # Writes the same text again: the same outcome.
+    'capture.write',
 ))
 # Operations whose cmdlets reach other nodes and so need a delegated credential from a WinRM
 # session (windows-behaviour.md §2), with the cmdlet named in the error when there is none.

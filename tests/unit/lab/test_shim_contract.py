@@ -78,6 +78,9 @@ def _samples():
     call(hci, first, 'lock.cas', {'expect': None, 'value': 'a', 'claim': 'a-1'})
     call(hci, first, 'lock.unclaim', {'claim': 'b-1'})
     call(hci, first, 'lock.cas', {'expect': 'a', 'value': None})
+    call(hci, first, 'capture.read', {'node': second})
+    call(hci, first, 'capture.write', {'node': second, 'value': '{"node": "%s"}' % second})
+    assert call(hci, first, 'capture.read', {'node': second.lower()})['Value'] == '{"node": "%s"}' % second
     call(hci, first, 'wu.start', {'id': 'wsfc-scan-1', 'mode': 'scan', 'task_script': _powershell.WINDOWS_UPDATE_TASK})
     call(hci, first, 'wu.status', {'id': 'wsfc-scan-1'})
     call(hci, first, 'wu.start', {'id': 'wsfc-install-1', 'mode': 'install', 'task_script': _powershell.WINDOWS_UPDATE_TASK})
