@@ -177,8 +177,10 @@ def deadline(now, stop_after):
 
 
 def past_deadline(deadline_at, now):
-    """True once a deadline set by deadline() has passed (never without one)."""
-    return bool(deadline_at) and int(now) >= int(deadline_at)
+    """True once a deadline set by deadline() has passed (never without one). The deadline may come back from a
+    fact as text (ansible-core before 2.17 templates a fact's numbers to strings: '0' is no deadline)."""
+    deadline_at = int(float(deadline_at or 0))
+    return deadline_at > 0 and int(float(now)) >= deadline_at
 
 
 def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, cau_scan=None, node_order=(),

@@ -1,5 +1,10 @@
 """The runbooks' decisions (plugins/module_utils/_plan.py), on their own."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
 import pytest
 
 from ansible_collections.wsfc.rolling.plugins.module_utils import _plan as plan_mod
@@ -196,6 +201,12 @@ def test_a_sliced_inventory_is_refused_and_a_limit_is_not():
     assert limited['scan'] == ['N1', 'N3'] and limited['measure'] == NODES
     one = plan_mod.plan(cluster(), ['N1'], scans=SCANS, inventory_hosts=NODES)
     assert one['queue'] == ['N1'] and one['measure'] == NODES
+
+
+def test_a_deadline_kept_as_text_is_read_as_a_number():
+    # ansible-core 2.16 gives a fact's numbers back as text: '0' is no deadline, not one long past.
+    assert plan_mod.past_deadline('0', 100) is False and plan_mod.past_deadline(0, 100) is False
+    assert plan_mod.past_deadline('150', 100) is False and plan_mod.past_deadline('150', '151') is True
 
 
 def test_node_verdict_failure_isolation_budget_and_deadline():

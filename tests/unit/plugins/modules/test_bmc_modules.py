@@ -1,5 +1,10 @@
 """bmc_power, bmc_boot and bmc_info as Ansible runs them, against the lab's BMCs."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
 import pytest
 
 from ansible_collections.wsfc.rolling.plugins.modules import bmc_boot, bmc_info, bmc_power

@@ -1,5 +1,10 @@
 """The rolling-update modules against the in-process lab: change, no change, check mode, diff, errors."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
 import pytest
 
 from ansible_collections.wsfc.rolling.plugins.modules import (

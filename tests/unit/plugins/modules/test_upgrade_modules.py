@@ -1,5 +1,10 @@
 """cluster_node absent/present, node_config, node_os and cluster_functional_level against the in-process lab."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
 import json
 
 import pytest

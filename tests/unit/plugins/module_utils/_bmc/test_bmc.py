@@ -1,5 +1,10 @@
 """BmcClient over both backends against the lab's BMCs (real IPMI over UDP, real Redfish over HTTPS)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
 import hashlib
 import shutil
 import ssl

@@ -1,3 +1,7 @@
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, model
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions

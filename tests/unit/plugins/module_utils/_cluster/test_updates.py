@@ -1,5 +1,10 @@
 """Windows Update and restart decisions of _cluster/updates.py."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
 import pytest
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import updates
