@@ -385,13 +385,20 @@ def cluster_summary(outcome, final, runbook, check_mode=False):
     return text
 
 
+def fleet_outcomes(hosts, hostvars, prefix):
+    """[(cluster address, cluster_outcome())] for every cluster of ``hosts``, in inventory order."""
+    out = []
+    for cluster, members in fleet(hosts, hostvars).items():
+        executor = (hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]
+        out.append((cluster, cluster_outcome(members, hostvars, prefix, (hostvars.get(executor) or {}).get(prefix + '_state'))))
+    return out
+
+
 def fleet_summary(hosts, hostvars, prefix, runbook, check_mode=False):
     """One line per cluster of the fleet and a total line (``check_mode``: see cluster_summary())."""
     verb = _verb(runbook)
     lines, totals = [], {'clusters': 0, 'failed': 0, 'done': 0, 'left': 0}
-    for cluster, members in fleet(hosts, hostvars).items():
-        executor = (hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]
-        outcome = cluster_outcome(members, hostvars, prefix, (hostvars.get(executor) or {}).get(prefix + '_state'))
+    for _cluster, outcome in fleet_outcomes(hosts, hostvars, prefix):
         lines.append(cluster_summary(outcome, None, verb, check_mode))
         totals['clusters'] += 1
         totals['failed'] += 1 if outcome['failed'] or outcome['preflight_failed'] else 0
@@ -402,6 +409,29 @@ def fleet_summary(hosts, hostvars, prefix, runbook, check_mode=False):
     else:
         lines.append('fleet: %(clusters)d cluster(s), %(failed)d failed; %(done)d node(s) done, %(left)d left' % totals)
     return lines
+
+
+def run_report(hosts, hostvars, prefix, runbook, check_mode=False, now=None):
+    """The run as data, for a change ticket, a workflow or AWX's job artifacts: per cluster its outcome and per
+    queued node what became of it (done, failed with the failure report, not started; previewed in check mode)."""
+    clusters, failed_any = [], False
+    for cluster, outcome in fleet_outcomes(hosts, hostvars, prefix):
+        nodes = []
+        for node in outcome['queue'] + ([outcome['failed']] if outcome['failed'] and outcome['failed'] not in outcome['queue'] else []):
+            failure = (hostvars.get(node) or {}).get(prefix + '_node_failed') or ''
+            if failure:
+                status = 'failed'
+            elif check_mode:
+                status = 'previewed'
+            else:
+                status = 'done' if node in outcome['done'] else 'not started'
+            nodes.append({'node': node, 'status': status, 'failure': failure})
+        failed = bool(outcome['failed'] or outcome['preflight_failed'])
+        failed_any = failed_any or failed
+        clusters.append({'cluster': outcome['name'], 'address': cluster, 'result': 'failed' if failed else 'succeeded',
+                         'preflight_failed': outcome['preflight_failed'], 'seconds': outcome['seconds'], 'nodes': nodes})
+    return {'runbook': runbook, 'check_mode': bool(check_mode), 'result': 'failed' if failed_any else 'succeeded',
+            'finished': int(time.time() if now is None else now), 'clusters': clusters}
 
 
 # -- the node play, from the facts the shared runbook phases keep ------------------------------------

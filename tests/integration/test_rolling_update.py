@@ -1,6 +1,7 @@
 """playbooks/rolling_update.yml end to end against the lab, judged by the lab's recorder and state."""
 
 import collections
+import json
 import time
 import re
 
@@ -42,11 +43,22 @@ def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, pl
     assert lab_state(state)['lock'] is None
 
 
-def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_second_restarts(start_lab, playbook):
+def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_second_restarts(start_lab, playbook, tmp_path):
     state = start_lab('hyperv4')
     fault(state, 'update_fail', {'HV-N3': ['KB5068791']})
-    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=1))[0]
+    report_file = tmp_path / 'run-1.json'
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=1, rolling_update_report_file=str(report_file),
+                                                   rolling_update_node_order=['HV-N2', 'HV-N3']))[0]
     assert proc.returncode != 0
+    # The run's report: the cluster failed; per queued node what became of it, the failure with its report.
+    report = json.loads(report_file.read_text())
+    assert report['runbook'] == 'rolling_update' and report['result'] == 'failed' and not report['check_mode']
+    [cluster] = report['clusters']
+    assert cluster['cluster'] == 'HVCLU01' and cluster['result'] == 'failed'
+    status = dict((n['node'], n['status']) for n in cluster['nodes'])
+    assert status == {'HV-N2': 'done', 'HV-N3': 'failed', 'HV-N1': 'not started', 'HV-N4': 'not started'}, status
+    failure = next(n['failure'] for n in cluster['nodes'] if n['node'] == 'HV-N3')
+    assert failure.startswith('Rolling update stopped at HV-N3: Windows Update failed on HV-N3: KB5068791')
     out = ' '.join(proc.stdout.split())
     assert 'Rolling update stopped at HV-N3: Windows Update failed on HV-N3: KB5068791 (Failed, 0x80240022)' in out
     assert 'a paused node is never resumed automatically' in out
@@ -58,8 +70,10 @@ def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_seco
     done_first = [e['node'] for e in events(state, 'node.restart')]
 
     fault(state, 'update_fail', None)
-    proc = playbook(PLAY, state['inventory'], FAST)[0]
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_report_file=str(tmp_path / 'run-2.json')))[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
+    report = json.loads((tmp_path / 'run-2.json').read_text())
+    assert report['result'] == 'succeeded' and [n['status'] for n in report['clusters'][0]['nodes']] == ['done'] * 3
     assert_all_updated(state)
     assert_safe(state)
     restarts = collections.Counter(e['node'] for e in events(state, 'node.restart'))
@@ -195,11 +209,16 @@ def test_swapped_node_addresses_are_refused_before_anything_changes(start_lab, p
     assert lab_state(state)['lock'] is None
 
 
-def test_a_dry_run_of_a_cluster_that_needs_updates_reads_and_gates_everything_and_changes_nothing(untouched_lab, playbook):
+def test_a_dry_run_of_a_cluster_that_needs_updates_reads_and_gates_everything_and_changes_nothing(untouched_lab, playbook, tmp_path):
     state = untouched_lab
     before = changes(state)
-    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True), check=True, args=['--diff'])[0]
+    report_file = str(tmp_path / 'dry-run.json')
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True, rolling_update_report_file=report_file),
+                    check=True, args=['--diff'])[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
+    with open(report_file) as handle:
+        report = json.load(handle)
+    assert report['check_mode'] and [n['status'] for n in report['clusters'][0]['nodes']] == ['previewed'] * 4
     # The plan: the queue in order and each node's work (updates by KB, download size, restart).
     assert said(proc, 'Cluster HVCLU01: 4 node(s) to update in this order: '), proc.stdout[-3000:]
     for node in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):
@@ -262,6 +281,8 @@ def test_a_lost_witness_is_lost_margin_and_stops_the_run_before_anything_changes
     ({'rolling_update_pre_node_tasks': '/nonexistent/pre.yml'},
      'rolling_update_pre_node_tasks: no such file /nonexistent/pre.yml'),
     ({'rolling_update_post_node_tasks': 'BROKEN'}, 'rolling_update_post_node_tasks: '),
+    ({'rolling_update_report_file': '/nonexistent/run.json'},
+     'rolling_update_report_file: the directory /nonexistent does not exist'),
     ({'rolling_update_pre_node_tasks': 'FAILING', 'rolling_update_node_order': ['HV-N2']}, None),
 ])
 def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, playbook, tmp_path, extra, message):
