@@ -159,3 +159,24 @@ def test_ansible_builder_finds_the_collections_requirements_and_creates_the_buil
     build_file = [tmp_path / 'context' / n for n in ('Containerfile', 'Dockerfile') if (tmp_path / 'context' / n).is_file()]
     assert build_file and 'ansible-galaxy collection install' in build_file[0].read_text()
     assert os.path.basename(tarball) in (tmp_path / 'context' / '_build' / 'requirements.yml').read_text()
+
+
+def test_antsibull_docs_finds_no_documentation_error_in_the_installed_collection(tarball, tmp_path):
+    """The collection's documentation as Ansible's documentation tooling reads it (what a docsite is built from):
+    every module, plugin and role argument spec, from the installed tarball."""
+    venv = tmp_path / 'docs-venv'
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=300)
+    proc = subprocess.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
+                           'antsibull-docs'], capture_output=True, text=True, check=False, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    env = dict(os.environ, HOME=str(tmp_path), ANSIBLE_NOCOLOR='1',
+               PATH=str(venv / 'bin') + os.pathsep + BIN + os.pathsep + os.environ.get('PATH', ''))
+    env.pop('ANSIBLE_COLLECTIONS_PATH', None)
+    installed = tmp_path / 'collections'
+    proc = subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '-p', str(installed), tarball],
+                          capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run([str(venv / 'bin' / 'antsibull-docs'), 'lint-collection-docs', '--plugin-docs', '.'],
+                          cwd=str(installed / 'ansible_collections' / 'wsfc' / 'rolling'), capture_output=True, text=True,
+                          check=False, timeout=600, env=env)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout[-5000:] + proc.stderr[-3000:]
