@@ -88,7 +88,7 @@ def runner_from_module(module, host=None, node=None):
                             expect_node_id=module.params.get('node_id') if node else None)
 
 
-def session_from_module(module, exclude=None):
-    """A ClusterSession over winrm_host and winrm_fallback_hosts, never on the node ``exclude``."""
-    options = WinRMOptions.from_params(module.params)
+def session_from_module(module, exclude=None, host=None):
+    """A ClusterSession over winrm_host (or ``host``) and winrm_fallback_hosts, never on the node ``exclude``."""
+    options = WinRMOptions.from_params(module.params, host=host)
     return ClusterSession(options, module.params.get('winrm_fallback_hosts') or [], exclude=exclude)

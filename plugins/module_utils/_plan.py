@@ -257,7 +257,8 @@ def fleet_map(inventory_hosts, play_hosts, hostvars):
     """What the runbooks need to know about every cluster of the fleet, read from ``hostvars`` once per run
     (each host's variables cost the controller a lookup; per task and per host that grows with the square of the
     fleet): {'hosts': {cluster: [its hosts in the inventory]}, 'play': {cluster: [its hosts in the play]},
-    'addresses': {cluster: [its hosts' wsfc_winrm_host]}}, in inventory order."""
+    'addresses': {cluster: [its hosts' wsfc_winrm_host]}, 'executor': {host in the play: its cluster's first host
+    in the play, which reads the cluster for the run}}, in inventory order."""
     hosts, addresses = {}, {}
     for host in inventory_hosts:
         variables = hostvars.get(host) or {}
@@ -265,8 +266,9 @@ def fleet_map(inventory_hosts, play_hosts, hostvars):
         hosts.setdefault(cluster, []).append(host)
         addresses.setdefault(cluster, []).append(variables.get('wsfc_winrm_host'))
     playing = set(play_hosts)
-    return {'hosts': hosts, 'addresses': addresses,
-            'play': dict((cluster, [h for h in members if h in playing]) for cluster, members in hosts.items())}
+    play = dict((cluster, [h for h in members if h in playing]) for cluster, members in hosts.items())
+    executor = dict((host, members[0]) for members in play.values() for host in members)
+    return {'hosts': hosts, 'addresses': addresses, 'play': play, 'executor': executor}
 
 
 def fleet_queue(queues):

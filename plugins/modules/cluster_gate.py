@@ -222,7 +222,7 @@ def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
     checks = gates.evaluate(state, name, capacity=capacity if (hosts or p['capacity']) else None,
                             move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
-                            cau_run=cau_run, dry_run_owner=(p['lock_owner'] or '*') if check_mode else None)
+                            cau_run=cau_run, check_mode=check_mode, owner=p['lock_owner'])
     failed = [c for c in checks if not c.ok]
     node = state.node(name)
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,

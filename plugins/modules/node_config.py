@@ -108,9 +108,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import config
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import ClusterSession
-from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import WinRMOptions
+from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module, session_from_module
 
 
 def _apply(module):
@@ -150,8 +148,7 @@ class _Store(object):
         if not self.path:
             if not p['cluster_host']:
                 raise InvalidOption('cluster_host is required without path: the capture is kept in the cluster database')
-            options = WinRMOptions.from_params(p, host=p['cluster_host'])
-            self.session = ClusterSession(options, p['winrm_fallback_hosts'] or [], exclude=self.name)
+            self.session = session_from_module(module, exclude=self.name, host=p['cluster_host'])
 
     def __str__(self):
         return self.path or 'the cluster database'

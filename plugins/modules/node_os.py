@@ -133,20 +133,18 @@ def _apply(module):
     check_wait_options(p)
     upgrade.level_of_build(p['build'])
     with runner_from_module(module, node=p['name']) as runner:
-        if not p['wait'] and not p['setup_media']:
+        if not p['setup_media'] and (not p['wait'] or module.check_mode):
+            # What the node runs now, without waiting; in check mode also in place of the wait for the new build
+            # (check mode started no reinstall).
             try:
                 state = updates.boot_state(runner, p['name'])
             except updates.UNREACHABLE as exc:
                 return {'changed': False, 'os': None, 'no_answer': str(exc)}
-            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips, 'polls': runner.polls}
-        if not p['setup_media'] and module.check_mode:
-            # The reinstall this waits for was not started (check mode): say what runs now, without waiting.
-            try:
-                state = updates.boot_state(runner, p['name'])
-            except updates.UNREACHABLE as exc:
-                return {'changed': False, 'os': None, 'no_answer': str(exc)}
-            return {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips, 'polls': 0,
-                    'msg': 'check mode: not waiting for build %d (%s runs build %s now)' % (p['build'], p['name'], state['BuildNumber'])}
+            result = {'changed': False, 'os': _os(state), 'round_trips': runner.round_trips, 'polls': runner.polls}
+            if p['wait']:
+                result['msg'] = 'check mode: not waiting for build %d (%s runs build %s now)' % (
+                    p['build'], p['name'], state['BuildNumber'])
+            return result
         if not p['setup_media']:
             state = upgrade.wait_for_build(runner, p['name'], p['build'], p['wait_timeout'], p['poll_interval'],
                                            p['previous_boot_time'])

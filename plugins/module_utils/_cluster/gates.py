@@ -83,11 +83,11 @@ def membership_checks(nodes, quorum, name, min_quorum_margin=None):
 
 
 def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_state=False,
-             min_quorum_margin=None, lock=None, run_id=None, cau_run=None, dry_run_owner=None):
+             min_quorum_margin=None, lock=None, run_id=None, cau_run=None, check_mode=False, owner=None):
     """All gate checks for taking ``name`` out. Returns a list of Check (ok or not, with detail).
 
-    ``dry_run_owner``: check mode, where the run did not take its lock; the lock gate then passes when the real
-    run would hold the lock here (no lock, or one of this run or of this owner, which the run takes over)."""
+    ``check_mode``: the run did not take its lock; the lock gate then passes where the real run would hold the
+    lock here (no lock, or one of this run or of its ``owner``, which the run takes over)."""
     checks = []
     node = state.node(name)
     if node is None:
@@ -147,12 +147,14 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
 
     if run_id is not None:
         held = bool(lock and lock.get('run_id') == run_id)
-        if not held and dry_run_owner and (not lock or lock.get('owner') == dry_run_owner):
-            checks.append(Check('run_lock', True, 'not taken in check mode; the run would take it (%s)'
-                                % (describe_lock(lock) if lock else 'no lock now')))
+        would_take = check_mode and not held and (not lock or bool(owner) and lock.get('owner') == owner)
+        if held:
+            detail = 'held by this run'
+        elif would_take:
+            detail = 'not taken in check mode; the run would take it (%s)' % (describe_lock(lock) if lock else 'no lock now')
         else:
-            checks.append(Check('run_lock', held, 'held by this run' if held else 'the run lock is not held by this run (%s)'
-                                % (describe_lock(lock) if lock else 'no lock')))
+            detail = 'the run lock is not held by this run (%s)' % (describe_lock(lock) if lock else 'no lock')
+        checks.append(Check('run_lock', held or would_take, detail))
 
     if cau_run is not None:
         # model.cau_run_view(): an unreadable run state counts as in progress.

@@ -148,6 +148,8 @@ def test_the_fleet_map_groups_hosts_play_hosts_and_addresses_by_cluster():
     assert fleet_map['hosts'] == {'a': ['A1', 'A2', 'A3'], 'b': ['B1', 'B2'], 'c': ['C1']}
     assert fleet_map['play'] == {'a': ['A1', 'A3'], 'b': ['B2'], 'c': []}
     assert fleet_map['addresses'] == {'a': ['a1.lab', 'a2.lab', 'a3.lab'], 'b': ['b1.lab', 'b2.lab'], 'c': ['c1.lab']}
+    # Each host of the play maps to the host that reads its cluster: the cluster's first host in the play.
+    assert fleet_map['executor'] == {'A1': 'A1', 'A3': 'A1', 'B2': 'B2'}
 
 
 def test_the_fleet_queue_interleaves_the_clusters_round_by_round():

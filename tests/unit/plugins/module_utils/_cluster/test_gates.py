@@ -125,7 +125,7 @@ def test_in_check_mode_the_lock_gate_passes_only_where_the_real_run_would_hold_t
     state = snapshot(build_lab('hyperv4'))
 
     def lock_gate(lock):
-        checks = gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock=lock, run_id='r1', dry_run_owner='alice')
+        checks = gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock=lock, run_id='r1', check_mode=True, owner='alice')
         return next(c for c in checks if c.name == 'run_lock')
     free = lock_gate(None)
     assert free.ok and free.detail == 'not taken in check mode; the run would take it (no lock now)'
