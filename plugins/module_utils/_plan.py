@@ -28,7 +28,51 @@ def _names(nodes):
 
 
 def _node(cluster, name):
-    return next((n for n in cluster.get('nodes') or [] if n['name'].lower() == str(name).lower()), None)
+    return _member(cluster.get('nodes'), name)
+
+
+def _member(nodes, name):
+    """The node of ``nodes`` named ``name``; Windows compares computer names without regard to case."""
+    return next((n for n in nodes or [] if str(n.get('name')).lower() == str(name).lower()), None)
+
+
+def node_name(host, hostvars):
+    """The cluster node an inventory host is: its ``wsfc_node_name``, else the host's own name (matched against
+    the cluster's node names without regard to case, as Windows matches them)."""
+    return str((hostvars.get(host) or {}).get('wsfc_node_name') or host)
+
+
+class _Names(object):
+    """Inventory hosts and the cluster's nodes, both ways: a host is the member whose name equals its node name
+    (``wsfc_node_name`` or the host's own) in any case; the plan decides in the cluster's spelling of node names
+    and answers in host names."""
+
+    def __init__(self, cluster, hosts, names):
+        # The node a run evicted is no member, but the run lock spells it.
+        left = (cluster.get('run_lock') or {}).get('node')
+        members = dict((m.lower(), m) for m in ([left] if left else []) + _names(cluster.get('nodes') or []))
+        self.given = dict((h, str((names or {}).get(h) or h)) for h in hosts)
+        self.node = dict((h, members.get(n.lower(), n)) for h, n in self.given.items())
+        self.host = {}
+        self.duplicates = {}
+        for host, node in self.node.items():
+            if node.lower() in self.host:
+                self.duplicates.setdefault(node, [self.host[node.lower()]]).append(host)
+            else:
+                self.host[node.lower()] = host
+
+    def nodes(self, hosts):
+        return [self.node.get(h, h) for h in hosts]
+
+    def hosts(self, nodes):
+        return [self.to_host(n) for n in nodes]
+
+    def to_host(self, node):
+        return self.host.get(str(node).lower(), node) if node else node
+
+    def wanted(self, node):
+        """A name the user gave (a host or a node, e.g. in node_order) as the cluster spells its node."""
+        return self.node.get(node) or next((n for n in self.node.values() if n.lower() == str(node).lower()), node)
 
 
 def resume_node(cluster, owner, takeover=False, pending=None):
@@ -42,10 +86,16 @@ def resume_node(cluster, owner, takeover=False, pending=None):
         return ''
     if lock.get('owner') != owner and not takeover:
         return ''
-    node = lock['node']
-    if pending is not None and _node(cluster, node) is not None and node not in pending:
+    found = _node(cluster, lock['node'])
+    node = found['name'] if found else lock['node']
+    if pending is not None and found is not None and not _within(node, pending):
         return ''
     return node
+
+
+def _within(name, names):
+    """Whether ``name`` is one of ``names``, in any case (Windows' computer names)."""
+    return str(name).lower() in [str(n).lower() for n in names or []]
 
 
 def what_it_needs(cluster, node):
@@ -67,14 +117,18 @@ def _name(cluster):
     return (cluster.get('cluster') or {}).get('name')
 
 
-def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=()):
+def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=(), names=None):
     """Why a run must not start on this cluster (empty when it may). ``inventory_hosts``: every host the
     inventory has for this cluster (``hosts`` may be fewer, with --limit); a node missing there means the
     inventory is a slice of the cluster (AWX job slicing splits hosts, not groups) or incomplete.
     ``failed_hosts``: hosts of this cluster whose own preflight checks failed (its update search, its BMC,
-    its setup media, or the address answering as another machine)."""
+    its setup media, or the address answering as another machine). ``names``: a _Names for the hosts' words
+    (``hosts`` and ``inventory_hosts`` are node names here)."""
     out = []
     members = _names(cluster.get('nodes') or [])
+    for node, duplicates in sorted((names.duplicates if names else {}).items()):
+        out.append('inventory hosts %s are all the node %s (wsfc_node_name or the host name): one host per node'
+                   % (', '.join(duplicates), node))
     if inventory_hosts is not None:
         missing = [m for m in members if m not in inventory_hosts]
         if missing:
@@ -94,11 +148,19 @@ def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=()
             reason += ' CAU reports %s.' % cau.get('summary')
         out.append(reason)
     if strangers:
-        out.append('inventory hosts that are not nodes of %s: %s' % (_name(cluster), ', '.join(strangers)))
+        out.append('inventory hosts that are not nodes of %s: %s (its nodes: %s). Where an inventory host name is '
+                   'not the node name (an FQDN, an alias), set the host\'s wsfc_node_name to the node name'
+                   % (_name(cluster), ', '.join(_stranger(h, names) for h in strangers), ', '.join(members)))
     if failed_hosts:
         out.append('the preflight checks failed on %s (see above): nothing is started on %s'
                    % (', '.join(failed_hosts), _name(cluster)))
     return out
+
+
+def _stranger(node, names):
+    host = names.to_host(node) if names else node
+    given = names.given.get(host, node) if names else node
+    return host if given == host else '%s (wsfc_node_name %s)' % (host, given)
 
 
 def node_needs(kind, cluster, hosts, resume, scans=None, cau_scan=None):
@@ -112,14 +174,14 @@ def node_needs(kind, cluster, hosts, resume, scans=None, cau_scan=None):
     if kind == 'upgrade':
         pending = (cluster.get('upgrade') or {}).get('nodes_to_upgrade') or []
         for host in hosts:
-            if host in pending:
+            if _within(host, pending):
                 needs[host] = 'upgrade'
         if resume:
             needs[resume] = 'finish'
         return needs
     for host in hosts:
         if cau_scan is not None:
-            if host in (cau_scan.get('noncompliant_nodes') or []):
+            if _within(host, cau_scan.get('noncompliant_nodes')):
                 needs[host] = 'update'
             continue
         scan = (scans or {}).get(host) or {}
@@ -184,28 +246,51 @@ def past_deadline(deadline_at, now):
 
 
 def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, cau_scan=None, node_order=(),
-         now=0, stop_after=0, inventory_hosts=None, failed_hosts=()):
+         now=0, stop_after=0, inventory_hosts=None, failed_hosts=(), names=None):
     """Everything a runbook decides about one cluster before its first node.
 
     Args:
         cluster: the cluster_info result (with ``upgrade`` for an upgrade).
-        hosts: the hosts of this cluster in the play (node names).
+        hosts: the hosts of this cluster in the play.
         inventory_hosts: every host the inventory has for this cluster (see refusals()).
+        names: {host: node name} where a host's name is not its node's (``wsfc_node_name``; fleet_map's ``nodes``);
+            a host is the node of its name in any case. Nodes in ``node_order`` may be named by host or node.
         failed_hosts: hosts of this cluster whose own preflight checks failed.
         scans / cau_scan: what each node's Windows Update search found / what Invoke-CauScan found (update).
 
     Returns:
         dict: resume_node, resume_needs (words), refusals (list), scan, measure, needs ({node: need}), queue (list), first_up,
-        first_gate, storage_spaces, stale_own_lock, died (the run left behind died rather than failed), deadline (epoch seconds, 0 none).
+        first_gate, storage_spaces, stale_own_lock, died (the run left behind died rather than failed), deadline (epoch seconds,
+        0 none), node_names ({host: the node as the cluster spells it}). Nodes are named by their inventory hosts, but
+        first_gate by the cluster's name of the node.
     """
     if kind not in KINDS:
         raise ValueError('kind must be one of %s, got %r' % (', '.join(KINDS), kind))
+    known = _Names(cluster, list(hosts) + [h for h in inventory_hosts or [] if h not in hosts], names)
+    decided = _plan(cluster, known.nodes(hosts), kind, owner, takeover,
+                    dict((known.node.get(h, h), s) for h, s in (scans or {}).items()), cau_scan,
+                    [known.wanted(n) for n in node_order or ()], now, stop_after,
+                    None if inventory_hosts is None else known.nodes(inventory_hosts), failed_hosts, known)
+    # first_gate stays a node name: it is only ever the node the preflight's gate checks.
+    for key in ('resume_node', 'first_up'):
+        decided[key] = known.to_host(decided[key])
+    for key in ('scan', 'measure', 'queue'):
+        decided[key] = known.hosts(decided[key])
+    for key in ('needs', 'nodes'):
+        decided[key] = dict((known.to_host(n), v) for n, v in decided[key].items())
+    decided['node_names'] = known.node
+    return decided
+
+
+def _plan(cluster, hosts, kind, owner, takeover, scans, cau_scan, node_order, now, stop_after, inventory_hosts,
+          failed_hosts, names):
+    """plan() in the cluster's node names."""
     pending = (cluster.get('upgrade') or {}).get('nodes_to_upgrade') or [] if kind == 'upgrade' else None
     resume = resume_node(cluster, owner, takeover, pending)
     lock = cluster.get('run_lock')
     own = bool(lock and lock.get('abandoned') and (lock.get('owner') == owner or takeover))
     needs = node_needs(kind, cluster, hosts, resume, scans, cau_scan)
-    refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts)
+    refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts, names)
     states = dict((n['name'], n.get('state')) for n in cluster.get('nodes') or [])
     ordered = queue(cluster, needs, resume, list(node_order or ()))
     first_up = next((n for n in ordered if states.get(n) == 'Up'), '')
@@ -258,7 +343,8 @@ def fleet_map(inventory_hosts, play_hosts, hostvars):
     (each host's variables cost the controller a lookup; per task and per host that grows with the square of the
     fleet): {'hosts': {cluster: [its hosts in the inventory]}, 'play': {cluster: [its hosts in the play]},
     'addresses': {cluster: [its hosts' wsfc_winrm_host]}, 'executor': {host in the play: its cluster's first host
-    in the play, which reads the cluster for the run}}, in inventory order."""
+    in the play, which reads the cluster for the run}, 'nodes': {host: its node_name() where that is not the host's
+    own}}, in inventory order."""
     hosts, addresses = {}, {}
     for host in inventory_hosts:
         variables = hostvars.get(host) or {}
@@ -268,7 +354,9 @@ def fleet_map(inventory_hosts, play_hosts, hostvars):
     playing = set(play_hosts)
     play = dict((cluster, [h for h in members if h in playing]) for cluster, members in hosts.items())
     executor = dict((host, members[0]) for members in play.values() for host in members)
-    return {'hosts': hosts, 'addresses': addresses, 'play': play, 'executor': executor}
+    names = dict((host, node_name(host, hostvars)) for host in inventory_hosts)
+    return {'hosts': hosts, 'addresses': addresses, 'play': play, 'executor': executor,
+            'nodes': dict((host, name) for host, name in names.items() if name != host)}
 
 
 def fleet_queue(queues):
@@ -439,9 +527,14 @@ def run_report(hosts, hostvars, prefix, runbook, check_mode=False, now=None):
 # -- the node play, from the facts the shared runbook phases keep ------------------------------------
 
 def run_state(host, hostvars):
-    """The run of ``host``'s cluster as its preflight kept it ({} when the preflight did not get that far)."""
-    executor = (hostvars.get(host) or {}).get(FACTS + '_executor') or host
-    return dict((hostvars.get(executor) or {}).get(FACTS + '_state') or {})
+    """The run of ``host``'s cluster as its preflight kept it (only ``node`` when the preflight did not get that
+    far), with ``node``: the cluster node ``host`` is, as the cluster spells it once the plan has matched it."""
+    variables = hostvars.get(host) or {}
+    executor = hostvars.get(variables.get(FACTS + '_executor') or host) or {}
+    state = dict(executor.get(FACTS + '_state') or {})
+    names = state.get('node_names') or (executor.get(FACTS + '_plan') or {}).get('node_names') or {}
+    state['node'] = str(names.get(host) or node_name(host, hostvars))
+    return state
 
 
 def next_node(host, hosts, hostvars, max_failed=0, now=None, runbook='rolling_update'):
@@ -456,7 +549,7 @@ def next_node(host, hosts, hostvars, max_failed=0, now=None, runbook='rolling_up
 def failure_report(info, node, error, runbook, owner):
     """What the run says about a node that failed: the error, where the node was left (read after the failure),
     and how to go on."""
-    left = next((n for n in (info or {}).get('nodes') or [] if n.get('name') == node), None)
+    left = _member((info or {}).get('nodes'), node)
     if left is None:
         where = 'not a member of the cluster (evicted)'
     else:
@@ -528,16 +621,24 @@ def upgrade_node(info, node, capacity=None):
     run keeps its first capture), a drain for a member that is not Down; and whose memory the gate measures: the
     node alone when the preflight measured the others (``capacity``, kept in the run), else every member."""
     members = (info or {}).get('nodes') or []
-    found = next((n for n in members if n.get('name') == node), None)
+    found = _member(members, node)
     state = (found or {}).get('state')
     return {'node': found, 'member': found is not None, 'gate': state == 'Up', 'capture': state == 'Up',
             'drain': found is not None and state != 'Down',
-            'measure': [node] if capacity else [n.get('name') for n in members]}
+            'measure': [found['name'] if found else node] if capacity else [n.get('name') for n in members]}
 
 
-def node_hosts(names, hostvars):
-    """{node: its WinRM address (``wsfc_winrm_host``)} for the nodes ``names``, inventory hosts named as the nodes."""
-    return dict((name, hostvars[name]['wsfc_winrm_host']) for name in names or [])
+def node_hosts(names, hostvars, hosts=()):
+    """{node: its WinRM address (``wsfc_winrm_host``)} for ``names``: inventory hosts, or nodes named as the cluster
+    does, found among ``hosts`` by their node_name() in any case."""
+    by_node = dict((node_name(h, hostvars).lower(), h) for h in hosts or ())
+    out = {}
+    for name in names or []:
+        host = by_node.get(str(name).lower(), name)
+        if host not in hostvars:
+            raise ValueError('the node %s has no host in the inventory (hosts: %s)' % (name, ', '.join(hosts or ()) or 'none given'))
+        out[node_name(host, hostvars)] = hostvars[host]['wsfc_winrm_host']
+    return out
 
 
 def reprovision_step(node, run, os_read, target_build, chassis=None):

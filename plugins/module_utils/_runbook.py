@@ -59,8 +59,9 @@ def _task_file_error(name, path, base):
     return None
 
 
-def option_errors(variables, runbook, nodes=None, playbook_dir=None):
-    """One message per unusable variable of ``runbook`` (``rolling_update`` / ``rolling_upgrade``)."""
+def option_errors(variables, runbook, nodes=None, playbook_dir=None, names=None):
+    """One message per unusable variable of ``runbook`` (``rolling_update`` / ``rolling_upgrade``). ``nodes``: the
+    inventory hosts of the play; ``names``: {host: its node name} where that is not the host's name."""
     prefix = runbook + '_'
     errors = []
     for suffix in ('pre_node_tasks', 'post_node_tasks'):
@@ -99,13 +100,16 @@ def option_errors(variables, runbook, nodes=None, playbook_dir=None):
     if both:
         errors.append('%saccept_list and %sreject_list both name %s' % (prefix, prefix, ', '.join(sorted(both))))
     if nodes is not None:
-        known = set(n.lower() for n in nodes)
+        # A node is named by its inventory host or by its node name (wsfc_node_name), in any case.
+        node_of = dict((str(n).lower(), str((names or {}).get(n) or n).lower()) for n in nodes)
+        node_of.update((v, v) for v in list(node_of.values()))
         order = variables.get(prefix + 'node_order') or []
-        strangers = [n for n in order if str(n).lower() not in known]
+        strangers = [n for n in order if str(n).lower() not in node_of]
         if strangers:
             errors.append('%s names hosts that are not nodes of this cluster in the inventory: %s (nodes: %s)'
                           % (prefix + 'node_order', ', '.join(strangers), ', '.join(nodes)))
-        twice = sorted(set(n for n in order if order.count(n) > 1))
+        picked = [node_of[str(n).lower()] for n in order if str(n).lower() in node_of]
+        twice = sorted(set(n for n in order if str(n).lower() in node_of and picked.count(node_of[str(n).lower()]) > 1))
         if twice:
             errors.append('%s names a node more than once: %s' % (prefix + 'node_order', ', '.join(twice)))
     if runbook == 'rolling_upgrade':

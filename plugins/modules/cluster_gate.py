@@ -162,13 +162,16 @@ def measure(options, node, host):
 
 def _check(module):
     p = module.params
-    name = p['name']
     if p['record_node'] and not (p['run_id'] and p['lock_owner']):
         raise InvalidOption('record_node needs run_id and lock_owner')
     with session_from_module(module) as session:
         calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {})]
         results = session.invoke(calls, retry=True)
         state = state_from_results(results[:len(SNAPSHOT_CALLS)], session.answered_by or session.options.host)
+        # Node names as the cluster spells them (Windows compares computer names without regard to case).
+        spelled = dict((n.name.lower(), n.name) for n in state.nodes)
+        p = dict(p, name=spelled.get(p['name'].lower(), p['name']),
+                 node_hosts=dict((spelled.get(k.lower(), k), v) for k, v in (p['node_hosts'] or {}).items()))
         extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
         threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
         cau_run = state.cau_run if p['check_cau'] else None     # Get-CauRun, in the snapshot
@@ -176,7 +179,7 @@ def _check(module):
         if p['record_node']:
             raw = next(r for r in results if r.op == 'lock.read').value
             current = (lock.decode(raw.get('Value')), raw.get('Value'), lock.parse_time(raw['Now']))
-            fields = {'node': name, 'status': 'running'}
+            fields = {'node': p['name'], 'status': 'running'}
             before = session.round_trips
             if module.check_mode:
                 held = current[0] or {}

@@ -278,7 +278,7 @@ BMC_VARIABLES = (('name', 'wsfc_bmc_host'), ('user', 'wsfc_bmc_user'), ('passwor
 
 def node_entry(host_vars):
     """A node of the ``nodes`` option from one host's inventory variables (BMC only with wsfc_bmc_host)."""
-    entry = {'name': host_vars['inventory_hostname'], 'winrm_host': host_vars.get('wsfc_winrm_host')}
+    entry = {'name': host_vars.get('wsfc_node_name') or host_vars['inventory_hostname'], 'winrm_host': host_vars.get('wsfc_winrm_host')}
     if host_vars.get('wsfc_bmc_host'):
         entry['bmc'] = dict((key, host_vars.get(var)) for key, var in BMC_VARIABLES if host_vars.get(var) is not None)
     return entry

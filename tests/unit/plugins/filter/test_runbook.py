@@ -34,6 +34,16 @@ def test_each_bad_value_is_named_by_its_variable():
     assert len(errors) == 8
 
 
+def test_the_node_order_names_nodes_by_host_or_by_node_name_in_any_case():
+    hosts = ['hv-n1.lab.test', 'hv-n2.lab.test']
+    names = {'hv-n1.lab.test': 'hv-n1', 'hv-n2.lab.test': 'hv-n2'}
+    assert option_errors({'rolling_update_node_order': ['HV-N2', 'hv-n1.lab.test']}, 'rolling_update', hosts, None, names) == []
+    errors = option_errors({'rolling_update_node_order': ['hv-n2.lab.test', 'HV-N2', 'HV-N3']}, 'rolling_update', hosts, None, names)
+    assert errors == ['rolling_update_node_order names hosts that are not nodes of this cluster in the inventory: HV-N3 '
+                      '(nodes: hv-n1.lab.test, hv-n2.lab.test)',
+                      'rolling_update_node_order names a node more than once: HV-N2, hv-n2.lab.test']
+
+
 def test_upgrade_options():
     assert option_errors({'rolling_upgrade_target_build': '20348', 'rolling_upgrade_method': 'reprovision'},
                          'rolling_upgrade', NODES) == []

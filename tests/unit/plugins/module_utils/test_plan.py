@@ -102,7 +102,9 @@ def test_refusals_name_the_cau_run_and_hosts_that_are_no_nodes():
     p = plan_mod.plan(cluster(states={'N1': 'Paused'}, cau=cau), NODES + ['N9'], scans=SCANS)
     assert p['scan'] == []      # refused: nothing is searched
     assert p['refusals'] == ['nodes not Up: N1. No run lock. CAU reports RunInProgress (run cau-1 orchestrated by N4; '
-                             'N1 Installing).', 'inventory hosts that are not nodes of CLU: N9']
+                             'N1 Installing).', 'inventory hosts that are not nodes of CLU: N9 (its nodes: N1, N2, N3, N4). '
+                             "Where an inventory host name is not the node name (an FQDN, an alias), set the host's "
+                             'wsfc_node_name to the node name']
 
 
 def test_upgrade_queue_and_an_evicted_node_left_behind():
@@ -116,8 +118,58 @@ def test_upgrade_queue_and_an_evicted_node_left_behind():
     done = plan_mod.plan(cluster(lock=lock('N4'), upgrade=['N1']), NODES, kind='upgrade', owner='alice')
     assert done['resume_node'] == '' and done['queue'] == ['N1']
     # Without a run to resume, a host that is no member is refused.
-    assert plan_mod.plan(cluster(states={'N2': 'gone'}, upgrade=['N1']), NODES, kind='upgrade')['refusals'] == [
-        'inventory hosts that are not nodes of CLU: N2']
+    refused = plan_mod.plan(cluster(states={'N2': 'gone'}, upgrade=['N1']), NODES, kind='upgrade')['refusals']
+    assert len(refused) == 1 and refused[0].startswith('inventory hosts that are not nodes of CLU: N2 (its nodes: N1, N3, N4)')
+
+
+FQDN = dict(('n%d.lab.test' % i, 'n%d' % i) for i in range(1, 5))   # host -> wsfc_node_name, lower case
+
+
+def test_hosts_are_the_nodes_their_wsfc_node_name_names_in_any_case_and_the_plan_answers_in_hosts():
+    hosts = sorted(FQDN)
+    scans = dict(('n%d.lab.test' % i, SCANS['N%d' % i]) for i in range(1, 5))
+    p = plan_mod.plan(cluster(lock=lock('n3')), hosts, scans=scans, owner='alice', names=FQDN, inventory_hosts=hosts,
+                      node_order=['N4'])
+    assert p['refusals'] == []
+    assert p['node_names'] == {'n1.lab.test': 'N1', 'n2.lab.test': 'N2', 'n3.lab.test': 'N3', 'n4.lab.test': 'N4'}
+    # The lock's node (recorded as given, in lower case) is resumed first; node_order names a node.
+    assert p['resume_node'] == 'n3.lab.test'
+    assert p['queue'] == ['n3.lab.test', 'n4.lab.test', 'n1.lab.test']
+    assert p['needs'] == {'n1.lab.test': 'update', 'n3.lab.test': 'update', 'n4.lab.test': 'restart'}
+    assert sorted(p['nodes']) == ['n1.lab.test', 'n3.lab.test', 'n4.lab.test']
+    assert p['scan'] == hosts and p['measure'] == hosts
+    assert p['first_gate'] == 'N3'      # the gate's node, as the cluster names it
+    # An evicted node left behind, named by the lock: the host mapped to it is resumed, not refused as a stranger.
+    evicted = plan_mod.plan(cluster(states={'N2': 'gone'}, lock=lock('N2'), upgrade=['N1', 'N3']), hosts, kind='upgrade',
+                            owner='alice', names=FQDN)
+    assert evicted['refusals'] == [] and evicted['queue'][0] == 'n2.lab.test'
+    # A host named as its node in another case needs no mapping.
+    assert plan_mod.plan(cluster(), ['n1', 'N2', 'n3', 'N4'], scans={})['node_names']['n1'] == 'N1'
+
+
+def test_a_host_mapped_to_no_node_or_two_hosts_to_one_node_are_refused_naming_what_was_set():
+    hosts = sorted(FQDN)
+    p = plan_mod.plan(cluster(), hosts, scans={}, names=dict(FQDN, **{'n4.lab.test': 'n9'}))
+    assert any(r.startswith('inventory hosts that are not nodes of CLU: n4.lab.test (wsfc_node_name n9) (its nodes:')
+               for r in p['refusals']), p['refusals']
+    # Unmapped FQDN hosts: each is named, with the hint.
+    unmapped = plan_mod.plan(cluster(), hosts, scans={})['refusals']
+    assert 'n1.lab.test, n2.lab.test' in unmapped[0] and 'wsfc_node_name' in unmapped[0]
+    twice = plan_mod.plan(cluster(), hosts + ['x'], scans={}, names=dict(FQDN, x='N1'))['refusals']
+    assert 'inventory hosts n1.lab.test, x are all the node N1 (wsfc_node_name or the host name): one host per node' in twice
+
+
+def test_the_run_state_names_the_node_of_each_host():
+    hostvars = {'a.lab': {'__runbook_executor': 'a.lab', 'wsfc_node_name': 'n1',
+                          '__runbook_state': {'run_id': 'r', 'node_names': {'a.lab': 'N1', 'b.lab': 'N2'}}},
+                'b.lab': {'__runbook_executor': 'a.lab', 'wsfc_node_name': 'n2'}, 'c': {}}
+    assert plan_mod.run_state('b.lab', hostvars)['node'] == 'N2'
+    assert plan_mod.run_state('a.lab', hostvars)['run_id'] == 'r'
+    # Before the run state: the plan's names, else the configured name, else the host.
+    hostvars['a.lab'] = {'__runbook_executor': 'a.lab', '__runbook_plan': {'node_names': {'a.lab': 'N1'}}}
+    assert plan_mod.run_state('a.lab', hostvars) == {'node': 'N1'}
+    assert plan_mod.run_state('b.lab', hostvars) == {'node': 'n2'}
+    assert plan_mod.run_state('c', hostvars) == {'node': 'c'}
 
 
 def test_deadline():
@@ -150,6 +202,10 @@ def test_the_fleet_map_groups_hosts_play_hosts_and_addresses_by_cluster():
     assert fleet_map['addresses'] == {'a': ['a1.lab', 'a2.lab', 'a3.lab'], 'b': ['b1.lab', 'b2.lab'], 'c': ['c1.lab']}
     # Each host of the play maps to the host that reads its cluster: the cluster's first host in the play.
     assert fleet_map['executor'] == {'A1': 'A1', 'A3': 'A1', 'B2': 'B2'}
+    # Only the hosts whose node name is not their own are listed (wsfc_node_name).
+    assert fleet_map['nodes'] == {}
+    hostvars['A2']['wsfc_node_name'] = 'node-a2'
+    assert plan_mod.fleet_map(list(hostvars), [], hostvars)['nodes'] == {'A2': 'node-a2'}
 
 
 def test_the_fleet_queue_interleaves_the_clusters_round_by_round():
@@ -260,7 +316,7 @@ FLEET = {'A1': {'wsfc_cluster_address': 'a', '__runbook_executor': 'A1',
 def test_next_node_reads_the_run_and_the_failures_from_the_facts():
     hosts = list(FLEET)
     assert plan_mod.run_state('A2', FLEET)['run_id'] == 'r1'
-    assert plan_mod.run_state('C1', FLEET) == {}
+    assert plan_mod.run_state('C1', FLEET) == {'node': 'C1'}     # no run: only the node it is
     assert plan_mod.next_node('A1', hosts, FLEET, now=10)['go'] is False           # A2 failed: cluster a stops
     assert plan_mod.next_node('B1', hosts, FLEET, now=10)['go'] is True
     assert plan_mod.next_node('B1', hosts, FLEET, max_failed=1, now=10)['reason'].startswith('the fleet failure budget')
@@ -331,6 +387,12 @@ def test_node_hosts_are_the_inventory_addresses_of_the_named_nodes():
     hostvars = {'N1': {'wsfc_winrm_host': 'n1.example'}, 'N2': {'wsfc_winrm_host': '10.0.0.2'}}
     assert plan_mod.node_hosts(['N2'], hostvars) == {'N2': '10.0.0.2'}
     assert plan_mod.node_hosts([], hostvars) == {}
+    # Hosts whose names are not their nodes': keyed by node; nodes are found among the hosts in any case.
+    hostvars = {'n1.lab': {'wsfc_node_name': 'n1', 'wsfc_winrm_host': '127.0.0.1'}, 'n2.lab': {'wsfc_node_name': 'n2', 'wsfc_winrm_host': '127.0.0.2'}}
+    assert plan_mod.node_hosts(['n1.lab'], hostvars) == {'n1': '127.0.0.1'}
+    assert plan_mod.node_hosts(['N1', 'N2'], hostvars, ['n1.lab', 'n2.lab']) == {'n1': '127.0.0.1', 'n2': '127.0.0.2'}
+    with pytest.raises(ValueError, match='the node N3 has no host in the inventory'):
+        plan_mod.node_hosts(['N3'], hostvars, ['n1.lab', 'n2.lab'])
 
 
 @pytest.mark.parametrize('node, died, os_read, chassis, step', [
