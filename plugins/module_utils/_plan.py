@@ -501,29 +501,6 @@ def fleet_summary(hosts, hostvars, prefix, runbook, check_mode=False):
     return lines
 
 
-def run_report(hosts, hostvars, prefix, runbook, check_mode=False, now=None):
-    """The run as data, for a change ticket, a workflow or AWX's job artifacts: per cluster its outcome and per
-    queued node what became of it (done, failed with the failure report, not started; previewed in check mode)."""
-    clusters, failed_any = [], False
-    for cluster, outcome in fleet_outcomes(hosts, hostvars, prefix):
-        nodes = []
-        for node in outcome['queue'] + ([outcome['failed']] if outcome['failed'] and outcome['failed'] not in outcome['queue'] else []):
-            failure = (hostvars.get(node) or {}).get(prefix + '_node_failed') or ''
-            if failure:
-                status = 'failed'
-            elif check_mode:
-                status = 'previewed'
-            else:
-                status = 'done' if node in outcome['done'] else 'not started'
-            nodes.append({'node': node, 'status': status, 'failure': failure})
-        failed = bool(outcome['failed'] or outcome['preflight_failed'])
-        failed_any = failed_any or failed
-        clusters.append({'cluster': outcome['name'], 'address': cluster, 'result': 'failed' if failed else 'succeeded',
-                         'preflight_failed': outcome['preflight_failed'], 'seconds': outcome['seconds'], 'nodes': nodes})
-    return {'runbook': runbook, 'check_mode': bool(check_mode), 'result': 'failed' if failed_any else 'succeeded',
-            'finished': int(time.time() if now is None else now), 'clusters': clusters}
-
-
 # -- the node play, from the facts the shared runbook phases keep ------------------------------------
 
 def run_state(host, hostvars):

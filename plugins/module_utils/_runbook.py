@@ -70,12 +70,12 @@ def option_errors(variables, runbook, nodes=None, playbook_dir=None, names=None)
             problem = _task_file_error(prefix + suffix, str(path), playbook_dir)
             if problem:
                 errors.append(problem)
-    report = variables.get(prefix + 'report_file')
+    report = variables.get(prefix + 'report_dir')
     if report:
-        directory = os.path.dirname(os.path.abspath(os.path.expanduser(str(report))))
+        directory = os.path.abspath(os.path.expanduser(str(report)))
         if not os.path.isdir(directory):
             errors.append('%s: the directory %s does not exist (the report is written there at the end of the run)'
-                          % (prefix + 'report_file', directory))
+                          % (prefix + 'report_dir', directory))
     for suffix, (low, unit) in sorted(BOUNDS.items()):
         name = prefix + suffix
         if name not in variables:

@@ -188,6 +188,16 @@ retryable:
       connection) or not (a restart refused by its gate, a node that did not come back).
   returned: failure
   type: bool
+os_build_before:
+  description: The build and update build revision (UBR) the node ran when the task first read it.
+  returned: success
+  type: str
+  sample: '17763.6532'
+os_build_after:
+  description: The build and UBR the node ran when the task last read it (after its last restart, if any).
+  returned: success
+  type: str
+  sample: '17763.6659'
 round_trips:
   description: WinRM round trips made (polls included).
   returned: always
@@ -208,31 +218,34 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_mo
 
 def _restart_if_required(runner, p, name, pass_number, summary):
     """After an install pass: restart the node when Windows says it must (asked after the first pass always, after a
-    later one only when it installed something), gated like node_reboot. Returns whether it restarted."""
+    later one only when it installed something), gated like node_reboot. Returns the node's boot state once it is
+    back, or None when it did not restart."""
     if pass_number > 1 and not summary['installed']:
-        return False
+        return None
     before = updates.boot_state(runner, name)
     if not before.get('RebootPending'):
-        return False
-    _restart(runner, p, name, before)
-    return True
+        return None
+    return _restart(runner, p, name, before)
 
 
 def _restart(runner, p, name, before):
     """The gated restart and the wait for the node's return. Its failures (refused, not back) are not the kind a
-    new attempt of the task mends: they say so (``retryable`` false), where a failed installation does."""
+    new attempt of the task mends: they say so (``retryable`` false), where a failed installation does. Returns the
+    node's boot state once it is back."""
     try:
         updates.restart_gate(before, name, p['min_quorum_margin'])
-        updates.restart_and_wait(runner, name, p['reboot_timeout'], p['poll_interval'], before)
+        return updates.restart_and_wait(runner, name, p['reboot_timeout'], p['poll_interval'], before)[1]
     except CollectionError as exc:
         exc.details['retryable'] = False
         raise
 
 
-def _install_pass(runner, p, job_id, mode, criteria, name):
+def _install_pass(runner, p, job_id, mode, criteria, name, builds):
     """One search-and-install job, waited for; a restart pending from before is done first when asked.
-    Returns (job, whether a restart was pending when it started, whether it restarted first)."""
+    Returns (job, whether a restart was pending when it started, whether it restarted first). Each build the node
+    was seen running is appended to ``builds``."""
     pending, job = updates.start_job(runner, job_id, mode, criteria)
+    builds.append(job.get('OsBuild'))
     job_id = job.get('Id') or job_id
     if not p['wait']:
         return job, pending, False
@@ -243,6 +256,7 @@ def _install_pass(runner, p, job_id, mode, criteria, name):
     _restart(runner, p, name, updates.boot_state(runner, name))
     job_id = '%s-r' % job_id[:62]
     _pending, job = updates.start_job(runner, job_id, mode, criteria)
+    builds.append(job.get('OsBuild'))
     return updates.wait_job(runner, job.get('Id') or job_id, p['wait_timeout'], p['poll_interval']), pending, True
 
 
@@ -258,7 +272,7 @@ def _apply(module):
     job_id = p['job_id'] or 'wsfc-%s-%d' % (mode, int(time.time() * 1000))
     name = p['name'] or p['winrm_host']
     restarts = restarted_first = 0
-    passes = []
+    passes, builds = [], []
     with runner_from_module(module, node=p['name']) as runner:
         if p['await_restart']:
             try:
@@ -270,15 +284,17 @@ def _apply(module):
         # "returns only the first set of updates"): after a restart, search and install again, up to passes.
         for number in range(1, p['passes'] + 1):
             pass_id = job_id if number == 1 else '%s-p%d' % (job_id[:60], number)
-            job, pending, first = _install_pass(runner, p, pass_id, mode, criteria, name)
+            job, pending, first = _install_pass(runner, p, pass_id, mode, criteria, name, builds)
             restarted_first += first
             summary = updates.summarize(job)
             summary['reboot_required'] = summary['reboot_required'] or (pending and not first)
             passes.append(dict(summary, restarted=False))
             if job.get('RestartPending') or job.get('Phase') != 'Completed' or not p['wait'] or module.check_mode:
                 break
-            if p['restart'] != 'if_required' or not _restart_if_required(runner, p, name, number, summary):
+            back = _restart_if_required(runner, p, name, number, summary) if p['restart'] == 'if_required' else None
+            if back is None:
                 break
+            builds.append(updates.os_build(back))
             restarts += 1
             passes[-1].update(restarted=True, reboot_required=False)
         summary = dict(passes[-1], updates=[u for s in passes for u in s['updates']],
@@ -287,6 +303,7 @@ def _apply(module):
         changed = bool(summary['installed']) or bool(restarts or restarted_first) or (module.check_mode and bool(summary['updates']))
         result = dict(summary, changed=changed, restarted_first=bool(restarted_first), rebooted=bool(restarts),
                       restarts=restarts, passes=passes, round_trips=runner.round_trips, polls=runner.polls,
+                      os_build_before=next((b for b in builds if b), None), os_build_after=next((b for b in reversed(builds) if b), None),
                       finished=job.get('Phase') in ('Completed', 'Failed'))
     if job.get('RestartPending'):
         raise UnsafeToProceed('Windows Update on %s installed nothing: a restart from an earlier installation is still '

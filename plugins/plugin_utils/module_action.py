@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import time
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -52,5 +53,8 @@ class ActionModule(ActionBase):
 
         def progress(text):
             display.display('[%s] %s' % (host, text))
+        started = time.time()
         result.update(run_module_in_worker(name, self._task.args, bool(self._task.check_mode), progress, progress_interval()))
+        # When the module ran (epoch seconds): the run's report lays each phase of a node out on a timeline.
+        result.update(started=round(started, 3), ended=round(time.time(), 3))
         return result

@@ -4,15 +4,36 @@ import collections
 import json
 import time
 import re
+from xml.etree import ElementTree
 
 import pytest
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._report import COLOURS, FAILED_COLOUR
 from lab import cli as lab_cli
+from integration import browser
 from integration.labcheck import assert_safe, changes, events, fault, lab_state, recap, said, stats, swapped_inventory
 
 pytestmark = pytest.mark.integration
 PLAY = 'playbooks/rolling_update.yml'
 FAST = {'rolling_update_poll_interval': 0.1}
+
+
+def assert_timeline_renders(page, order):
+    """The HTML report, rendered by headless Chromium: one timeline track per queued node in ``order``, the first
+    with its phases' bars, the second with its failed phase in red, the nodes not started empty."""
+    if browser.chromium() is None:
+        pytest.skip('chromium is not installed (tools/setup installs it with apt-get where it may)')
+    image = browser.screenshot(str(page), 'rolling_update_report')
+    rgb = dict((phase, browser.colour(value)) for phase, value in COLOURS.items())
+    failed, background = browser.colour(FAILED_COLOUR), browser.colour('#f0f0f0')
+    tracks = browser.bands(image, set(rgb.values()) | {failed, background})
+    assert len(tracks) == len(order), [(t['top'], t['bottom']) for t in tracks]
+    first, second = tracks[0]['colours'], tracks[1]['colours']
+    for phase in ('drain', 'install and restart', 'resume'):
+        assert first.get(rgb[phase], 0) > 0, phase
+    assert first.get(failed, 0) == 0 and second.get(failed, 0) > 0 and second.get(rgb['drain'], 0) > 0
+    for track in tracks[2:]:
+        assert set(track['colours']) & (set(rgb.values()) | {failed}) == set()
 
 
 def assert_all_updated(state):
@@ -22,10 +43,15 @@ def assert_all_updated(state):
 
 
 @pytest.mark.parametrize('scenario', ['hyperv4', 's2d4'])
-def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, playbook, scenario):
+def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, playbook, scenario, tmp_path):
     state = start_lab(scenario)
-    proc = playbook(PLAY, state['inventory'], FAST)[0]
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_report_dir=str(tmp_path)))[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
+    # Each node's phases; on Storage Spaces Direct the wait for the resync after each node.
+    report = json.loads((tmp_path / 'rolling_update_report.json').read_text())
+    tail = ['storage resync'] if scenario == 's2d4' else []
+    assert [[p['phase'] for p in n['phases']] for n in report['clusters'][0]['nodes']] == [
+        ['gate', 'drain', 'install and restart', 'resume'] + tail] * 4
     assert_all_updated(state)
     inv = assert_safe(state)
     assert inv['live_migrated_vms'] >= 12
@@ -46,19 +72,49 @@ def test_rolling_update_converges_safely_and_rerun_changes_nothing(start_lab, pl
 def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_second_restarts(start_lab, playbook, tmp_path):
     state = start_lab('hyperv4')
     fault(state, 'update_fail', {'HV-N3': ['KB5068791']})
-    report_file = tmp_path / 'run-1.json'
-    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=1, rolling_update_report_file=str(report_file),
+    reports = tmp_path / 'run-1'
+    reports.mkdir()
+    offered = dict((n['name'], sorted(n['pending_updates'])) for n in lab_state(state)['nodes'])
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=1, rolling_update_report_dir=str(reports),
                                                    rolling_update_node_order=['HV-N2', 'HV-N3']))[0]
     assert proc.returncode != 0
     # The run's report: the cluster failed; per queued node what became of it, the failure with its report.
-    report = json.loads(report_file.read_text())
+    report = json.loads((reports / 'rolling_update_report.json').read_text())
     assert report['runbook'] == 'rolling_update' and report['result'] == 'failed' and not report['check_mode']
     [cluster] = report['clusters']
     assert cluster['cluster'] == 'HVCLU01' and cluster['result'] == 'failed'
-    status = dict((n['node'], n['status']) for n in cluster['nodes'])
+    nodes = dict((n['node'], n) for n in cluster['nodes'])
+    status = dict((name, n['status']) for name, n in nodes.items())
     assert status == {'HV-N2': 'done', 'HV-N3': 'failed', 'HV-N1': 'not started', 'HV-N4': 'not started'}, status
-    failure = next(n['failure'] for n in cluster['nodes'] if n['node'] == 'HV-N3')
-    assert failure.startswith('Rolling update stopped at HV-N3: Windows Update failed on HV-N3: KB5068791')
+    assert nodes['HV-N3']['failure'].startswith('Rolling update stopped at HV-N3: Windows Update failed on HV-N3: KB5068791')
+    # Every phase of every node, in order and on one clock; the failed one named; what each node went through.
+    phases = dict((name, [p['phase'] for p in n['phases']]) for name, n in nodes.items())
+    assert phases == {'HV-N2': ['gate', 'drain', 'install and restart', 'resume'], 'HV-N3': ['gate', 'drain', 'install and restart'],
+                      'HV-N1': [], 'HV-N4': []}, phases
+    for node in (nodes['HV-N2'], nodes['HV-N3']):
+        assert all(p['end'] >= p['start'] for p in node['phases'])
+        assert all(a['end'] <= b['start'] + 0.01 for a, b in zip(node['phases'], node['phases'][1:]))
+        assert [g['name'] for g in node['gates'] if g['ok']] and all(g['ok'] for g in node['gates'])
+        assert node['roles_moved'] and node['build_before'].startswith('17763.')
+    assert nodes['HV-N2']['ended'] <= nodes['HV-N3']['started']
+    assert nodes['HV-N3']['failed_phase'] == 'install and restart' and nodes['HV-N2']['failed_phase'] is None
+    assert sorted(u['kb'] for u in nodes['HV-N2']['updates_installed']) == offered['HV-N2'] and offered['HV-N2']
+    assert nodes['HV-N2']['roles_back'] and nodes['HV-N2']['left'] == 'Up (drain NotInitiated)'
+    # The update build revision moved on with the cumulative update (the build number stays).
+    assert nodes['HV-N2']['build_after'].startswith('17763.') and nodes['HV-N2']['build_after'] != nodes['HV-N2']['build_before']
+    assert nodes['HV-N3']['left'] == 'Paused (drain Completed)' and not nodes['HV-N3']['roles_back']
+    rest = [n['node'] for n in cluster['nodes']][2:]     # in the queue's order
+    assert sorted(rest) == ['HV-N1', 'HV-N4']
+    # The JUnit form: a case per phase, the failed phase a failure with the report, the nodes not started skipped.
+    suite = ElementTree.parse(str(reports / 'rolling_update_report.junit.xml')).getroot()
+    cases = [(c.get('classname'), c.get('name'), [k.tag for k in c]) for c in suite.iter('testcase')]
+    assert cases == [('HVCLU01.HV-N2', 'gate', []), ('HVCLU01.HV-N2', 'drain', []), ('HVCLU01.HV-N2', 'install and restart', []),
+                     ('HVCLU01.HV-N2', 'resume', []), ('HVCLU01.HV-N3', 'gate', []), ('HVCLU01.HV-N3', 'drain', []),
+                     ('HVCLU01.HV-N3', 'install and restart', ['failure'])] + [
+                         ('HVCLU01.' + n, 'not started', ['skipped']) for n in rest], cases
+    assert suite.get('tests') == '9' and suite.get('failures') == '1' and suite.get('skipped') == '2'
+    assert 'Rolling update stopped at HV-N3' in next(suite.iter('failure')).text
+    assert_timeline_renders(reports / 'rolling_update_report.html', ['HV-N2', 'HV-N3'] + rest)
     out = ' '.join(proc.stdout.split())
     assert 'Rolling update stopped at HV-N3: Windows Update failed on HV-N3: KB5068791 (Failed, 0x80240022)' in out
     assert 'a paused node is never resumed automatically' in out
@@ -70,9 +126,9 @@ def test_update_failure_leaves_the_node_paused_and_a_rerun_finishes_without_seco
     done_first = [e['node'] for e in events(state, 'node.restart')]
 
     fault(state, 'update_fail', None)
-    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_report_file=str(tmp_path / 'run-2.json')))[0]
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_report_dir=str(tmp_path)))[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
-    report = json.loads((tmp_path / 'run-2.json').read_text())
+    report = json.loads((tmp_path / 'rolling_update_report.json').read_text())
     assert report['result'] == 'succeeded' and [n['status'] for n in report['clusters'][0]['nodes']] == ['done'] * 3
     assert_all_updated(state)
     assert_safe(state)
@@ -212,8 +268,8 @@ def test_swapped_node_addresses_are_refused_before_anything_changes(start_lab, p
 def test_a_dry_run_of_a_cluster_that_needs_updates_reads_and_gates_everything_and_changes_nothing(untouched_lab, playbook, tmp_path):
     state = untouched_lab
     before = changes(state)
-    report_file = str(tmp_path / 'dry-run.json')
-    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True, rolling_update_report_file=report_file),
+    report_file = str(tmp_path / 'rolling_update_report.json')
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_save_state=True, rolling_update_report_dir=str(tmp_path)),
                     check=True, args=['--diff'])[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     with open(report_file) as handle:
@@ -281,8 +337,8 @@ def test_a_lost_witness_is_lost_margin_and_stops_the_run_before_anything_changes
     ({'rolling_update_pre_node_tasks': '/nonexistent/pre.yml'},
      'rolling_update_pre_node_tasks: no such file /nonexistent/pre.yml'),
     ({'rolling_update_post_node_tasks': 'BROKEN'}, 'rolling_update_post_node_tasks: '),
-    ({'rolling_update_report_file': '/nonexistent/run.json'},
-     'rolling_update_report_file: the directory /nonexistent does not exist'),
+    ({'rolling_update_report_dir': '/nonexistent/reports'},
+     'rolling_update_report_dir: the directory /nonexistent/reports does not exist'),
     ({'rolling_update_pre_node_tasks': 'FAILING', 'rolling_update_node_order': ['HV-N2']}, None),
 ])
 def test_bad_options_are_refused_by_name_before_anything_changes(untouched_lab, playbook, tmp_path, extra, message):

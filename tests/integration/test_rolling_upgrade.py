@@ -2,6 +2,7 @@
 IPMI and Redfish, PXE reprovisioning, evict and add), judged by the lab's recorder and state."""
 
 import collections
+import json
 import shutil
 
 import pytest
@@ -37,11 +38,17 @@ def assert_upgraded(state, build=20348):
 @pytest.mark.parametrize('protocol', ['ipmi', 'redfish'])
 def test_upgrade_2019_to_2022_then_finalize_only_with_opt_in(start_lab, playbook, tmp_path, protocol):
     state = start_lab('hyperv4')
-    proc = playbook(PLAY, state['inventory'], options(tmp_path, wsfc_bmc_protocol=protocol))[0]
+    proc = playbook(PLAY, state['inventory'], options(tmp_path, wsfc_bmc_protocol=protocol, rolling_upgrade_report_dir=str(tmp_path)))[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     snap = assert_upgraded(state)
     inv = assert_safe(state)
     assert inv['live_migrated_vms'] == 20
+    # The report: every node through every phase of a reinstall, on build 17763 before and 20348 after.
+    report = json.loads((tmp_path / 'rolling_upgrade_report.json').read_text())
+    for node in report['clusters'][0]['nodes']:
+        assert [p['phase'] for p in node['phases']] == ['gate', 'capture', 'drain', 'evict', 'network boot', 'power cycle',
+                                                        'reinstall', 'verify configuration', 'add back'], node
+        assert (node['build_before'], node['build_after'], node['status']) == (17763, 20348, 'done')
     # Each node: drained once, evicted once, reinstalled once from the network, added once; never two at once.
     for kind in ('node.suspend_requested', 'node.evicted', 'node.reprovisioned', 'node.added'):
         assert sorted(per_node(state, kind).values()) == [1, 1, 1, 1], kind
@@ -82,10 +89,13 @@ def test_upgrade_2019_to_2022_then_finalize_only_with_opt_in(start_lab, playbook
 def test_in_place_upgrade_keeps_every_node_a_member(start_lab, playbook, tmp_path):
     state = start_lab('hyperv4')
     media = '\\\\deploy.lab.test\\media\\ws2022'
-    proc = playbook(PLAY, state['inventory'], options(tmp_path, rolling_upgrade_method='in_place',
-                                                      rolling_upgrade_setup_media=media))[0]
+    proc = playbook(PLAY, state['inventory'], options(tmp_path, rolling_upgrade_method='in_place', rolling_upgrade_setup_media=media,
+                                                      rolling_upgrade_report_dir=str(tmp_path)))[0]
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert_upgraded(state)
+    report = json.loads((tmp_path / 'rolling_upgrade_report.json').read_text())
+    assert [[p['phase'] for p in n['phases']] for n in report['clusters'][0]['nodes']] == [
+        ['gate', 'capture', 'drain', 'in-place upgrade', 'resume']] * 4
     assert_safe(state)
     assert events(state, 'node.evicted') == [] and events(state, 'bmc.power') == []
     assert sorted(per_node(state, 'node.upgraded').values()) == [1, 1, 1, 1]

@@ -59,7 +59,7 @@ def start_job(runner, job_id, mode, criteria):
 
     Returns:
         (whether a restart was already pending, the job's status), read in the same round trip. The
-        job's ``Id`` is another one when a running install was adopted.
+        job's ``Id`` is another one when a running install was adopted; its ``OsBuild`` is os_build().
     """
     if not JOB_ID.match(job_id or ''):
         raise InvalidOption('job id must be 1-64 letters, digits or dashes, got %r' % (job_id,))
@@ -70,7 +70,12 @@ def start_job(runner, job_id, mode, criteria):
     for result in (boot, job):
         if not result.ok:
             raise error_for_record("Failed to start Windows Update on '%s'" % runner.options.host, result.error)
-    return bool(boot.value.get('RebootPending')), job.value
+    return bool(boot.value.get('RebootPending')), dict(job.value, OsBuild=os_build(boot.value))
+
+
+def os_build(boot):
+    """'17763.6532': the build and update build revision (UBR) a node.boot read found, or None."""
+    return '%s.%s' % (boot['BuildNumber'], boot.get('UBR') or 0) if (boot or {}).get('BuildNumber') else None
 
 
 # LastTaskResult values of a task that has not ended: SCHED_S_TASK_HAS_NOT_RUN, SCHED_S_TASK_RUNNING.
