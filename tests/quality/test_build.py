@@ -16,7 +16,7 @@ pytestmark = pytest.mark.quality
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 SHIPPED_DIRS = ('plugins', 'roles', 'playbooks', 'docs', 'changelogs', 'powershell', 'meta')
-SHIPPED_FILES = ('README.md', 'LICENSE', 'requirements.txt', 'MANIFEST.json', 'FILES.json')
+SHIPPED_FILES = ('README.md', 'LICENSE', 'CHANGELOG.rst', 'requirements.txt', 'MANIFEST.json', 'FILES.json')
 PLANTED = 'PLANTED-SECRET-7f3a'
 # What a run or a test leaves in a checkout, each with the planted secret in it.
 LEFTOVERS = {
@@ -161,22 +161,88 @@ def test_ansible_builder_finds_the_collections_requirements_and_creates_the_buil
     assert os.path.basename(tarball) in (tmp_path / 'context' / '_build' / 'requirements.yml').read_text()
 
 
-def test_antsibull_docs_finds_no_documentation_error_in_the_installed_collection(tarball, tmp_path):
-    """The collection's documentation as Ansible's documentation tooling reads it (what a docsite is built from):
-    every module, plugin and role argument spec, from the installed tarball."""
-    venv = tmp_path / 'docs-venv'
+@pytest.fixture(scope='module')
+def docs_tools(tarball, tmp_path_factory):
+    """A new virtual environment with Ansible's documentation and changelog tools and Sphinx (what a docsite and a
+    release are built with), the tarball installed beside it; returns (venv, its environment, the installed
+    collection's directory)."""
+    base = tmp_path_factory.mktemp('docs')
+    venv = base / 'venv'
     subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=300)
     proc = subprocess.run([str(venv / 'bin' / 'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
-                           'antsibull-docs'], capture_output=True, text=True, check=False, timeout=1200)
+                           'antsibull-docs', 'antsibull-changelog', 'sphinx', 'sphinx-ansible-theme>=0.9.0', 'ansible-pygments'],
+                          capture_output=True, text=True, check=False, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    env = dict(os.environ, HOME=str(tmp_path), ANSIBLE_NOCOLOR='1',
+    installed = base / 'collections'
+    env = dict(os.environ, HOME=str(base), ANSIBLE_NOCOLOR='1', ANSIBLE_COLLECTIONS_PATH=str(installed),
                PATH=str(venv / 'bin') + os.pathsep + BIN + os.pathsep + os.environ.get('PATH', ''))
-    env.pop('ANSIBLE_COLLECTIONS_PATH', None)
-    installed = tmp_path / 'collections'
     proc = subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '-p', str(installed), tarball],
                           capture_output=True, text=True, check=False, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return venv, env, installed / 'ansible_collections' / 'wsfc' / 'rolling'
+
+
+def test_antsibull_docs_finds_no_documentation_error_in_the_installed_collection(docs_tools):
+    """The collection's documentation as Ansible's documentation tooling reads it (what a docsite is built from):
+    every module, plugin and role argument spec, from the installed tarball."""
+    venv, env, collection = docs_tools
     proc = subprocess.run([str(venv / 'bin' / 'antsibull-docs'), 'lint-collection-docs', '--plugin-docs', '.'],
-                          cwd=str(installed / 'ansible_collections' / 'wsfc' / 'rolling'), capture_output=True, text=True,
-                          check=False, timeout=600, env=env)
+                          cwd=str(collection), capture_output=True, text=True, check=False, timeout=600, env=env)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout[-5000:] + proc.stderr[-3000:]
+
+
+def test_the_collection_docsite_builds(docs_tools, tmp_path):
+    """The docsite as antsibull-docs sets it up (sphinx-init, then its build script: every plugin's page, then
+    Sphinx with warnings as errors). With no network, references into the Ansible docsite (intersphinx) cannot be
+    resolved: those are the only warnings allowed; a reference within this collection that does not resolve, or
+    any other warning, fails."""
+    venv, env, _collection = docs_tools
+    site = tmp_path / 'site'
+    site.mkdir(mode=0o700)
+    proc = subprocess.run([str(venv / 'bin' / 'antsibull-docs'), 'sphinx-init', '--use-current', '--dest-dir', str(site),
+                           'wsfc.rolling'], capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = subprocess.run(['bash', str(site / 'build.sh')], cwd=str(site), capture_output=True, text=True, check=False,
+                          timeout=900, env=env)
+    out = proc.stdout + proc.stderr
+    warnings = [line.split('WARNING: ', 1)[1] for line in out.splitlines() if 'WARNING: ' in line]
+    external = re.compile(r"undefined label: '(?!ansible_collections\.wsfc\.rolling\.)[^']+' \[ref\.ref\]$")
+    unexpected = [w for w in warnings if not external.match(w) and not w.startswith('failed to reach any of the inventories')]
+    assert not unexpected, '\n'.join(unexpected)
+    pages = dict((name, (site / 'build' / 'html' / 'collections' / 'wsfc' / 'rolling' / name))
+                 for name in ('index.html', 'cluster_gate_module.html', 'run_report_filter.html', 'rolling_update_role.html',
+                              'per_cluster_strategy.html'))
+    missing = [name for name, path in pages.items() if not path.is_file()]
+    assert not missing, (missing, out[-3000:])
+    assert 'Check that a failover cluster node can be taken out safely right now' in pages['cluster_gate_module.html'].read_text()
+
+
+def test_the_changelog_is_generated_from_the_fragments(docs_tools, tmp_path):
+    """antsibull-changelog accepts every fragment (lint), CHANGELOG.rst is what it generates from
+    changelogs/changelog.yaml, and a release of the galaxy.yml version takes every fragment into it."""
+    venv, env, _collection = docs_tools
+    tool = str(venv / 'bin' / 'antsibull-changelog')
+    copy = tmp_path / 'rolling'
+    for path in _tracked():
+        if os.path.isfile(os.path.join(ROOT, path)):
+            os.makedirs(os.path.dirname(str(copy / path)) or str(copy), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, path), str(copy / path))
+    proc = subprocess.run([tool, 'lint'], cwd=str(copy), capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+    proc = subprocess.run([tool, 'generate'], cwd=str(copy), capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(os.path.join(ROOT, 'CHANGELOG.rst')) as handle:
+        assert (copy / 'CHANGELOG.rst').read_text() == handle.read(), 'CHANGELOG.rst is not what antsibull-changelog generates'
+    fragments = sorted(os.listdir(str(copy / 'changelogs' / 'fragments')))
+    entries = []
+    for name in fragments:
+        with open(str(copy / 'changelogs' / 'fragments' / name)) as handle:
+            entries.extend(text for section in yaml.safe_load(handle).values() for text in section)
+    version = yaml.safe_load(open(os.path.join(ROOT, 'galaxy.yml')))['version']
+    proc = subprocess.run([tool, 'release', '--version', version, '--date', '2026-12-01'], cwd=str(copy), capture_output=True,
+                          text=True, check=False, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    released = ' '.join((copy / 'CHANGELOG.rst').read_text().split())
+    assert 'v%s' % version in released and entries
+    lost = [text for text in entries if ' '.join(text.split())[:60].replace('``', '') not in released.replace('``', '')]
+    assert not lost, lost
