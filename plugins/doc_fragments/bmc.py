@@ -88,6 +88,13 @@ options:
       - Redfish reports the serial number of the ComputerSystem. IPMI's Get Device ID carries none, and
         then the identity cannot be confirmed (the result says so); nothing is refused for that alone.
     type: str
+  system_id:
+    description:
+      - The Redfish C(Id) (or C(@odata.id)) of the ComputerSystem this BMC manages for the node, for a BMC that lists
+        several (a chassis or enclosure manager). Without it, such a BMC's system is chosen by O(system_serial);
+        without either, nothing is sent and the task names the systems it found. A BMC with one system needs neither.
+      - Ignored with O(protocol=ipmi).
+    type: str
 notes:
   - The modules run on the controller (or wherever the task is delegated to) and need network access to the
     BMCs; use C(delegate_to) V(localhost) or a play on the controller.

@@ -77,5 +77,6 @@ def bmc_argument_spec():
         timeout=dict(type='int', default=20),
         retries=dict(type='int', default=3),
         system_serial=dict(type='str'),
+        system_id=dict(type='str'),
         allow_insecure=dict(type='bool', default=False, fallback=(env_fallback, ['WSFC_BMC_ALLOW_INSECURE'])),
     )

@@ -77,6 +77,9 @@ options:
           fingerprint:
             description: SHA-256 fingerprint of a Redfish BMC's certificate.
             type: str
+          system_id:
+            description: The Redfish Id of the node's system, for a BMC that manages several.
+            type: str
   cau_required:
     description: The Cluster-Aware Updating role is needed (CAU scans or CAU-driven runs); its absence is an error.
     type: bool
@@ -179,6 +182,7 @@ def main():
                 ca_path=dict(type='path'),
                 validate_certs=dict(type='bool', default=True),
                 fingerprint=dict(type='str'),
+                system_id=dict(type='str'),
             )),
         )),
         cau_required=dict(type='bool', default=False),

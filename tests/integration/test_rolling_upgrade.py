@@ -237,3 +237,16 @@ def test_a_bmc_address_of_another_node_is_refused_before_anything_changes(start_
     assert said(proc, 'Check the BMC address in the inventory (wsfc_bmc_host)')
     assert changes(state) == []
     assert lab_state(state)['lock'] is None
+
+
+def test_an_upgrade_through_enclosure_managers_reaches_each_node_s_own_system(start_lab, playbook, tmp_path):
+    """Every node's Redfish BMC lists a neighbour's system first and publishes PowerCycle as its only restart: the
+    run picks each node's system by the serial number the cluster reports and restarts it as the BMC allows."""
+    state = start_lab('hyperv4')
+    fault(state, 'redfish_enclosure', ORDER)
+    fault(state, 'redfish_reset_types', dict((n, ['On', 'ForceOff', 'GracefulShutdown', 'PowerCycle']) for n in ORDER))
+    proc = playbook(PLAY, state['inventory'], options(tmp_path, wsfc_bmc_protocol='redfish'))[0]
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert_upgraded(state)
+    assert_safe(state)      # no request reached a neighbour (that is an invariant violation)
+    assert sorted(per_node(state, 'node.reprovisioned').values()) == [1, 1, 1, 1]

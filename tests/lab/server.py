@@ -190,12 +190,18 @@ class LabServer:
                 'power': node.chassis, 'boot_device': node.boot_device, 'persistent': node.boot_persistent,
                 'uefi': node.boot_uefi, 'host_name': node.name, 'model': node.model, 'manufacturer': node.manufacturer,
                 'serial': node.serial, 'bios_version': 'LAB.2.19.1', 'bmc_firmware': '2.41',
+                # An enclosure manager lists a neighbour's system before the node's own; a BMC publishes (and accepts)
+                # only some reset types.
+                'enclosure': node.name in (self.lab.faults.get('redfish_enclosure') or []),
+                'reset_types': (self.lab.faults.get('redfish_reset_types') or {}).get(node.name),
             }
 
-    def bmc_act(self, name, op, device=None, persistent=False, uefi=True):
+    def bmc_act(self, name, op, device=None, persistent=False, uefi=True, reset_type=None):
         with self.lab.lock:
             self.lab.advance()
             node = self._machine(name)
+            if reset_type:
+                self.lab.recorder.record('bmc.reset', node=node.name, reset_type=reset_type)
             if op == 'on':
                 provisioning.chassis_on(self.lab, node)
             elif op == 'off':
@@ -209,6 +215,9 @@ class LabServer:
                     maintenance.restart(self.lab, node)
             elif op == 'boot':
                 provisioning.set_boot(self.lab, node, device, persistent, uefi)
+            elif op == 'neighbour':
+                # A request for the other system of an enclosure's manager: another server, never to be touched.
+                self.lab.recorder.violation('bmc_touched_another_system', node=node.name, request=device)
             else:
                 raise ValueError('unknown BMC operation %r' % op)
 
@@ -234,7 +243,8 @@ class LabServer:
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
               'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy',
-              'reboot_pending', 'storage_repair', 'clock_skew', 'download_fail', 'update_partial', 'cau_run')
+              'reboot_pending', 'storage_repair', 'clock_skew', 'download_fail', 'update_partial', 'cau_run',
+              'redfish_enclosure', 'redfish_reset_types')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, download_fail {node: [kb]} (the download fails, 0x8024402C),
@@ -253,7 +263,9 @@ class LabServer:
         reboot_pending [node] (an earlier installation left a restart pending), storage_repair {minutes}
         (S2D starts repairing now, that many minutes of work at the resync rate, as after a node came back from a
         long absence), clock_skew {node: seconds}
-        (the node's clock is that far off the cluster's), cau_run true (a self-updating CAU run starts)."""
+        (the node's clock is that far off the cluster's), cau_run true (a self-updating CAU run starts),
+        redfish_enclosure [node] (its Redfish BMC lists a neighbour system first), redfish_reset_types {node: [types]}
+        (the only ResetType values its Redfish BMC publishes and accepts)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:

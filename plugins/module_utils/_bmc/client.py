@@ -34,7 +34,7 @@ class BmcOptions:
     """Validated connection options (the ``wsfc.rolling.bmc`` doc fragment)."""
 
     def __init__(self, name, user, password, protocol='ipmi', port=None, validate_certs=True, ca_path=None,
-                 fingerprint=None, timeout=20, retries=3, system_serial=None, allow_insecure=False):
+                 fingerprint=None, timeout=20, retries=3, system_serial=None, allow_insecure=False, system_id=None):
         if not name:
             raise InvalidOption('name (the BMC address) is required')
         if protocol not in PROTOCOLS:
@@ -56,6 +56,7 @@ class BmcOptions:
         self.port, self.validate_certs, self.ca_path = int(port), bool(validate_certs), ca_path
         self.fingerprint, self.timeout, self.retries = fingerprint, timeout, int(retries)
         self.system_serial = (system_serial or '').strip() or None
+        self.system_id = (system_id or '').strip() or None
         self.allow_insecure = bool(allow_insecure)
         if self.insecure_choices() and not self.allow_insecure:
             raise InvalidOption('Refusing an insecure connection to BMC %s: %s. Give ca_path or fingerprint, or accept '
@@ -73,7 +74,7 @@ class BmcOptions:
         return cls(params.get('name'), params.get('user'), params.get('password'), params.get('protocol') or 'ipmi',
                    params.get('port'), params.get('validate_certs', True), params.get('ca_path'),
                    params.get('fingerprint'), params.get('timeout') or 20, params.get('retries', 3),
-                   params.get('system_serial'), params.get('allow_insecure', False))
+                   params.get('system_serial'), params.get('allow_insecure', False), params.get('system_id'))
 
     @property
     def endpoint(self):

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import BmcClient, Busy
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    AuthenticationFailure, ConnectionFailure, MissingDependency, RemoteCommandError)
+    AuthenticationFailure, ConnectionFailure, InvalidOption, MissingDependency, RemoteCommandError, WrongNode)
 
 try:
     import requests
@@ -25,7 +25,11 @@ except ImportError:
 
 TARGETS = {'none': 'None', 'network': 'Pxe', 'disk': 'Hdd', 'cd': 'Cd', 'bios': 'BiosSetup'}
 DEVICES = dict((v, k) for k, v in TARGETS.items())
-RESET = {'on': 'On', 'off': 'ForceOff', 'soft_off': 'GracefulShutdown', 'cycle': 'ForceRestart'}
+# The ResetType values each power action may use, in order of preference; the first the system allows is sent
+# (BMCs publish a subset in ResetType@Redfish.AllowableValues: one has ForceRestart and no PowerCycle, another the
+# reverse). A system that publishes none is sent the first.
+RESET = {'on': ('On', 'ForceOn'), 'off': ('ForceOff',), 'soft_off': ('GracefulShutdown',),
+         'cycle': ('ForceRestart', 'PowerCycle')}
 
 
 class _PinnedAdapter(HTTPAdapter):
@@ -60,14 +64,16 @@ class RedfishClient(BmcClient):
         elif not o.validate_certs:
             self.verify = False
         self._system_path = None
+        self._etag = None
 
     def close(self):
         self.http.close()
 
-    def _request(self, method, path, what, body=None):
+    def _request(self, method, path, what, body=None, headers=None):
         o = self.options
         try:
-            reply = self.http.request(method, self.base + path, json=body, timeout=o.timeout, verify=self.verify)
+            reply = self.http.request(method, self.base + path, json=body, timeout=o.timeout, verify=self.verify,
+                                      headers=headers)
         except requests.exceptions.SSLError as exc:
             raise ConnectionFailure('The certificate of BMC %s could not be validated while trying to %s: %s. Give '
                                     'ca_path (the CA that signed it) or fingerprint (to pin it); validate_certs=false '
@@ -92,31 +98,75 @@ class RedfishClient(BmcClient):
         if reply.status_code == 204 or not reply.content:
             return {}
         try:
-            return reply.json()
+            doc = reply.json()
         except ValueError:
             raise RemoteCommandError('BMC %s answered %s with something that is not JSON' % (o.name, path))
+        if method == 'GET' and path == self._system_path:
+            # The version of the system resource a PATCH must name (If-Match): the ETag header, else @odata.etag.
+            self._etag = reply.headers.get('ETag') or doc.get('@odata.etag')
+        return doc
 
     def _system_uri(self):
+        """The ComputerSystem this client acts on. A BMC that lists several (a chassis manager, a multi-node
+        enclosure) is never guessed at: the one named by ``system_id``, else the one whose serial number is
+        ``system_serial``, else the run stops naming them."""
         if self._system_path is None:
-            members = self._request('GET', '/redfish/v1/Systems', 'list the systems').get('Members') or []
+            o = self.options
+            members = [m['@odata.id'] for m in self._request('GET', '/redfish/v1/Systems', 'list the systems').get('Members') or []]
             if not members:
-                raise RemoteCommandError('BMC %s lists no computer system' % self.options.name)
-            self._system_path = members[0]['@odata.id']
+                raise RemoteCommandError('BMC %s lists no computer system' % o.name)
+            ids = [m.rstrip('/').rsplit('/', 1)[-1] for m in members]
+            if o.system_id:
+                chosen = [m for m, i in zip(members, ids) if o.system_id in (i, m)]
+                if not chosen:
+                    raise InvalidOption('BMC %s has no system %s (system_id); its systems: %s' % (o.name, o.system_id, ', '.join(ids)))
+                self._system_path = chosen[0]
+            elif len(members) == 1:
+                self._system_path = members[0]
+            elif o.system_serial:
+                serials = dict((m, str(self._request('GET', m, 'read system %s' % i).get('SerialNumber') or '').strip())
+                               for m, i in zip(members, ids))
+                chosen = [m for m in members if serials[m].lower() == o.system_serial.lower()]
+                if not chosen:
+                    raise WrongNode('BMC %s manages %d systems and none has serial number %s (the node it was given for): '
+                                    'nothing was sent to it (serial numbers: %s). Check wsfc_bmc_host, or name the system '
+                                    'with system_id' % (o.name, len(members), o.system_serial,
+                                                        ', '.join('%s %s' % (i, serials[m] or 'none') for m, i in zip(members, ids))),
+                                    details={'endpoint': o.name, 'expected_serial': o.system_serial})
+                self._system_path = chosen[0]
+            else:
+                raise InvalidOption('BMC %s manages %d systems (%s): give system_id (wsfc_bmc_system_id) or the node\'s '
+                                    'serial number (system_serial) to say which one is the node; nothing was sent'
+                                    % (o.name, len(members), ', '.join(ids)))
         return self._system_path
 
     def _read(self):
         return self._request('GET', self._system_uri(), 'read the system')
 
     def _power_state(self):
-        state = self._read().get('PowerState')
+        return self._power(self._read())
+
+    @staticmethod
+    def _power(system):
+        state = system.get('PowerState')
         # PoweringOn counts as on and PoweringOff as off: the transition was already asked for.
         return 'on' if state in ('On', 'PoweringOn') else 'off'
 
     def _set_power(self, action):
-        kind = RESET[action]
-        if action == 'cycle' and self._power_state() == 'off':
-            kind = 'On'
-        self._request('POST', self._system_uri() + '/Actions/ComputerSystem.Reset', 'reset the system',
+        system = self._read()
+        if action == 'cycle' and self._power(system) == 'off':
+            action = 'on'
+        reset = (system.get('Actions') or {}).get('#ComputerSystem.Reset') or {}
+        allowed = reset.get('ResetType@Redfish.AllowableValues')
+        if allowed is None and reset.get('@Redfish.ActionInfo'):
+            info = self._request('GET', reset['@Redfish.ActionInfo'], 'read the reset action\'s parameters')
+            allowed = next((p.get('AllowableValues') for p in info.get('Parameters') or [] if p.get('Name') == 'ResetType'), None)
+        kind = next((k for k in RESET[action] if allowed is None or k in allowed), None)
+        if kind is None:
+            raise RemoteCommandError('BMC %s allows no reset type for %s (wanted one of %s; it allows %s)' % (
+                self.options.name, action, ', '.join(RESET[action]), ', '.join(allowed) or 'none'),
+                details={'endpoint': self.options.endpoint, 'allowed_reset_types': allowed})
+        self._request('POST', reset.get('target') or self._system_uri() + '/Actions/ComputerSystem.Reset', 'reset the system',
                       body={'ResetType': kind})
 
     def _boot(self):
@@ -130,13 +180,32 @@ class RedfishClient(BmcClient):
                 'uefi': None if mode is None else mode == 'UEFI'}
 
     def _set_boot(self, device, persistent, uefi):
+        current = self._read().get('Boot') or {}
         if device == 'none':
             boot = {'BootSourceOverrideEnabled': 'Disabled'}
         else:
-            boot = {'BootSourceOverrideTarget': TARGETS[device],
-                    'BootSourceOverrideEnabled': 'Continuous' if persistent else 'Once',
-                    'BootSourceOverrideMode': 'UEFI' if uefi else 'Legacy'}
-        self._request('PATCH', self._system_uri(), 'set the boot override', body={'Boot': boot})
+            allowed = current.get('BootSourceOverrideTarget@Redfish.AllowableValues')
+            if allowed is not None and TARGETS[device] not in allowed:
+                raise RemoteCommandError('BMC %s cannot boot its system from %s (%s): it allows %s' % (
+                    self.options.name, device, TARGETS[device], ', '.join(allowed) or 'none'),
+                    details={'endpoint': self.options.endpoint, 'allowed_boot_targets': allowed})
+            boot = {'BootSourceOverrideTarget': TARGETS[device], 'BootSourceOverrideEnabled': 'Continuous' if persistent else 'Once'}
+            # The mode only where the system has it (a property it does not have is refused as unknown).
+            if 'BootSourceOverrideMode' in current:
+                boot['BootSourceOverrideMode'] = 'UEFI' if uefi else 'Legacy'
+        self._patch_system({'Boot': boot}, 'set the boot override')
+
+    def _patch_system(self, body, what):
+        """PATCH the system resource naming the version just read (If-Match: its ETag), as BMCs that require it
+        want (HTTP 428 without it); one that changed in between (HTTP 412) is read again and patched once more."""
+        for attempt in (1, 2):
+            headers = {'If-Match': self._etag} if self._etag else None
+            try:
+                return self._request('PATCH', self._system_uri(), what, body=body, headers=headers)
+            except RemoteCommandError as exc:
+                if exc.details.get('http_status') != 412 or attempt == 2:
+                    raise
+                self._read()
 
     def _system(self):
         system = self._read()

@@ -273,7 +273,8 @@ def run(options, nodes, lock_stale_after=run_lock.STALE_AFTER, cau_required=Fals
 # -- for the doctor playbook -----------------------------------------------------------------------
 
 BMC_VARIABLES = (('name', 'wsfc_bmc_host'), ('user', 'wsfc_bmc_user'), ('password', 'wsfc_bmc_password'),
-                 ('protocol', 'wsfc_bmc_protocol'), ('port', 'wsfc_bmc_port'), ('ca_path', 'wsfc_bmc_ca_path'))
+                 ('protocol', 'wsfc_bmc_protocol'), ('port', 'wsfc_bmc_port'), ('ca_path', 'wsfc_bmc_ca_path'),
+                 ('system_id', 'wsfc_bmc_system_id'))
 
 
 def node_entry(host_vars):

@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.wsfc.rolling.plugins.module_utils._bmc import actions
 from ansible_collections.wsfc.rolling.plugins.module_utils._bmc.client import BmcClient, BmcOptions, Busy, connect
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
-    AuthenticationFailure, ConnectionFailure, InvalidOption, WrongNode)
+    AuthenticationFailure, ConnectionFailure, InvalidOption, RemoteCommandError, WrongNode)
 from lab import cli as lab_cli
 from unit.labproto import bmc_args
 
@@ -201,3 +201,78 @@ def test_unvalidated_redfish_only_when_accepted_or_pinned():
     assert BmcOptions('b', 'u', 'p', protocol='redfish', validate_certs=False, allow_insecure=True).insecure_choices()
     assert not BmcOptions('b', 'u', 'p', protocol='redfish', validate_certs=False, fingerprint='a' * 64).insecure_choices()
     assert not BmcOptions('b', 'u', 'p', protocol='ipmi', validate_certs=False).insecure_choices()
+
+
+def fault(lab, name, value):
+    lab_cli.control(lab, '/', {'action': 'fault', 'fault': name, 'value': value})
+
+
+def violations(lab):
+    return [e for e in lab_cli.control(lab, '/events') if e['kind'] == 'invariant.violation']
+
+
+def test_an_enclosure_managers_systems_are_chosen_by_serial_or_id_never_the_first_by_chance(lab):
+    """HV-N3's BMC lists a neighbour's system first, as an enclosure's manager does."""
+    fault(lab, 'redfish_enclosure', ['HV-N3'])
+    try:
+        serial = lab_cli.control(lab, '/bmc/HV-N3')['serial']
+        with pytest.raises(InvalidOption) as info:
+            connect(options(lab, 'HV-N3', 'redfish')).power_state()
+        assert 'manages 2 systems (1, 2): give system_id (wsfc_bmc_system_id) or' in str(info.value)
+        client = connect(options(lab, 'HV-N3', 'redfish', system_serial=serial))
+        assert client.identity_confirmed is True and client.system()['serial_number'] == serial
+        client.set_boot('network')
+        assert lab_node(lab, 'HV-N3')['boot_device'] == 'network'
+        client.set_boot('none')
+        before = len(bmc_events(lab, 'HV-N3'))
+        client.set_power('cycle')
+        client.close()
+        assert [e['kind'] for e in bmc_events(lab, 'HV-N3')[before:]][:2] == ['bmc.reset', 'bmc.power']
+        client = connect(options(lab, 'HV-N3', 'redfish', system_id='2'))
+        client.set_boot('none')
+        client.close()
+        with pytest.raises(WrongNode, match='manages 2 systems and none has serial number NOPE'):
+            connect(options(lab, 'HV-N3', 'redfish', system_serial='NOPE'))
+        with pytest.raises(InvalidOption, match='has no system 7'):
+            connect(options(lab, 'HV-N3', 'redfish', system_id='7')).power_state()
+        assert violations(lab) == []
+        # What a client that took the first system would have done: the lab calls it a violation.
+        neighbour = connect(options(lab, 'HV-N3', 'redfish', system_id='1'))
+        neighbour.set_boot('network')
+        neighbour.close()
+        assert [v['rule'] for v in violations(lab)] == ['bmc_touched_another_system']
+    finally:
+        fault(lab, 'redfish_enclosure', None)
+
+
+def test_a_patch_names_the_version_it_read_and_a_bmc_without_etags_is_patched_plainly(lab):
+    """The lab's BMC answers 428 to a PATCH without If-Match and 412 to a stale one."""
+    client = connect(options(lab, 'HV-N4', 'redfish'))
+    client.set_boot('cd')
+    assert lab_node(lab, 'HV-N4')['boot_device'] == 'cd'
+    # Another client changed the system since this one read it: the stale PATCH is refused, read again, sent again.
+    client._etag = 'W/"stale"'
+    client._patch_system({'Boot': {'BootSourceOverrideEnabled': 'Disabled'}}, 'clear the override')
+    assert lab_node(lab, 'HV-N4')['boot_device'] == 'none'
+    client._etag = None
+    with pytest.raises(RemoteCommandError, match='HTTP 428'):
+        client._request('PATCH', client._system_uri(), 'set the boot override', body={'Boot': {'BootSourceOverrideEnabled': 'Disabled'}})
+    client.close()
+
+
+@pytest.mark.parametrize('allowed, sent', [
+    (['On', 'ForceOff', 'PowerCycle'], 'PowerCycle'),
+    (['On', 'ForceOff', 'ForceRestart', 'PowerCycle'], 'ForceRestart')])
+def test_the_reset_type_is_one_the_system_allows(lab, allowed, sent):
+    fault(lab, 'redfish_reset_types', {'HV-N1': allowed})
+    try:
+        client = connect(options(lab, 'HV-N1', 'redfish'))
+        before = len(bmc_events(lab, 'HV-N1'))
+        client.set_power('cycle')
+        assert [e['reset_type'] for e in bmc_events(lab, 'HV-N1')[before:] if e['kind'] == 'bmc.reset'] == [sent]
+        with pytest.raises(RemoteCommandError, match=r'allows no reset type for soft_off \(wanted one of GracefulShutdown; it allows '
+                                                     + ', '.join(allowed)):
+            client.set_power('soft_off')
+        client.close()
+    finally:
+        fault(lab, 'redfish_reset_types', None)
