@@ -569,6 +569,67 @@ def _node_line(node, work):
     return '; '.join(parts)
 
 
+# What the estimate of a node's cycle assumes where the cluster cannot tell: the migration network's speed (and the
+# memory a live migration copies per MB of VM memory, as pages dirtied during the copy are sent again), the update
+# source's download rate, Windows Update's install rate, one restart of a physical server (shutdown with "Working on
+# updates", firmware POST, Windows starting, the cluster service joining), a reinstall and an in-place upgrade.
+# <runbook>_estimate_rates overrides any of them with the figures of your own datacenter.
+ESTIMATE_RATES = {'migration_gbps': 10.0, 'migration_overhead': 1.3, 'migration_setup_seconds': 2.0, 'parallel_migrations': 2,
+                  'download_mb_per_second': 25.0, 'install_mb_per_second': 5.0, 'restart_seconds': 420.0,
+                  'reinstall_seconds': 1800.0, 'in_place_seconds': 3600.0}
+
+
+def estimate(run_plan, capacity, kind='update', method=None, rates=None):
+    """How long each queued node's cycle should take, from the cluster's own figures: the memory of the VMs it runs
+    (``capacity``, as the first gate measured every node: {node: {'vms': {vm: MB}}}) moved off and back, the size of
+    its updates (the plan's search results) downloaded and installed, a restart when one is expected; an upgrade's
+    reinstall or in-place upgrade instead of the updates. Storage resync is not estimated (it depends on what the
+    VMs write meanwhile). Returns {'nodes': {host: {'seconds', 'parts': {part: seconds}, 'vms', 'memory_mb'}} for the
+    queue, 'seconds' (the nodes one after another), 'lines' (the estimate in words)}."""
+    r = dict(ESTIMATE_RATES, **dict((k, float(v)) for k, v in (rates or {}).items()))
+    names = run_plan.get('node_names') or {}
+    out = {}
+    for host in run_plan.get('queue') or []:
+        work = (run_plan.get('nodes') or {}).get(host) or {}
+        vms = ((capacity or {}).get(names.get(host, host)) or {}).get('vms') or {}
+        memory = sum(int(mb or 0) for mb in vms.values())
+        move = (memory * r['migration_overhead'] * 8 / 1000.0 / r['migration_gbps']
+                + r['migration_setup_seconds'] * len(vms) / max(r['parallel_migrations'], 1))
+        parts = {'drain': move}
+        if kind == 'upgrade':
+            parts['reinstall' if method != 'in_place' else 'in-place upgrade'] = (
+                r['reinstall_seconds'] if method != 'in_place' else r['in_place_seconds'])
+        else:
+            size = work.get('download_mb') or 0
+            parts['download'] = size / r['download_mb_per_second']
+            parts['install'] = size / r['install_mb_per_second']
+            if work.get('restart') is not False:
+                parts['restart'] = r['restart_seconds']
+        parts['failback'] = move
+        out[host] = {'seconds': int(round(sum(parts.values()))), 'parts': dict((k, int(round(v))) for k, v in parts.items()),
+                     'vms': len(vms), 'memory_mb': memory}
+    return {'nodes': out, 'seconds': sum(e['seconds'] for e in out.values()), 'lines': _estimate_lines(out, run_plan, kind)}
+
+
+def _minutes(seconds):
+    return '%d s' % seconds if seconds < 90 else '%d min' % int(round(seconds / 60.0))
+
+
+def _estimate_lines(estimates, run_plan, kind):
+    """The estimate in words: one line per queued node and the cluster's total (nodes one after another)."""
+    lines = []
+    for host in run_plan.get('queue') or []:
+        e = estimates.get(host)
+        if e:
+            lines.append('%s: about %s (%d VM(s), %d MB to move off and back; %s)' % (
+                host, _minutes(e['seconds']), e['vms'], e['memory_mb'],
+                ', '.join('%s %s' % (part, _minutes(sec)) for part, sec in e['parts'].items())))
+    total = sum(e['seconds'] for e in estimates.values())
+    lines.append('%s: about %s for %d node(s), storage resync not included (figures the cluster cannot tell are assumed: '
+                 'rolling_%s_estimate_rates)' % (run_plan.get('cluster'), _minutes(total), len(estimates), kind))
+    return lines
+
+
 def upgrade_summary(final, target_build):
     """After an upgrade run: how many nodes run the target build, and the functional level (and how to raise it)."""
     upgrade = (final or {}).get('upgrade') or {}

@@ -93,6 +93,8 @@ def _node_record(host, status, failure, variables, run, snapshot, final, runbook
         'updates_failed': [{'kb': u.get('kb'), 'title': u.get('title')} for u in install.get('failed_updates') or []],
         'restarts': install.get('restarts') or 0,
         'build_before': before, 'build_after': after, 'left': left,
+        # What the preflight estimated the node's cycle would take (storage resync not included).
+        'estimated_seconds': ((run.get('estimate') or {}).get(host) or {}).get('seconds'),
     }
 
 
@@ -230,21 +232,22 @@ def _timeline(cluster):
 
 
 def _details(cluster):
-    head = ('<tr><th>node</th><th>status</th><th>phases (s)</th><th>gates</th><th>roles moved</th><th>updates installed</th>'
+    head = ('<tr><th>node</th><th>status</th><th>took / estimated (s)</th><th>phases (s)</th><th>gates</th><th>roles moved</th><th>updates installed</th>'
             '<th>build before / after</th><th>left as</th></tr>')
     rows = []
     for node in cluster['nodes']:
         phases = ', '.join('%s %.1f%s' % (p['phase'], p['seconds'], ' FAILED' if p['failed'] else '') for p in node['phases'])
         gates = ', '.join('%s %s' % (g['name'], 'ok' if g['ok'] else 'FAILED') for g in node['gates'])
         updates = ', '.join(u['kb'] or '?' for u in node['updates_installed']) or '-'
-        rows.append('<tr><td>%s</td><td class="%s">%s</td><td>%s</td><td>%s</td><td>%d out, %d back%s</td><td>%s</td>'
-                    '<td>%s / %s</td><td>%s</td></tr>' % (
+        rows.append('<tr><td>%s</td><td class="%s">%s</td><td>%s / %s</td><td>%s</td><td>%s</td><td>%d out, %d back%s</td>'
+                    '<td>%s</td><td>%s / %s</td><td>%s</td></tr>' % (
                         escape(node['node']), _status_class(node), escape(node['status']),
+                        '%.0f' % node['seconds'] if node['phases'] else '-', node['estimated_seconds'] or '-',
                         escape(phases or '-'), escape(gates or '-'), len(node['roles_moved']), len(node['roles_back']),
                         escape(' (not back: %s)' % ', '.join(node['roles_not_back'])) if node['roles_not_back'] else '',
                         escape(updates), node['build_before'] or '-', node['build_after'] or '-', escape(node['left'] or '-')))
         if node['failure']:
-            rows.append('<tr><td></td><td colspan="7" class="failed"><pre>%s</pre></td></tr>' % escape(node['failure']))
+            rows.append('<tr><td></td><td colspan="8" class="failed"><pre>%s</pre></td></tr>' % escape(node['failure']))
     return '<table class="details">%s%s</table>' % (head, ''.join(rows))
 
 

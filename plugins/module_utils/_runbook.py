@@ -10,6 +10,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import CLASSIFICATIONS, KB, unknown_classifications
+from ansible_collections.wsfc.rolling.plugins.module_utils._plan import ESTIMATE_RATES
 
 # variable suffix -> (smallest allowed value, what it is)
 BOUNDS = {
@@ -70,6 +71,16 @@ def option_errors(variables, runbook, nodes=None, playbook_dir=None, names=None)
             problem = _task_file_error(prefix + suffix, str(path), playbook_dir)
             if problem:
                 errors.append(problem)
+    rates = variables.get(prefix + 'estimate_rates') or {}
+    if not isinstance(rates, dict):
+        errors.append('%sestimate_rates must be a mapping of figures, got %r' % (prefix, rates))
+    else:
+        unknown = sorted(k for k in rates if k not in ESTIMATE_RATES)
+        bad = sorted(k for k, v in rates.items() if k in ESTIMATE_RATES and (_number(v) is None or _number(v) <= 0))
+        if unknown or bad:
+            errors.append('%sestimate_rates: %s' % (prefix, '; '.join(
+                (['unknown figures %s (known: %s)' % (', '.join(unknown), ', '.join(sorted(ESTIMATE_RATES)))] if unknown else [])
+                + (['not positive numbers: %s' % ', '.join(bad)] if bad else []))))
     report = variables.get(prefix + 'report_dir')
     if report:
         directory = os.path.abspath(os.path.expanduser(str(report)))

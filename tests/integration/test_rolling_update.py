@@ -280,6 +280,14 @@ def test_a_dry_run_of_a_cluster_that_needs_updates_reads_and_gates_everything_an
     for node in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):
         assert re.search(r'%s: updates to install; \d+ clustered role\(s\) to move; 3 update\(s\), \d+ MB: KB5068791, '
                          r'KB5066139, KB890830; restart expected' % node, proc.stdout), node
+    # How long each node should take, from its VMs' memory (measured by the gate) and its updates' sizes; the report
+    # carries it.
+    out = ' '.join(proc.stdout.split())
+    for node in ('HV-N1', 'HV-N2', 'HV-N3', 'HV-N4'):
+        assert re.search(r'%s: about \d+ min \(5 VM\(s\), [1-9]\d* MB to move off and back; drain \d+ (s|min), download \d+ s, '
+                         r'install \d+ (s|min), restart 7 min, failback \d+ (s|min)\)' % node, out), node
+    assert said(proc, 'HVCLU01: about') and said(proc, 'storage resync not included')
+    assert all(n['estimated_seconds'] > 420 for n in report['clusters'][0]['nodes'])
     # Every node's gate was checked (without the lock check mode did not take), and nothing changed.
     assert len(re.findall(r'Check that this node may be taken out now', proc.stdout)) == 4
     assert said(proc, 'HVCLU01: check mode, nothing was changed; 4 queued node(s) previewed'), proc.stdout[-3000:]

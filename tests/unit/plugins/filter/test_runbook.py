@@ -44,6 +44,15 @@ def test_the_node_order_names_nodes_by_host_or_by_node_name_in_any_case():
                       'rolling_update_node_order names a node more than once: HV-N2, hv-n2.lab.test']
 
 
+def test_the_estimate_rates_are_known_positive_figures():
+    assert option_errors({'rolling_update_estimate_rates': {'migration_gbps': 25}}, 'rolling_update') == []
+    errors = option_errors({'rolling_update_estimate_rates': {'migration_gbps': 0, 'warp': 9}}, 'rolling_update')
+    assert len(errors) == 1 and errors[0].startswith('rolling_update_estimate_rates: unknown figures warp (known: ')
+    assert errors[0].endswith('; not positive numbers: migration_gbps')
+    assert option_errors({'rolling_update_estimate_rates': 'fast'}, 'rolling_update') == [
+        "rolling_update_estimate_rates must be a mapping of figures, got 'fast'"]
+
+
 def test_upgrade_options():
     assert option_errors({'rolling_upgrade_target_build': '20348', 'rolling_upgrade_method': 'reprovision'},
                          'rolling_upgrade', NODES) == []

@@ -424,3 +424,24 @@ def test_the_finish_releases_the_lock_of_a_run_without_a_failure_and_clears_a_st
     idle = plan_mod.cluster_outcome(['N1'], {'N1': {}}, '__runbook', {'run_id': 'r', 'queue': [], 'stale_own_lock': 'True'}, now=0)
     assert idle['clear_stale_lock'] and not idle['release_lock']
     assert not plan_mod.cluster_outcome(['N1'], {'N1': {}}, '__runbook', {'run_id': 'r', 'queue': []}, now=0)['clear_stale_lock']
+
+
+def test_the_estimate_of_each_node_comes_from_its_vms_memory_and_its_updates_sizes():
+    p = plan_mod.plan(cluster(), NODES, scans=SCANS, owner='alice')
+    capacity = {'N1': {'vms': {'a': 8000, 'b': 2000}}, 'N3': {'vms': {'c': 4000}}, 'N4': {'vms': {}}}
+    e = plan_mod.estimate(p, capacity)
+    n1 = e['nodes']['N1']
+    # 10 GB at 10 Gbit/s with 1.3 times copied: 10.4 s, plus 2 s per VM over 2 at a time: 12 s each way.
+    assert n1['parts'] == {'drain': 12, 'download': 24, 'install': 120, 'restart': 420, 'failback': 12}
+    assert (n1['seconds'], n1['vms'], n1['memory_mb']) == (589, 2, 10000)     # the parts unrounded: 588.8
+    # N4 only has a restart pending: no download, no install.
+    assert e['nodes']['N4']['parts'] == {'drain': 0, 'download': 0, 'install': 0, 'restart': 420, 'failback': 0}
+    assert e['seconds'] == sum(n['seconds'] for n in e['nodes'].values())
+    assert e['lines'][0].startswith('N4: about 7 min (0 VM(s), 0 MB to move off and back; drain 0 s, download 0 s')
+    assert e['lines'][-1].startswith('CLU: about ') and 'storage resync not included' in e['lines'][-1]
+    # Your own figures replace the assumed ones; an upgrade reinstalls instead of updating.
+    faster = plan_mod.estimate(p, capacity, rates={'migration_gbps': 40, 'restart_seconds': 200})['nodes']['N1']
+    assert faster['parts']['drain'] == 5 and faster['parts']['restart'] == 200     # 2.6 s + 2 s
+    up = plan_mod.plan(cluster(upgrade=['N1']), NODES, kind='upgrade', owner='alice')
+    assert plan_mod.estimate(up, capacity, 'upgrade', 'in_place')['nodes']['N1']['parts'] == {
+        'drain': 12, 'in-place upgrade': 3600, 'failback': 12}
