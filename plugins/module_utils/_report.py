@@ -128,6 +128,8 @@ def run_report(hosts, hostvars, prefix, runbook, check_mode=False, now=None):
         failed_any = failed_any or failed
         clusters.append({'cluster': outcome['name'], 'address': address, 'result': 'failed' if failed else 'succeeded',
                          'preflight_failed': outcome['preflight_failed'], 'seconds': outcome['seconds'],
+                         # Why the preflight refused to start (the checks that stopped it otherwise are in the output).
+                         'refusals': list((executor.get(prefix + '_plan') or {}).get('refusals') or []),
                          'started': int(run.get('started') or 0) or None, 'nodes': nodes})
     return {'runbook': runbook, 'check_mode': bool(check_mode), 'result': 'failed' if failed_any else 'succeeded',
             'finished': int(time.time() if now is None else now), 'clusters': clusters}
@@ -146,7 +148,8 @@ def junit(report):
         counts = {'tests': 0, 'failures': 0, 'skipped': 0}
         if cluster['preflight_failed']:
             case = ElementTree.SubElement(suite, 'testcase', classname=str(cluster['cluster']), name='preflight', time='0')
-            ElementTree.SubElement(case, 'failure', message='the preflight stopped this cluster: nothing was started')
+            failure = ElementTree.SubElement(case, 'failure', message='the preflight stopped this cluster: nothing was started')
+            failure.text = '\n'.join(cluster['refusals'])
             counts['tests'] += 1
             counts['failures'] += 1
         for node in cluster['nodes']:
@@ -267,6 +270,8 @@ def html(report):
         parts.append('<h2>%s <span class="%s">%s</span>, %d s%s</h2>' % (
             escape(str(cluster['cluster'])), escape(cluster['result']), escape(cluster['result']), cluster['seconds'] or 0,
             ' (its preflight stopped it: nothing was started)' if cluster['preflight_failed'] else ''))
+        if cluster['refusals']:
+            parts.append('<p class="failed">%s</p>' % escape('; '.join(cluster['refusals'])))
         parts.append(_timeline(cluster))
         parts.append(_details(cluster))
     parts.append('</body></html>\n')

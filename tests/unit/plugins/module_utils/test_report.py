@@ -47,7 +47,8 @@ def fleet(failed=False, preflight_failed=False):
           '__rolling_update_resume': {'skipped': True} if failed else result(1150, 5)}
     hostvars = {'n1.lab': n1, 'n2.lab': n2}
     if preflight_failed:
-        hostvars['b1'] = {'wsfc_cluster_address': 'b', 'wsfc_cluster_name': 'B', '__runbook_executor': 'b1'}
+        hostvars['b1'] = {'wsfc_cluster_address': 'b', 'wsfc_cluster_name': 'B', '__runbook_executor': 'b1',
+                          '__runbook_plan': {'refusals': ['nodes not Up: B2. No run lock.']}}
     return hostvars
 
 
@@ -80,7 +81,9 @@ def test_junit_has_a_case_per_phase_the_failure_and_the_clusters_whose_preflight
     assert [(c.get('classname'), c.get('name')) for c in a.findall('testcase')][3:5] == [('A.n1.lab', 'resume'), ('A.n2.lab', 'gate')]
     failure = a.find("testcase[@name='install and restart'][@classname='A.n2.lab']/failure")
     assert failure.get('message') == 'Windows Update failed on N2' and failure.text == 'Rolling update stopped at N2: boom'
-    assert [(c.get('name'), c[0].tag) for c in b.findall('testcase')] == [('preflight', 'failure')]
+    assert [(c.get('name'), c[0].tag, c[0].text) for c in b.findall('testcase')] == [
+        ('preflight', 'failure', 'nodes not Up: B2. No run lock.')]
+    assert 'nodes not Up: B2. No run lock.' in _report.html(report)
     assert a.find("testcase[@name='drain'][@classname='A.n1.lab']").get('time') == '10.000'
 
 
