@@ -28,10 +28,10 @@ def _names(nodes):
 
 
 def _node(cluster, name):
-    return _member(cluster.get('nodes'), name)
+    return member(cluster.get('nodes'), name)
 
 
-def _member(nodes, name):
+def member(nodes, name):
     """The node of ``nodes`` named ``name``; Windows compares computer names without regard to case."""
     return next((n for n in nodes or [] if str(n.get('name')).lower() == str(name).lower()), None)
 
@@ -476,11 +476,12 @@ def cluster_summary(outcome, final, runbook, check_mode=False):
 
 
 def fleet_outcomes(hosts, hostvars, prefix):
-    """[(cluster address, cluster_outcome())] for every cluster of ``hosts``, in inventory order."""
+    """[(cluster address, its hosts, the variables of its executor, cluster_outcome())] for every cluster of
+    ``hosts``, in inventory order."""
     out = []
     for cluster, members in fleet(hosts, hostvars).items():
-        executor = (hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]
-        out.append((cluster, cluster_outcome(members, hostvars, prefix, (hostvars.get(executor) or {}).get(prefix + '_state'))))
+        executor = hostvars.get((hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]) or {}
+        out.append((cluster, members, executor, cluster_outcome(members, hostvars, prefix, executor.get(prefix + '_state'))))
     return out
 
 
@@ -488,7 +489,7 @@ def fleet_summary(hosts, hostvars, prefix, runbook, check_mode=False):
     """One line per cluster of the fleet and a total line (``check_mode``: see cluster_summary())."""
     verb = _verb(runbook)
     lines, totals = [], {'clusters': 0, 'failed': 0, 'done': 0, 'left': 0}
-    for _cluster, outcome in fleet_outcomes(hosts, hostvars, prefix):
+    for _cluster, _members, _executor, outcome in fleet_outcomes(hosts, hostvars, prefix):
         lines.append(cluster_summary(outcome, None, verb, check_mode))
         totals['clusters'] += 1
         totals['failed'] += 1 if outcome['failed'] or outcome['preflight_failed'] else 0
@@ -526,7 +527,7 @@ def next_node(host, hosts, hostvars, max_failed=0, now=None, runbook='rolling_up
 def failure_report(info, node, error, runbook, owner):
     """What the run says about a node that failed: the error, where the node was left (read after the failure),
     and how to go on."""
-    left = _member((info or {}).get('nodes'), node)
+    left = member((info or {}).get('nodes'), node)
     if left is None:
         where = 'not a member of the cluster (evicted)'
     else:
@@ -596,9 +597,10 @@ def estimate(run_plan, capacity, kind='update', method=None, rates=None):
         move = (memory * r['migration_overhead'] * 8 / 1000.0 / r['migration_gbps']
                 + r['migration_setup_seconds'] * len(vms) / max(r['parallel_migrations'], 1))
         parts = {'drain': move}
-        if kind == 'upgrade':
-            parts['reinstall' if method != 'in_place' else 'in-place upgrade'] = (
-                r['reinstall_seconds'] if method != 'in_place' else r['in_place_seconds'])
+        if kind == 'upgrade' and method == 'in_place':
+            parts['in-place upgrade'] = r['in_place_seconds']
+        elif kind == 'upgrade':
+            parts['reinstall'] = r['reinstall_seconds']
         else:
             size = work.get('download_mb') or 0
             parts['download'] = size / r['download_mb_per_second']
@@ -608,14 +610,15 @@ def estimate(run_plan, capacity, kind='update', method=None, rates=None):
         parts['failback'] = move
         out[host] = {'seconds': int(round(sum(parts.values()))), 'parts': dict((k, int(round(v))) for k, v in parts.items()),
                      'vms': len(vms), 'memory_mb': memory}
-    return {'nodes': out, 'seconds': sum(e['seconds'] for e in out.values()), 'lines': _estimate_lines(out, run_plan, kind)}
+    total = sum(e['seconds'] for e in out.values())
+    return {'nodes': out, 'seconds': total, 'lines': _estimate_lines(out, total, run_plan, kind)}
 
 
 def _minutes(seconds):
     return '%d s' % seconds if seconds < 90 else '%d min' % int(round(seconds / 60.0))
 
 
-def _estimate_lines(estimates, run_plan, kind):
+def _estimate_lines(estimates, total, run_plan, kind):
     """The estimate in words: one line per queued node and the cluster's total (nodes one after another)."""
     lines = []
     for host in run_plan.get('queue') or []:
@@ -624,7 +627,6 @@ def _estimate_lines(estimates, run_plan, kind):
             lines.append('%s: about %s (%d VM(s), %d MB to move off and back; %s)' % (
                 host, _minutes(e['seconds']), e['vms'], e['memory_mb'],
                 ', '.join('%s %s' % (part, _minutes(sec)) for part, sec in e['parts'].items())))
-    total = sum(e['seconds'] for e in estimates.values())
     lines.append('%s: about %s for %d node(s), storage resync not included (figures the cluster cannot tell are assumed: '
                  'rolling_%s_estimate_rates)' % (run_plan.get('cluster'), _minutes(total), len(estimates), kind))
     return lines
@@ -659,7 +661,7 @@ def upgrade_node(info, node, capacity=None):
     run keeps its first capture), a drain for a member that is not Down; and whose memory the gate measures: the
     node alone when the preflight measured the others (``capacity``, kept in the run), else every member."""
     members = (info or {}).get('nodes') or []
-    found = _member(members, node)
+    found = member(members, node)
     state = (found or {}).get('state')
     return {'node': found, 'member': found is not None, 'gate': state == 'Up', 'capture': state == 'Up',
             'drain': found is not None and state != 'Down',

@@ -18,7 +18,7 @@ import time
 from html import escape
 from xml.etree import ElementTree
 
-from ansible_collections.wsfc.rolling.plugins.module_utils._plan import FACTS, fleet_outcomes, run_state
+from ansible_collections.wsfc.rolling.plugins.module_utils._plan import FACTS, fleet_outcomes, member
 
 # (phase, the variable a node's task registers it in), in the order of a node's cycle. A phase a node did not go
 # through (skipped, or a run that resumed it past that point) is left out of its timeline.
@@ -56,12 +56,6 @@ def _phases(variables, runbook):
     return sorted(out, key=lambda p: p['start'])
 
 
-def _build(info, node):
-    """The build number cluster_info ``info`` read for ``node``, and its node entry."""
-    found = next((n for n in (info or {}).get('nodes') or [] if str(n.get('name')).lower() == str(node).lower()), None)
-    return (found or {}).get('build_number'), found
-
-
 def _node_record(host, status, failure, variables, run, snapshot, final, runbook):
     node = (run.get('node_names') or {}).get(host) or host
     phases = _phases(variables, runbook)
@@ -69,10 +63,10 @@ def _node_record(host, status, failure, variables, run, snapshot, final, runbook
     drain = variables.get('__%s_drain' % runbook) or {}
     resume = variables.get('__%s_resume' % runbook) or {}
     install = variables.get('__%s_install' % runbook) or {}
-    before, _found = _build(snapshot, node)
-    after, found = _build(final, node)
-    # An update changes the build revision (UBR), which only the node itself reports.
-    before, after = install.get('os_build_before') or before, install.get('os_build_after') or after
+    found = member(final.get('nodes'), node)
+    # An update changes the build revision (UBR), which only the node itself reports; else the cluster's reads.
+    before = install.get('os_build_before') or (member(snapshot.get('nodes'), node) or {}).get('build_number')
+    after = install.get('os_build_after') or (found or {}).get('build_number')
     if found is None and final:
         left = 'not a member of the cluster'
     elif found is not None:
@@ -98,20 +92,25 @@ def _node_record(host, status, failure, variables, run, snapshot, final, runbook
     }
 
 
+def _final(hosts, hostvars, prefix):
+    """The cluster as the finish read it, on whichever of ``hosts`` read it ({} when none did)."""
+    for host in hosts:
+        final = (hostvars.get(host) or {}).get(prefix + '_final')
+        if isinstance(final, dict) and not final.get('skipped'):
+            return final
+    return {}
+
+
 def run_report(hosts, hostvars, prefix, runbook, check_mode=False, now=None):
     """The run as data, for a change ticket, a workflow or AWX's job artifacts: per cluster its outcome and per
     queued node what became of it (done, failed with the failure report, not started; previewed in check mode),
     with its phases (start, end, seconds, failed), gate results, roles moved, updates installed by KB, build
     before and after, and where it was left."""
     clusters, failed_any = [], False
-    for address, outcome in fleet_outcomes(hosts, hostvars, prefix):
-        members = [h for h in hosts if (hostvars.get(h) or {}).get('wsfc_cluster_address') == address]
-        run = run_state(members[0], hostvars) if members else {}
-        executor = hostvars.get((hostvars.get(members[0]) or {}).get(prefix + '_executor') or members[0]) or {} if members else {}
+    for address, members, executor, outcome in fleet_outcomes(hosts, hostvars, prefix):
+        run = executor.get(prefix + '_state') or {}
         snapshot = executor.get(prefix + '_cluster') or {}
-        final = next(((hostvars.get(h) or {}).get(prefix + '_final') for h in members
-                      if isinstance((hostvars.get(h) or {}).get(prefix + '_final'), dict)
-                      and not (hostvars.get(h) or {}).get(prefix + '_final', {}).get('skipped')), None) or {}
+        final = _final(members, hostvars, prefix)
         nodes = []
         queued = outcome['queue'] + ([outcome['failed']] if outcome['failed'] and outcome['failed'] not in outcome['queue'] else [])
         for node in queued:
