@@ -70,6 +70,7 @@ def render():
         constant('SHIM', shipped(shim), ['powershell/' + part for part in parts]),
         constant('WINDOWS_UPDATE_TASK', shipped(read('windows-update-task.ps1')), ['powershell/windows-update-task.ps1']),
         constant('OS_UPGRADE_TASK', shipped(read('os-upgrade-task.ps1')), ['powershell/os-upgrade-task.ps1']),
+        constant('CAU_RUN_TASK', shipped(read('cau-run-task.ps1')), ['powershell/cau-run-task.ps1']),
     ]
     return HEADER + '\n\n'.join(body)
 

@@ -34,9 +34,18 @@ options:
     type: str
   target_build:
     description:
-      - A Windows Server build to plan a rolling OS upgrade to (for example V(20348), Windows Server 2022).
-        Adds RV(upgrade); fails when the target is older than the cluster or a node, or skips a version.
+      - A build to plan a rolling OS upgrade to (for example V(20348), Windows Server 2022 or Azure Stack HCI
+        21H2, or V(25398), Azure Stack HCI 23H2). The release is the build in the cluster's product (Windows
+        Server or Azure Stack HCI, from the ProductName of the node that answers).
+      - Adds RV(upgrade); fails when the target is of another product, older than the cluster or a node, or more
+        than one release up from a node, naming the allowed next step.
     type: int
+  method:
+    description:
+      - With O(target_build), how the nodes would be upgraded; V(reprovision) (a reinstall) is refused on a
+        cluster with Storage Spaces Direct, whose nodes keep their drives only through an in-place upgrade.
+    type: str
+    choices: [reprovision, in_place]
   lock_stale_after:
     description: Seconds without a heartbeat after which RV(run_lock) is reported as abandoned.
     type: int
@@ -155,7 +164,8 @@ upgrade:
       the next one, and not older than any node (else the task fails, naming why).
   returned: when O(target_build) is given
   type: dict
-  sample: {target_build: 20348, target_level: 11, nodes_on_target: [HV-N1], nodes_to_upgrade: [HV-N2, HV-N3, HV-N4]}
+  sample: {target_build: 20348, target_level: 11, target_release: Windows Server 2022, product: Windows Server,
+           nodes_on_target: [HV-N1], nodes_to_upgrade: [HV-N2, HV-N3, HV-N4]}
 round_trips:
   description: WinRM round trips the module made (one PowerShell execution each).
   returned: success
@@ -174,14 +184,14 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_mo
 def _read(module):
     target = module.params['target_build']
     if target is not None:
-        upgrade.level_of_build(target)
+        upgrade.check_build(target)
     # Through winrm_host, or the next of winrm_fallback_hosts when it cannot be reached.
     with session_from_module(module) as runner:
         state = read_cluster_state(runner, expected_cluster=module.params['cluster_name'],
                                    lock_stale_after=module.params['lock_stale_after'])
         result = state.to_dict()
         if target is not None:
-            result['upgrade'] = upgrade.plan(state.cluster.functional_level, state.nodes, target)
+            result['upgrade'] = upgrade.plan(state.cluster, state.nodes, target, module.params['method'])
         result.update(changed=False, round_trips=runner.round_trips)
     return result
 
@@ -189,6 +199,7 @@ def _read(module):
 def main():
     argument_spec = winrm_argument_spec()
     argument_spec.update(cluster_name=dict(type='str'), target_build=dict(type='int'),
+                         method=dict(type='str', choices=['reprovision', 'in_place']),
                          lock_stale_after=dict(type='int', default=600))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _read)

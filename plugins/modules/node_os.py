@@ -131,7 +131,7 @@ def _os(state):
 def _apply(module):
     p = module.params
     check_wait_options(p)
-    upgrade.level_of_build(p['build'])
+    upgrade.check_build(p['build'])
     with runner_from_module(module, node=p['name']) as runner:
         if not p['setup_media'] and (not p['wait'] or module.check_mode):
             # What the node runs now, without waiting; in check mode also in place of the wait for the new build

@@ -56,6 +56,8 @@ $WsfcOperations['cluster.get'] = {
         DynamicQuorum = [int]$c.DynamicQuorum
         WitnessDynamicWeight = [int]$c.WitnessDynamicWeight
         ComputerName = [string]$env:COMPUTERNAME
+        # The product of the node that answers (Windows Server 2022 and Azure Stack HCI 21H2 share build 20348).
+        ProductName = [string](Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' -Name ProductName).ProductName
     }
 }
 

@@ -72,3 +72,97 @@ $WsfcOperations['cau.role'] = {
         Parameters = $parameters
     }
 }
+
+# Updating Runs started by the collection: Invoke-CauRun runs in a scheduled task (cau-run-task.ps1) on
+# the node, logged on as the user CAU acts as; the controller follows it with Get-CauRun and reads the
+# report at the end. Parameters the node's Invoke-CauRun lacks are refused before anything starts
+# (their set differs between releases, windows-behaviour.md section 13).
+
+$WsfcOperations['cau.run_start'] = {
+    param($p)
+    $known = (Get-Command -Name Invoke-CauRun).Parameters.Keys
+    $missing = @($p.parameters.PSObject.Properties | Where-Object { $known -notcontains $_.Name } | ForEach-Object { $_.Name })
+    if ($missing.Count -gt 0) {
+        $build = [string](Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' -Name CurrentBuildNumber).CurrentBuildNumber
+        throw ("This node's Invoke-CauRun (build {0}) has no parameter {1}." -f $build, ($missing -join ', '))
+    }
+    $credential = Get-WsfcCauCredential $p
+    $output = @(Get-CauRun @credential -WarningAction SilentlyContinue)
+    $state = ConvertTo-WsfcText $output[0]
+    if ($state -ne 'RunNotInProgress') {
+        $runId = if ($output.Count -gt 1) { [string]$output[1].RunId } else { '' }
+        throw ('Cluster-Aware Updating reports {0} (run {1}): no Updating Run is started.' -f $state, $runId)
+    }
+    $base = Join-Path $env:ProgramData 'wsfc.rolling'
+    [void](New-Item -ItemType Directory -Path $base -Force)
+    $scriptPath = Join-Path $base 'cau-run-task.ps1'
+    Set-Content -Path $scriptPath -Value ([string]$p.task_script) -Encoding UTF8
+    $request = @{ plugin = $p.plugin; parameters = $p.parameters }
+    Set-Content -Path (Join-Path $base 'cau-run.request.json') -Value (ConvertTo-Json -InputObject $request -Depth 6) -Encoding UTF8
+    Remove-Item -Path (Join-Path $base 'cau-run.json') -ErrorAction SilentlyContinue
+    $taskName = 'wsfc.rolling CAU run'
+    $delegate = @{ user = [string]$p.user; password = [string]$p.password }
+    Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`"" $delegate
+    Start-ScheduledTask -TaskName $taskName
+    [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Started = $true }
+}
+
+$WsfcOperations['cau.run_task'] = {
+    param($p)
+    # What the CAU run task wrote (its phase, Invoke-CauRun's error) and what Task Scheduler knows of it.
+    $statusPath = Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') 'cau-run.json'
+    $status = $null
+    if (Test-Path -Path $statusPath) {
+        $status = Get-Content -Raw -Path $statusPath | ConvertFrom-Json
+    }
+    [ordered]@{
+        Phase = if ($null -ne $status) { [string]$status.Phase } else { $null }
+        Error = if ($null -ne $status) { [string]$status.Error } else { $null }
+        Started = if ($null -ne $status) { [string]$status.Started } else { $null }
+        Ended = if ($null -ne $status) { [string]$status.Ended } else { $null }
+        Task = Get-WsfcTaskFacts 'wsfc.rolling CAU run'
+    }
+}
+
+$WsfcOperations['cau.report'] = {
+    param($p)
+    # Get-CauReport -Last -Detailed ($null before the first run), as plain data: per node its status,
+    # its updates with their result codes, and its error.
+    $credential = Get-WsfcCauCredential $p
+    $report = Get-CauReport @credential -Last -Detailed
+    if ($null -eq $report) {
+        return $null
+    }
+    $cluster = $report.ClusterResult
+    $nodes = @($cluster.NodeResults | Where-Object { $null -ne $_ } | ForEach-Object {
+            $updates = @($_.InstallResults | Where-Object { $null -ne $_ } | ForEach-Object {
+                    [ordered]@{ Title = [string]$_.UpdateTitle; Id = [string]$_.UpdateId; ResultCode = ConvertTo-WsfcText $_.UpdateResultCode; ErrorCode = [long]$_.ErrorCode }
+                })
+            $errorText = $null
+            if ($null -ne $_.ErrorRecordData) {
+                $errorText = [string]$_.ErrorRecordData.ExceptionData
+            }
+            [ordered]@{
+                Node = [string]$_.Node.NodeName; Status = ConvertTo-WsfcText $_.Status; Error = $errorText
+                Succeeded = [int]$_.NumberOfSucceededUpdates; Failed = [int]$_.NumberOfFailedUpdates; Updates = $updates
+            }
+        })
+    [ordered]@{
+        RunId = [string]$cluster.RunId
+        Status = ConvertTo-WsfcText $cluster.Status
+        StartTimestamp = ConvertTo-WsfcDate $cluster.StartTimestamp
+        RunDurationSeconds = [double]$cluster.RunDuration.TotalSeconds
+        Plugin = [string]$report.Plugin
+        Nodes = $nodes
+    }
+}
+
+$WsfcOperations['cau.recover'] = {
+    param($p)
+    # Invoke-CauRun -ForceRecovery: clears the lock a failed Updating Run left (ALS-CCR). Only on request.
+    $credential = Get-WsfcCauCredential $p
+    $output = @(Get-CauRun @credential -WarningAction SilentlyContinue)
+    $runId = if ($output.Count -gt 1) { [string]$output[1].RunId } else { $null }
+    [void](Invoke-CauRun @credential -ForceRecovery -Force)
+    [ordered]@{ Recovered = $runId }
+}

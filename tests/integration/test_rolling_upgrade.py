@@ -103,9 +103,11 @@ def test_in_place_upgrade_keeps_every_node_a_member(start_lab, playbook, tmp_pat
 
 
 @pytest.mark.parametrize('extra, message', [
-    ({'rolling_upgrade_target_build': 14393}, 'target build 14393 (Windows Server 2016) is older than nodes HV-N1, HV-N2, HV-N3, HV-N4'),
-    ({'rolling_upgrade_target_build': 26100}, 'skips a version'),
-    ({'rolling_upgrade_target_build': 20000}, 'not a Windows Server release build'),
+    ({'rolling_upgrade_target_build': 14393},
+     'nodes HV-N1, HV-N2, HV-N3, HV-N4: Windows Server 2019 is newer than Windows Server 2016: a rolling upgrade does not go back'),
+    ({'rolling_upgrade_target_build': 26100},
+     'one version at a time, the next step from Windows Server 2019 is Windows Server 2022 (build 20348)'),
+    ({'rolling_upgrade_target_build': 20000}, 'not a Windows Server or Azure Stack HCI release build'),
     ({'rolling_upgrade_method': 'in_place'}, 'in_place needs rolling_upgrade_setup_media'),
     ({'rolling_upgrade_method': 'sideways'}, 'rolling_upgrade_method must be'),
     ({'rolling_upgrade_method': 'in_place', 'rolling_upgrade_setup_media': '\\\\deploy.lab.test\\nothing'},

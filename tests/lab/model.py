@@ -287,6 +287,9 @@ class Lab:
         self.quorum = Quorum('NodeMajority', None, None)
         self.cau_parameters: Dict[str, str] = {}
         self.cau_run = None            # the Updating Run in progress (tests/lab/cau.py)
+        self.cau_reports: List[dict] = []   # Get-CauReport: each finished run's report, the last one last
+        self.cau_leftover = None       # the id of a failed run that left the cluster locked (Get-CauRun RunFailed)
+        self.cau_task = None           # the shim's CAU run task on the node that started it: its status file
         self.cluster_params: Dict[str, str] = {}   # private properties of the cluster object (the run lock)
         self.property_step = None   # called before each read or write of them (interleaving tests)
         self.timings: Dict[str, float] = dict(DEFAULT_TIMINGS)
@@ -304,6 +307,7 @@ class Lab:
         self.bmc_password = 'Bmc-Passw0rd!'
         self.images: Dict[str, dict] = {}   # node name -> image the deployment server offers it
         self.setup_media: Dict[str, str] = {}  # setup media path -> os (in-place upgrade)
+        self.image_updates: List[Update] = []   # offered by Windows Update on the new release
         self.os_jobs: Dict[str, dict] = {}     # node -> what its OS upgrade task recorded
         self.reference_configs: Dict[str, dict] = {}  # each machine's configuration as built (repairs restore it)
         self._ids = itertools.count(1)

@@ -8,7 +8,7 @@ shim does. ``execute`` is what PowerShell would print for one request.
 import json
 import re
 
-from . import maintenance, provisioning
+from . import cau, maintenance, provisioning
 from .model import OS_CATALOG, CmdletError, cluster_service_not_running
 
 HEALTH = {0: 'Healthy', 1: 'Warning', 2: 'Unhealthy', 5: 'Unknown'}
@@ -53,6 +53,7 @@ def cluster_get(lab, node, params):
         'ClusterFunctionalLevel': lab.functional_level, 'ClusterUpgradeVersion': lab.upgrade_version,
         'S2DEnabled': 1 if lab.s2d_enabled else 0, 'DynamicQuorum': 1 if lab.dynamic_quorum else 0,
         'WitnessDynamicWeight': lab.witness_dynamic_weight(), 'ComputerName': node.name,
+        'ProductName': node.os_info['caption'],
     }
 
 
@@ -436,11 +437,88 @@ def cau_run_state(lab, node, params):
     _require_cluster(lab, node, 'GetClusterCommand')
     # Get-CauRun: RunNotInProgress, or RunInProgress and the run with each node's state (windows-behaviour.md §13).
     run = lab.cau_run
+    if run is None and lab.cau_leftover is not None:
+        # A run that failed and left the cluster locked (ALS-CCR): RunFailed until -ForceRecovery.
+        return {'RunState': 'RunFailed', 'RunId': lab.cau_leftover, 'CurrentOrchestrator': None, 'Nodes': []}
     if run is None:
         return {'RunState': 'RunNotInProgress', 'RunId': None, 'CurrentOrchestrator': None, 'Nodes': []}
     view = run.view()
     return {'RunState': 'RunInProgress', 'RunId': view['RunId'], 'CurrentOrchestrator': view['CurrentOrchestrator'],
             'Nodes': view['NodeStatusNotifications']}
+
+
+# Invoke-CauRun parameters that appear only in the Windows Server 2025 edition of its help (windows-behaviour.md
+# §13), and those the lab also withholds from releases before Windows Server 2022 (UNVERIFIED: the harsher reading).
+CAU_2025_PARAMETERS = ('WaitForStorageRepairTimeoutMinutes', 'SuspendRetriesPerNode')
+CAU_2022_PARAMETERS = ('AttemptSoftReboot', 'RebootMode', 'OsRollingUpgrade')
+CAU_PARAMETERS = ('MaxFailedNodes', 'MaxRetriesPerNode', 'NodeOrder', 'PreUpdateScript', 'PostUpdateScript',
+                  'RequireAllNodesOnline', 'RebootTimeoutMinutes', 'EnableFirewallRules', 'FailbackMode',
+                  'ForceSelfUpdate', 'CauPluginName', 'CauPluginArguments') + CAU_2022_PARAMETERS + CAU_2025_PARAMETERS
+
+
+def cau_parameters(node):
+    level = node.os_info['level']
+    return [p for p in CAU_PARAMETERS if not ((p in CAU_2025_PARAMETERS and level < 12) or (p in CAU_2022_PARAMETERS and level < 11))]
+
+
+@operation('cau.run_start')
+def cau_run_start(lab, node, params):
+    _require_cluster(lab, node, 'InvokeCauRunCommand')
+    missing = [p for p in sorted(params.get('parameters') or {}) if p not in cau_parameters(node)]
+    if missing:
+        raise CmdletError("This node's Invoke-CauRun (build %d) has no parameter %s." % (node.os_info['build'], ', '.join(missing)),
+                          'WsfcCauParameterMissing', 'InvalidArgument', exception='System.ArgumentException')
+    state = cau_run_state(lab, node, {})
+    if state['RunState'] != 'RunNotInProgress':
+        raise CmdletError('Cluster-Aware Updating reports %s (run %s): no Updating Run is started.' % (state['RunState'], state['RunId']),
+                          'WsfcCauBusy', 'ResourceBusy', exception='System.InvalidOperationException')
+    delegate = params.get('user')
+    if not delegate or not credential_valid(lab, delegate, params.get('password')):
+        raise CmdletError('The user name or password is incorrect.', 'RegisterTask', 'PermissionDenied',
+                          exception='Microsoft.Management.Infrastructure.CimException', native_code=1326)
+    task = lab.cau_task = {'Phase': 'Starting', 'Error': None, 'Started': lab.clock.iso(), 'Ended': None, 'node': node.name}
+    options = dict(params.get('parameters') or {})
+    options['plugin'] = (params.get('plugin') or {}).get('name')
+    options['arguments'] = (params.get('plugin') or {}).get('arguments') or {}
+
+    def started():
+        # The task's Invoke-CauRun: a refusal ends the task with its error (the lab's CauRun is the run).
+        try:
+            run = cau.invoke(lab, node, options)
+        except CmdletError as exc:
+            task.update(Phase='Failed', Error=str(exc), Ended=lab.clock.iso())
+            return
+        task.update(Phase='Running', run=run)
+    lab.clock.after(maintenance.TASK_START_SECONDS, started)
+    return {'ComputerName': node.name, 'Started': True}
+
+
+@operation('cau.run_task')
+def cau_run_task(lab, node, params):
+    task = lab.cau_task if lab.cau_task and lab.cau_task['node'] == node.name else None
+    if task is None:
+        return {'Phase': None, 'Error': None, 'Started': None, 'Ended': None, 'Task': None}
+    run = task.get('run')
+    if task['Phase'] == 'Running' and run is not None and run.finished:
+        task.update(Phase='Finished', Ended=lab.clock.iso())
+    running = task['Phase'] in ('Starting', 'Running')
+    return {'Phase': task['Phase'], 'Error': task['Error'], 'Started': task['Started'], 'Ended': task['Ended'],
+            'Task': {'State': 'Running' if running else 'Ready',
+                     'LastTaskResult': maintenance.TASK_RUNNING if running else (1 if task['Phase'] == 'Failed' else 0),
+                     'LastRunTime': task['Started']}}
+
+
+@operation('cau.report')
+def cau_report(lab, node, params):
+    _require_cluster(lab, node, 'GetCauReportCommand')
+    # Get-CauReport -Last -Detailed: $null before the first run (the "0 Day scenario").
+    return lab.cau_reports[-1] if lab.cau_reports else None
+
+
+@operation('cau.recover')
+def cau_recover(lab, node, params):
+    _require_cluster(lab, node, 'InvokeCauRunCommand')
+    return {'Recovered': cau.recover(lab)}
 
 
 @operation('cau.scan')

@@ -106,7 +106,7 @@ def _reprovision(lab, node, image, gen):
             return
         node.os = lab.faults.get('wrong_build', {}).get(node.name, image['os'])
         node.ubr = int(image.get('ubr', 1000))
-        node.updates, node.reboot_pending, node.pending_ubr = [], False, 0
+        node.updates, node.reboot_pending, node.pending_ubr = [copy.copy(u) for u in lab.image_updates], False, 0
         # The image's unattend recreates the configuration; fault config_mismatch leaves a part out.
         node.config = copy.deepcopy(node.config)
         if node.name in lab.faults.get('config_mismatch', []):
@@ -165,7 +165,7 @@ def inplace_upgrade(lab, node, media):
         if node.power_gen != gen:
             return
         node.os = lab.faults.get('wrong_build', {}).get(node.name, target)
-        node.updates, node.reboot_pending = [], False
+        node.updates, node.reboot_pending = [copy.copy(u) for u in lab.image_updates], False
         lab.recorder.activity_end(node.name, 'reprovision')
         _record(lab, 'node.upgraded', node, os=node.os)
         os_started(lab, node, lambda: node.power_gen == gen)

@@ -58,6 +58,12 @@ def machine_config(index, s2d):
             'vswitches': [{'Name': 'ConvergedSwitch', 'SwitchType': 'External', 'EmbeddedTeamingEnabled': True}]}
 
 
+def _update(u):
+    return Update(kb=u['kb'], title=u['title'], classification=u.get('classification', 'Security Updates'),
+                  install_seconds=float(u.get('install_minutes', 5)) * 60, reboot=bool(u.get('reboot', True)),
+                  size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0)), browse_only=bool(u.get('browse_only', False)))
+
+
 def build(spec, net='127.0.10', clock_scale=None):
     """Create the Lab for a scenario dict. Node i gets address <net>.(10 + i), the cluster <net>.10."""
     c = spec['cluster']
@@ -158,11 +164,7 @@ def build(spec, net='127.0.10', clock_scale=None):
         for name in targets:
             if name not in lab.machines:
                 raise ScenarioError('update %s names unknown node %s' % (u['kb'], name))
-            lab.machines[name].updates.append(Update(
-                kb=u['kb'], title=u['title'], classification=u.get('classification', 'Security Updates'),
-                install_seconds=float(u.get('install_minutes', 5)) * 60, reboot=bool(u.get('reboot', True)),
-                size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0)),
-                browse_only=bool(u.get('browse_only', False))))
+            lab.machines[name].updates.append(_update(u))
             if u.get('after_restart'):
                 lab.machines[name].offered_next.append(lab.machines[name].updates.pop())
     for i, node in enumerate(lab.machines.values()):
@@ -182,6 +184,8 @@ def build(spec, net='127.0.10', clock_scale=None):
             lab.images[name] = {'os': target, 'ubr': int(prov.get('ubr', 1000))}
         if prov.get('setup_media'):
             lab.setup_media[prov['setup_media']] = target
+        # What Windows Update offers a node once it runs the new release.
+        lab.image_updates = [_update(u) for u in prov.get('updates') or []]
     vms = [g for g in lab.groups.values() if g.group_type == 'VirtualMachine']
     for i, group in enumerate(vms):
         if lab.shared_volumes:

@@ -244,7 +244,7 @@ class LabServer:
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
               'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy',
               'reboot_pending', 'storage_repair', 'clock_skew', 'download_fail', 'update_partial', 'cau_run',
-              'redfish_enclosure', 'redfish_reset_types')
+              'redfish_enclosure', 'redfish_reset_types', 'cau_leftover', 'drain_completes_leaving')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, download_fail {node: [kb]} (the download fails, 0x8024402C),
@@ -265,7 +265,9 @@ class LabServer:
         long absence), clock_skew {node: seconds}
         (the node's clock is that far off the cluster's), cau_run true (a self-updating CAU run starts),
         redfish_enclosure [node] (its Redfish BMC lists a neighbour system first), redfish_reset_types {node: [types]}
-        (the only ResetType values its Redfish BMC publishes and accepts)."""
+        (the only ResetType values its Redfish BMC publishes and accepts), cau_leftover true (an Updating Run failed and
+        left the cluster locked: Get-CauRun says RunFailed until Invoke-CauRun -ForceRecovery), drain_completes_leaving
+        {node: role} (that node's next drain ends Completed with the role still on it)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:
@@ -283,6 +285,8 @@ class LabServer:
             elif fault == 'reboot_pending':
                 for name in value or []:
                     self.lab.machine(name).reboot_pending = True
+            elif fault == 'cau_leftover':
+                self.lab.cau_leftover = 'cau-leftover-%s' % self.lab.next_id() if value else None
             elif fault == 'cau_run':
                 # The CAU clustered role's schedule came: a self-updating Updating Run starts now.
                 cau.start_run(self.lab)

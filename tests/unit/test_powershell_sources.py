@@ -43,7 +43,7 @@ def test_generated_module_is_what_the_script_writes():
         assert handle.read() == _generator().render(), 'run tools/gen_powershell.py'
 
 
-SHIPPED = ('BOOTSTRAP', 'SHIM', 'WINDOWS_UPDATE_TASK', 'OS_UPGRADE_TASK')
+SHIPPED = ('BOOTSTRAP', 'SHIM', 'WINDOWS_UPDATE_TASK', 'OS_UPGRADE_TASK', 'CAU_RUN_TASK')
 
 
 def test_generated_module_carries_every_file_once():

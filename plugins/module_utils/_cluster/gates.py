@@ -159,8 +159,8 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
     if cau_run is not None:
         # model.cau_run_view(): an unreadable run state counts as in progress.
         checks.append(Check('cau_run', not cau_run['in_progress'], 'no CAU Updating Run' if not cau_run['in_progress'] else
-                            'CAU reports %s: let it finish, or recover it with Invoke-CauRun -ForceRecovery'
-                            % cau_run['summary']))
+                            'CAU reports %s: let it finish, or recover a failed one with Invoke-CauRun -ForceRecovery '
+                            '(wsfc.rolling.cau_run force_recovery=true)' % cau_run['summary']))
     return checks
 
 

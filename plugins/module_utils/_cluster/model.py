@@ -89,6 +89,7 @@ class ClusterProperties:
     dynamic_quorum: bool
     witness_dynamic_weight: int
     answered_by: str
+    product_name: str = ''
 
     @classmethod
     def from_ps(cls, d):
@@ -96,7 +97,7 @@ class ClusterProperties:
                    functional_level=int(d['ClusterFunctionalLevel']), upgrade_version=int(d['ClusterUpgradeVersion']),
                    s2d_enabled=bool(d['S2DEnabled']), dynamic_quorum=bool(d['DynamicQuorum']),
                    witness_dynamic_weight=int(d.get('WitnessDynamicWeight') or 0),
-                   answered_by=d.get('ComputerName') or '')
+                   answered_by=d.get('ComputerName') or '', product_name=d.get('ProductName') or '')
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import model
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, RemoteCommandError
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, RemoteCommandError, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
@@ -108,6 +108,11 @@ def wait_drained(session, name, timeout, interval):
                                  "move or stop those roles, or use force_drain" % (name, ', '.join(
                                      g.name for g in view.owned) or 'unknown'),
                                  details={'node': view.to_dict()})
+    if view.owned:
+        # The drain's own status is not the whole truth: the node must own nothing before it is touched.
+        raise UnsafeToProceed("Drain of cluster node '%s' reports Completed, but the cluster says it still owns %s. "
+                              "The node stays paused and nothing else was done; move those roles off it and run again"
+                              % (name, ', '.join(g.name for g in view.owned)), details={'node': view.to_dict()})
     return view
 
 

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import releases
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.model import FUNCTIONAL_LEVELS as LEVEL_NAMES
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import UNREACHABLE, boot_state, restarted_since
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
@@ -14,47 +15,64 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_unt
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
-# Windows Server builds and the cluster functional level each brings (windows-behaviour.md §4).
-BUILD_LEVELS = {9600: 8, 14393: 9, 17763: 10, 20348: 11, 26100: 12}
+
+def check_build(build):
+    """Fail unless ``build`` is the build of a release the collection knows (of any product)."""
+    if not any(r.build == int(build or 0) for r in releases.RELEASES):
+        raise InvalidOption('build %r is not a Windows Server or Azure Stack HCI release build this collection knows (%s)'
+                            % (build, releases.known()))
 
 
-def level_of_build(build):
-    if build not in BUILD_LEVELS:
-        raise InvalidOption('build %r is not a Windows Server release build this collection knows (%s)'
-                            % (build, ', '.join('%d (%s)' % (b, LEVEL_NAMES[l]) for b, l in sorted(BUILD_LEVELS.items()))))
-    return BUILD_LEVELS[build]
-
-
-def plan(functional_level, nodes, target_build):
+def plan(cluster, nodes, target_build, method=None):
     """Check a rolling upgrade target against the cluster and say which nodes still need it.
 
-    The cluster OS rolling upgrade goes one version at a time (RU): the target is the cluster's
-    functional level N (all nodes done, or the run resumes after the level was raised) or N+1,
-    never lower than what a node already runs and never N+2.
+    A node goes one release up at a time (windows-behaviour.md §14): every node must run the target or the
+    release just before it in its product's line (Windows Server 2019 -> 2022, Azure Stack HCI 22H2 -> 23H2);
+    the target is never older than the cluster's functional level or any node. ``method`` (reprovision,
+    in_place), when given, must suit the cluster's storage (no reinstall on Storage Spaces Direct).
 
     Args:
+        cluster: model.ClusterProperties (functional level, product, S2D).
         nodes: model.Node list (cluster members).
 
     Returns:
-        dict(target_build, target_level, nodes_on_target, nodes_to_upgrade)
+        dict(target_build, target_level, target_release, product, nodes_on_target, nodes_to_upgrade)
 
     Raises:
-        InvalidOption: a target that is older than a node or the cluster, or skips a version.
+        InvalidOption: a target of another product, older than a node or the cluster, or more than one step
+        away, or a method the cluster's storage does not allow; the message names the allowed next step.
     """
-    target = level_of_build(target_build)
-    newer = sorted(n.name for n in nodes if n.functional_level > target)
-    if target < functional_level or newer:
-        raise InvalidOption('target build %d (%s) is older than %s: a rolling upgrade does not go back'
-                            % (target_build, LEVEL_NAMES[target], ('nodes ' + ', '.join(newer)) if newer else
-                               'the cluster functional level %d (%s)' % (functional_level, LEVEL_NAMES.get(functional_level))))
-    if target > functional_level + 1:
-        raise InvalidOption('target build %d (%s) skips a version: a cluster OS rolling upgrade goes one version at '
-                            'a time (from %s only to %s); run it once per version'
-                            % (target_build, LEVEL_NAMES[target], LEVEL_NAMES.get(functional_level),
-                               LEVEL_NAMES.get(functional_level + 1)))
-    return {'target_build': target_build, 'target_level': target,
-            'nodes_on_target': [n.name for n in nodes if n.build_number == target_build],
-            'nodes_to_upgrade': [n.name for n in nodes if n.build_number != target_build]}
+    product = releases.product_of(cluster.product_name)
+    target = releases.target_release(target_build, product)
+    problems = []
+    if target.level < cluster.functional_level:
+        problems.append('target build %d (%s) is older than the cluster functional level %d (%s): a rolling upgrade '
+                        'does not go back' % (target.build, releases.name(target), cluster.functional_level,
+                                              LEVEL_NAMES.get(cluster.functional_level)))
+    by_source = {}
+    for node in nodes:
+        source = releases.release_of(node.build_number, product)
+        why = ('build %d is no release of %s this collection knows' % (node.build_number, product) if source is None
+               else releases.check_step(source, target))
+        if why:
+            by_source.setdefault(why, []).append(node.name)
+    for why, names in sorted(by_source.items()):
+        problems.append('node%s %s: %s' % ('s' if len(names) > 1 else '', ', '.join(sorted(names)), why))
+    if not problems and target.level > cluster.functional_level + 1:
+        level = cluster.functional_level
+        problems.append('target build %d (%s) skips a version: the cluster functional level is %d (%s); a rolling '
+                        'upgrade goes one version at a time' % (target.build, releases.name(target), level, LEVEL_NAMES.get(level)))
+    if method:
+        why = releases.check_method(method, cluster.s2d_enabled, target)
+        if why:
+            problems.append(why)
+    if problems:
+        raise InvalidOption('Cannot upgrade %s to build %d (%s): %s' % (
+            cluster.name, target.build, releases.name(target), '; '.join(problems)))
+    return {'target_build': target.build, 'target_level': target.level, 'target_release': releases.name(target),
+            'product': product,
+            'nodes_on_target': [n.name for n in nodes if n.build_number == target.build],
+            'nodes_to_upgrade': [n.name for n in nodes if n.build_number != target.build]}
 
 
 def check_media(runner, name, media):

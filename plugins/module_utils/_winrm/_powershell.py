@@ -168,6 +168,7 @@ S2DEnabled = [int]$c.S2DEnabled
 DynamicQuorum = [int]$c.DynamicQuorum
 WitnessDynamicWeight = [int]$c.WitnessDynamicWeight
 ComputerName = [string]$env:COMPUTERNAME
+ProductName = [string](Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' -Name ProductName).ProductName
 }
 }
 $WsfcOperations['cluster.quorum'] = {
@@ -853,6 +854,87 @@ State = ConvertTo-WsfcText $group.State
 Parameters = $parameters
 }
 }
+$WsfcOperations['cau.run_start'] = {
+param($p)
+$known = (Get-Command -Name Invoke-CauRun).Parameters.Keys
+$missing = @($p.parameters.PSObject.Properties | Where-Object { $known -notcontains $_.Name } | ForEach-Object { $_.Name })
+if ($missing.Count -gt 0) {
+$build = [string](Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' -Name CurrentBuildNumber).CurrentBuildNumber
+throw ("This node's Invoke-CauRun (build {0}) has no parameter {1}." -f $build, ($missing -join ', '))
+}
+$credential = Get-WsfcCauCredential $p
+$output = @(Get-CauRun @credential -WarningAction SilentlyContinue)
+$state = ConvertTo-WsfcText $output[0]
+if ($state -ne 'RunNotInProgress') {
+$runId = if ($output.Count -gt 1) { [string]$output[1].RunId } else { '' }
+throw ('Cluster-Aware Updating reports {0} (run {1}): no Updating Run is started.' -f $state, $runId)
+}
+$base = Join-Path $env:ProgramData 'wsfc.rolling'
+[void](New-Item -ItemType Directory -Path $base -Force)
+$scriptPath = Join-Path $base 'cau-run-task.ps1'
+Set-Content -Path $scriptPath -Value ([string]$p.task_script) -Encoding UTF8
+$request = @{ plugin = $p.plugin; parameters = $p.parameters }
+Set-Content -Path (Join-Path $base 'cau-run.request.json') -Value (ConvertTo-Json -InputObject $request -Depth 6) -Encoding UTF8
+Remove-Item -Path (Join-Path $base 'cau-run.json') -ErrorAction SilentlyContinue
+$taskName = 'wsfc.rolling CAU run'
+$delegate = @{ user = [string]$p.user; password = [string]$p.password }
+Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`"" $delegate
+Start-ScheduledTask -TaskName $taskName
+[ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Started = $true }
+}
+$WsfcOperations['cau.run_task'] = {
+param($p)
+$statusPath = Join-Path (Join-Path $env:ProgramData 'wsfc.rolling') 'cau-run.json'
+$status = $null
+if (Test-Path -Path $statusPath) {
+$status = Get-Content -Raw -Path $statusPath | ConvertFrom-Json
+}
+[ordered]@{
+Phase = if ($null -ne $status) { [string]$status.Phase } else { $null }
+Error = if ($null -ne $status) { [string]$status.Error } else { $null }
+Started = if ($null -ne $status) { [string]$status.Started } else { $null }
+Ended = if ($null -ne $status) { [string]$status.Ended } else { $null }
+Task = Get-WsfcTaskFacts 'wsfc.rolling CAU run'
+}
+}
+$WsfcOperations['cau.report'] = {
+param($p)
+$credential = Get-WsfcCauCredential $p
+$report = Get-CauReport @credential -Last -Detailed
+if ($null -eq $report) {
+return $null
+}
+$cluster = $report.ClusterResult
+$nodes = @($cluster.NodeResults | Where-Object { $null -ne $_ } | ForEach-Object {
+$updates = @($_.InstallResults | Where-Object { $null -ne $_ } | ForEach-Object {
+[ordered]@{ Title = [string]$_.UpdateTitle; Id = [string]$_.UpdateId; ResultCode = ConvertTo-WsfcText $_.UpdateResultCode; ErrorCode = [long]$_.ErrorCode }
+})
+$errorText = $null
+if ($null -ne $_.ErrorRecordData) {
+$errorText = [string]$_.ErrorRecordData.ExceptionData
+}
+[ordered]@{
+Node = [string]$_.Node.NodeName; Status = ConvertTo-WsfcText $_.Status; Error = $errorText
+Succeeded = [int]$_.NumberOfSucceededUpdates; Failed = [int]$_.NumberOfFailedUpdates; Updates = $updates
+}
+})
+[ordered]@{
+RunId = [string]$cluster.RunId
+Status = ConvertTo-WsfcText $cluster.Status
+StartTimestamp = ConvertTo-WsfcDate $cluster.StartTimestamp
+RunDurationSeconds = [double]$cluster.RunDuration.TotalSeconds
+Plugin = [string]$report.Plugin
+Nodes = $nodes
+}
+}
+$WsfcOperations['cau.recover'] = {
+param($p)
+$credential = Get-WsfcCauCredential $p
+$output = @(Get-CauRun @credential -WarningAction SilentlyContinue)
+$runId = if ($output.Count -gt 1) { [string]$output[1].RunId } else { $null }
+[void](Invoke-CauRun @credential -ForceRecovery -Force)
+[ordered]@{ Recovered = $runId }
+}
 $WsfcOperations['vm.list'] = {
 param($p)
 $default = [string](Get-VMHostSupportedVersion -Default).Version
@@ -1258,5 +1340,60 @@ catch {
 $status.Phase = 'Failed'
 $status.Error = $_.Exception.Message
 }
+Save-WsfcStatus
+'''
+
+
+# from powershell/cau-run-task.ps1
+CAU_RUN_TASK = r'''# wsfc.rolling cau run task 1
+[CmdletBinding()]
+param()
+$ErrorActionPreference = 'Stop'
+$PSDefaultParameterValues = @{ '*:ErrorAction' = 'Stop' }
+$base = Join-Path $env:ProgramData 'wsfc.rolling'
+$statusPath = Join-Path $base 'cau-run.json'
+$status = [ordered]@{ Phase = 'Running'; Error = $null; Started = (Get-Date).ToUniversalTime().ToString('o'); Ended = $null }
+function Save-WsfcStatus {
+$temporary = "$statusPath.tmp"
+Set-Content -Path $temporary -Value (ConvertTo-Json -InputObject $status -Depth 4) -Encoding UTF8
+Move-Item -Path $temporary -Destination $statusPath -Force
+}
+try {
+Save-WsfcStatus
+$request = Get-Content -Raw -Path (Join-Path $base 'cau-run.request.json') | ConvertFrom-Json
+$splat = @{ Force = $true; CauPluginName = @([string]$request.plugin.name) }
+$arguments = @{}
+if ($null -ne $request.plugin.arguments) {
+foreach ($property in $request.plugin.arguments.PSObject.Properties) {
+$arguments[$property.Name] = [string]$property.Value
+}
+}
+if ($arguments.Count -gt 0) {
+$splat.CauPluginArguments = @($arguments)
+}
+foreach ($property in $request.parameters.PSObject.Properties) {
+$value = $property.Value
+if ($value -is [bool]) {
+$splat[$property.Name] = [switch]$value
+}
+elseif ($value -is [System.Array]) {
+$splat[$property.Name] = [string[]]@($value)
+}
+else {
+$splat[$property.Name] = $value
+}
+}
+if ((Get-Command -Name Invoke-CauRun).Parameters.ContainsKey('ForceSelfUpdate')) {
+$splat.ForceSelfUpdate = $true
+}
+Remove-Item -Path (Join-Path $base 'cau-run.request.json') -ErrorAction SilentlyContinue
+[void](Invoke-CauRun @splat -WarningAction SilentlyContinue)
+$status.Phase = 'Finished'
+}
+catch {
+$status.Phase = 'Failed'
+$status.Error = [string]$_.Exception.Message
+}
+$status.Ended = (Get-Date).ToUniversalTime().ToString('o')
 Save-WsfcStatus
 '''

@@ -108,6 +108,23 @@ def _samples():
     cau.start_run(hci)          # a self-updating CAU run: Get-CauRun with each node's state
     call(hci, first, 'cau.run_state')
 
+    # An Updating Run started by the collection: its task, Get-CauRun, its report; a leftover run and its recovery.
+    patch = _lab('hyperv4')
+    call(patch, 'HV-N1', 'cau.report')
+    call(patch, 'HV-N1', 'cau.run_task')
+    call(patch, 'HV-N1', 'cau.run_start', {'plugin': {'name': 'Microsoft.WindowsUpdatePlugin', 'arguments': {}},
+                                           'parameters': {'MaxFailedNodes': 1}, 'task_script': _powershell.CAU_RUN_TASK,
+                                           'user': 'LAB\\admin', 'password': 'secret'})
+    call(patch, 'HV-N1', 'cau.run_task')
+    _run_for(patch, 60)
+    call(patch, 'HV-N1', 'cau.run_task')
+    _run_for(patch, 6 * 3600)
+    call(patch, 'HV-N1', 'cau.run_task')
+    call(patch, 'HV-N1', 'cau.report')
+    patch.cau_leftover = 'cau-old'
+    call(patch, 'HV-N1', 'cau.run_state')
+    call(patch, 'HV-N1', 'cau.recover')
+
     upgrade = _lab('hyperv4')
     upgrade.setup_media['D:\\'] = 'ws2022'
     call(upgrade, 'HV-N1', 'node.media', {'media': 'D:\\'})

@@ -121,6 +121,15 @@ def test_cluster_node_drain_failure_names_the_role(run_module, lab):
     assert lab.node('HV-N3').state == 'Paused' and vm.owner == 'HV-N3' and vm.state == 'Online'
 
 
+def test_a_drain_that_says_completed_while_a_role_stays_is_not_taken_for_an_empty_node(run_module, lab):
+    vm = next(g for g in lab.groups.values() if g.owner == 'HV-N2' and g.group_type == 'VirtualMachine')
+    lab.faults['drain_completes_leaving'] = {'HV-N2': vm.name}
+    rc, result = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    assert rc == 1 and result['error_type'] == 'UnsafeToProceed', result
+    assert "Drain of cluster node 'HV-N2' reports Completed, but the cluster says it still owns %s" % vm.name in result['msg']
+    assert lab.node('HV-N2').drain_status == 'Completed' and vm.owner == 'HV-N2' and vm.state == 'Online'
+
+
 def test_cluster_lock_lifecycle(run_module, lab):
     rc, result = run_module(cluster_lock, args(state='present', owner='alice', run_id='r1', _ansible_check_mode=True))
     assert rc == 0 and result['changed'] is True and lab.cluster_params == {}

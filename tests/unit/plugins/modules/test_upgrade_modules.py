@@ -107,7 +107,7 @@ def test_node_os_fails_fast_on_the_wrong_build(run_module, lab):
                                           wait_timeout=3600, previous_boot_time=before['os']['boot_time']))
     assert rc == 1 and 'came back on build 17763' in result['msg'] and 'not on the target build 20348' in result['msg']
     rc, result = run_module(node_os, args(name='HV-N3', winrm_host='HV-N3', build=12345))
-    assert rc == 1 and 'not a Windows Server release build' in result['msg']
+    assert rc == 1 and 'not a Windows Server or Azure Stack HCI release build' in result['msg']
 
 
 def test_in_place_upgrade_keeps_membership(run_module, lab):

@@ -106,10 +106,11 @@ def test_lock_cau_and_node_state_gates():
     bad = failed(gates.evaluate(state, 'HV-N2', move_type_threshold=1000, lock={'owner': 'bob', 'run_id': 'x'},
                                 run_id='r1', cau_run=model.cau_run_view({'RunState': 'RunFailed'})))
     assert bad['run_lock'].startswith('the run lock is not held by this run (held by bob, run x')
-    assert bad['cau_run'] == 'CAU reports RunFailed: let it finish, or recover it with Invoke-CauRun -ForceRecovery'
+    assert bad['cau_run'] == ('CAU reports RunFailed: let it finish, or recover a failed one with Invoke-CauRun -ForceRecovery '
+                              '(wsfc.rolling.cau_run force_recovery=true)')
     cau.start_run(lab)
     bad = failed(gates.evaluate(snapshot(lab), 'HV-N2', cau_run=snapshot(lab).cau_run))
-    assert bad['cau_run'].startswith('CAU reports RunInProgress (run cau-') and 'orchestrated by HV-N4; HV-N1 Waiting, HV-N2 Waiting' in bad['cau_run']
+    assert bad['cau_run'].startswith('CAU reports RunInProgress (run cau-') and 'orchestrated by HV-N4; HV-N2 Waiting, HV-N3 Waiting' in bad['cau_run']
     unreadable = model.cau_run_view({'Error': 'Access is denied'})
     assert unreadable['in_progress'] and unreadable['summary'] == 'Unknown (Access is denied)'
     lab.cau_run = None
