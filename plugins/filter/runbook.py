@@ -11,7 +11,7 @@ __metaclass__ = type
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.doctor import finding_line, node_entry
 from ansible_collections.wsfc.rolling.plugins.module_utils._plan import (
     cluster_hosts, cluster_outcome, cluster_summary, failed_nodes, failure_report, fleet, fleet_map, fleet_queue, fleet_summary,
-    estimate, next_node, node_hosts, plan, plan_summary, reprovision_step, run_state, upgrade_node)
+    estimate, next_node, node_hosts, node_recovery, plan, plan_summary, reprovision_step, run_state, upgrade_node)
 from ansible_collections.wsfc.rolling.plugins.module_utils._report import report_files, run_report
 from ansible_collections.wsfc.rolling.plugins.module_utils._runbook import option_errors, task_file
 
@@ -24,4 +24,5 @@ class FilterModule(object):
                 'cluster_summary': cluster_summary, 'fleet_summary': fleet_summary, 'run_state': run_state,
                 'failure_report': failure_report, 'plan_summary': plan_summary,
                 'failed_nodes': failed_nodes, 'node_hosts': node_hosts, 'upgrade_node': upgrade_node, 'reprovision_step': reprovision_step,
-                'run_report': run_report, 'report_files': report_files, 'plan_estimate': estimate}
+                'run_report': run_report, 'report_files': report_files, 'plan_estimate': estimate,
+                'node_recovery': node_recovery}

@@ -420,15 +420,16 @@ def cluster_outcome(hosts, hostvars, prefix, run, now=None):
     run = dict(run or {})
     facts = dict((h, hostvars.get(h) or {}) for h in hosts)
     done = [h for h in run.get('queue') or [] if facts.get(h, {}).get(prefix + '_node_done')]
-    failed = [h for h in hosts if facts[h].get(prefix + '_node_failed')]
+    failed = [h for h in hosts if facts[h].get(prefix + '_node_failed') and not _flag(facts[h].get(prefix + '_node_resumed'))]
+    resumed = [h for h in hosts if facts[h].get(prefix + '_node_failed') and _flag(facts[h].get(prefix + '_node_resumed'))]
     queue = list(run.get('queue') or [])
     started = int(run.get('started') or 0)
     return {
         'name': run.get('name') or (facts[hosts[0]].get('wsfc_cluster_name') if hosts else None) or
         (facts[hosts[0]].get('wsfc_cluster_address') if hosts else None),
         'preflight_failed': not run.get('run_id'),
-        'queue': queue, 'done': done, 'failed': failed[0] if failed else None,
-        'left': [h for h in queue if h not in done and h not in failed],
+        'queue': queue, 'done': done, 'failed': failed[0] if failed else None, 'resumed': resumed,
+        'left': [h for h in queue if h not in done and h not in failed and h not in resumed],
         'seconds': int((now if now is not None else time.time()) - started) if started else 0,
         # The run's lock is released unless a node failed (the re-run resumes from it); with nothing queued, a
         # lock this owner's failed or dead run left is cleared (the node it recorded needs nothing more).
@@ -461,6 +462,9 @@ def cluster_summary(outcome, final, runbook, check_mode=False):
         text = '%s: %s %d of %d queued node(s)%s' % (
             name, verb, len(outcome['done']), len(outcome['queue']),
             (' (%s)' % ', '.join(outcome['done'])) if outcome['done'] else (' (all compliant)' if not outcome['queue'] else ''))
+        if outcome.get('resumed'):
+            text += '; FAILED and put back into service: %s (run the same command again to finish them)' % ', '.join(
+                outcome['resumed'])
         if outcome['failed']:
             text += '; FAILED at %s (left as it was, the lock marked failed: run the same command again)' % outcome['failed']
         if outcome['left']:
@@ -492,7 +496,7 @@ def fleet_summary(hosts, hostvars, prefix, runbook, check_mode=False):
     for _cluster, _members, _executor, outcome in fleet_outcomes(hosts, hostvars, prefix):
         lines.append(cluster_summary(outcome, None, verb, check_mode))
         totals['clusters'] += 1
-        totals['failed'] += 1 if outcome['failed'] or outcome['preflight_failed'] else 0
+        totals['failed'] += 1 if outcome['failed'] or outcome.get('resumed') or outcome['preflight_failed'] else 0
         totals['done'] += len(outcome['done'])
         totals['left'] += len(outcome['left'])
     if check_mode:
@@ -515,18 +519,55 @@ def run_state(host, hostvars):
     return state
 
 
+def _stopped(variables):
+    """A node that failed and was not put back into service (within the failure budget): its cluster stops."""
+    return bool(variables.get(FACTS + '_node_failed')) and not _flag(variables.get(FACTS + '_node_resumed'))
+
+
 def next_node(host, hosts, hostvars, max_failed=0, now=None, runbook='rolling_update'):
     """node_verdict() for ``host`` of the node play: its cluster, the clusters with a failed node among ``hosts``
-    (every host of the play), and its cluster's deadline, all from the facts."""
-    failed = [(hostvars.get(h) or {}).get('wsfc_cluster_address') for h in hosts
-              if (hostvars.get(h) or {}).get(FACTS + '_node_failed')]
+    (every host of the play) that was not put back into service, and its cluster's deadline, all from the facts."""
+    failed = [(hostvars.get(h) or {}).get('wsfc_cluster_address') for h in hosts if _stopped(hostvars.get(h) or {})]
     return node_verdict((hostvars.get(host) or {}).get('wsfc_cluster_address'), failed, max_failed,
                         run_state(host, hostvars).get('deadline') or 0, time.time() if now is None else now, runbook)
 
 
-def failure_report(info, node, error, runbook, owner):
+def node_recovery(host, info, hosts, hostvars, max_failed_nodes=0):
+    """Whether the failed node ``host`` is put back into service and its cluster's run goes on (CAU's MaxFailedNodes):
+    only while fewer than ``max_failed_nodes`` nodes of its cluster were put back in this run, and only a node that a
+    resume returns to service (a member, paused with its drain ended, or up). ``info``: cluster_info read after the
+    failure. Returns {'resume', 'used', 'budget', 'reason'} (``reason``: why not)."""
+    budget = int(max_failed_nodes or 0)
+    cluster = (hostvars.get(host) or {}).get('wsfc_cluster_address')
+    used = sum(1 for h in hosts if h != host and (hostvars.get(h) or {}).get('wsfc_cluster_address') == cluster
+               and _flag((hostvars.get(h) or {}).get(FACTS + '_node_resumed')))
+    out = {'resume': False, 'used': used, 'budget': budget, 'reason': ''}
+    if budget <= 0:
+        return out
+    left = member((info or {}).get('nodes'), run_state(host, hostvars)['node'])
+    if used >= budget:
+        out['reason'] = 'the failure budget is spent (%d of max_failed_nodes %d)' % (used, budget)
+    elif left is None:
+        out['reason'] = 'it is no member of the cluster (evicted): a resume cannot put it back'
+    elif left.get('state') == 'Paused' and left.get('drain_status') != 'InProgress':
+        out['resume'] = True
+    elif left.get('state') == 'Up':
+        out['resume'] = True
+    else:
+        out['reason'] = 'it is %s (drain %s): a resume cannot put it back' % (left.get('state'), left.get('drain_status'))
+    return out
+
+
+def failure_report(info, node, error, runbook, owner, recovery=None):
     """What the run says about a node that failed: the error, where the node was left (read after the failure),
-    and how to go on."""
+    and how to go on. ``recovery``: node_recovery() once the node was put back into service (``resumed`` true)."""
+    recovery = recovery or {}
+    if recovery.get('resumed'):
+        return ('Rolling %s of %s failed: %s The node was put back into service (resumed with failback) and the run went '
+                'on with the next node: %s_max_failed_nodes allows %d such node(s) per cluster, this is number %d. Its '
+                'work is not done: fix the cause and run the same command again to finish it.'
+                % (RUNBOOKS[runbook][0], node, (error or 'failed').strip(), runbook, recovery.get('budget'),
+                   int(recovery.get('used') or 0) + 1))
     left = member((info or {}).get('nodes'), node)
     if left is None:
         where = 'not a member of the cluster (evicted)'
@@ -535,8 +576,9 @@ def failure_report(info, node, error, runbook, owner):
     return ('Rolling %s stopped at %s: %s The node is %s and was left as it is: a paused node is never resumed '
             'automatically, and nothing else was started on this cluster. Fix the cause, then run the same command '
             'again as %s: it continues with this node (the run lock keeps %s, marked failed; '
-            'playbooks/cluster_report.yml shows it).'
-            % (RUNBOOKS[runbook][0], node, (error or 'failed').strip(), where, owner, node))
+            'playbooks/cluster_report.yml shows it).%s'
+            % (RUNBOOKS[runbook][0], node, (error or 'failed').strip(), where, owner, node,
+               (' Not put back into service: %s.' % recovery['reason']) if recovery.get('reason') else ''))
 
 
 def plan_summary(run_plan, info, runbook, target_build=None, method=None):

@@ -20,6 +20,7 @@ BOUNDS = {
     'max_retries': (0, 'retries'), 'stop_after': (0, 'seconds (0: no deadline)'), 'update_passes': (1, 'passes'),
     'min_quorum_margin': (-1, 'votes (-1: the default rule)'),
     'max_clusters_in_flight': (0, 'clusters (0: all)'), 'max_failed_clusters': (0, 'clusters (0: no budget)'),
+    'max_failed_nodes': (0, 'nodes per cluster (0: the first failed node stops its cluster)'),
 }
 
 

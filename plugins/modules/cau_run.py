@@ -89,7 +89,7 @@ options:
     default: false
   force_recovery:
     description:
-      - Clear the lock a previous failed run left (C(Invoke-CauRun -ForceRecovery)) before starting. Only on request:
+      - Clear the lock a previous failed run left (C(Invoke-CauRun -ForceRecovery)) before starting. Only on request;
         check first that no node was left paused or down.
     type: bool
     default: false

@@ -429,3 +429,41 @@ def test_pre_and_post_node_tasks_run_around_each_node_in_its_cycle(start_lab, pl
         drain = out.index('rolling_update : Drain %s' % name)
         assert pre < drain < post and out.count('PRE-NODE %s ' % name) == 1 and out.count('POST-NODE %s ' % name) == 1
     assert_all_updated(state)
+
+
+def test_max_failed_nodes_puts_a_failed_node_back_and_goes_on_until_the_budget_is_spent(start_lab, playbook, tmp_path):
+    state = start_lab('hyperv4')
+    fault(state, 'update_fail', {'HV-N2': ['KB5068791'], 'HV-N3': ['KB5068791']})
+    order = ['HV-N2', 'HV-N1', 'HV-N3', 'HV-N4']
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=0, rolling_update_max_failed_nodes=1,
+                                                   rolling_update_node_order=order, rolling_update_report_dir=str(tmp_path)))[0]
+    assert proc.returncode != 0, proc.stdout[-4000:]
+    nodes = dict((n['name'], n) for n in lab_state(state)['nodes'])
+    # HV-N2 failed within the budget: resumed, back in service, and the run went on with HV-N1 (updated).
+    assert said(proc, 'The node was put back into service (resumed with failback) and the run went on with the next node: '
+                      'rolling_update_max_failed_nodes allows 1 such node(s) per cluster, this is number 1')
+    assert nodes['HV-N2']['state'] == 'Up' and 'KB5068791' in nodes['HV-N2']['pending_updates']
+    assert nodes['HV-N1']['pending_updates'] == [] and nodes['HV-N1']['state'] == 'Up'
+    # HV-N3 failed with the budget spent: left paused, the cluster stopped there, HV-N4 not started.
+    assert said(proc, 'Rolling update stopped at HV-N3') and said(proc, 'Not put back into service: the failure budget is spent')
+    assert nodes['HV-N3']['state'] == 'Paused' and 'KB5068791' in nodes['HV-N4']['pending_updates']
+    assert 'HV-N4' not in [e['node'] for e in events(state, 'node.suspend_requested')]
+    report = json.loads((tmp_path / 'rolling_update_report.json').read_text())
+    status = dict((n['node'], n['status']) for n in report['clusters'][0]['nodes'])
+    assert status == {'HV-N2': 'failed', 'HV-N1': 'done', 'HV-N3': 'failed', 'HV-N4': 'not started'}, status
+    lock = lab_state(state)['lock']
+    assert '"status": "failed"' in lock and '"node": "HV-N3"' in lock
+    assert_safe(state)
+
+
+def test_a_failed_node_within_max_failed_nodes_lets_every_other_node_finish(start_lab, playbook):
+    state = start_lab('hyperv4')
+    fault(state, 'update_fail', {'HV-N2': ['KB5068791']})
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_max_retries=0, rolling_update_max_failed_nodes=1,
+                                                   rolling_update_node_order=['HV-N2']))[0]
+    assert proc.returncode != 0 and said(proc, 'FAILED and put back into service: HV-N2'), proc.stdout[-4000:]
+    nodes = dict((n['name'], n) for n in lab_state(state)['nodes'])
+    assert all(n['state'] == 'Up' for n in nodes.values())
+    assert all(nodes[n]['pending_updates'] == [] for n in ('HV-N1', 'HV-N3', 'HV-N4'))
+    assert lab_state(state)['lock'] is None     # nothing is left out of service: the lock is released
+    assert_safe(state)

@@ -324,6 +324,32 @@ def test_next_node_reads_the_run_and_the_failures_from_the_facts():
     assert plan_mod.failed_nodes(hosts, FLEET) == ['boom']
 
 
+def test_a_failed_node_is_put_back_only_within_the_budget_and_only_when_a_resume_can():
+    facts = {'N1': {'wsfc_cluster_address': 'a', '__runbook_executor': 'N1', '__runbook_state': {'run_id': 'r'}},
+             'N2': {'wsfc_cluster_address': 'a', '__runbook_executor': 'N1', '__runbook_node_failed': 'boom'},
+             'N3': {'wsfc_cluster_address': 'a', '__runbook_executor': 'N1'}}
+    hosts = list(facts)
+    paused = cluster(states={'N2': 'Paused'}, drain={'N2': 'Completed'})
+    assert plan_mod.node_recovery('N2', paused, hosts, facts)['resume'] is False          # no budget: today's rule
+    decision = plan_mod.node_recovery('N2', paused, hosts, facts, max_failed_nodes=1)
+    assert decision == {'resume': True, 'used': 0, 'budget': 1, 'reason': ''}
+    down = cluster(states={'N2': 'Down'})
+    assert plan_mod.node_recovery('N2', down, hosts, facts, 1)['reason'] == 'it is Down (drain NotInitiated): a resume cannot put it back'
+    draining = cluster(states={'N2': 'Paused'}, drain={'N2': 'InProgress'})
+    assert plan_mod.node_recovery('N2', draining, hosts, facts, 1)['resume'] is False
+    evicted = dict(paused, nodes=[n for n in paused['nodes'] if n['name'] != 'N2'])
+    assert 'evicted' in plan_mod.node_recovery('N2', evicted, hosts, facts, 1)['reason']
+    # Once N2 was put back, the budget of 1 is spent for the next failed node of the cluster; N2 no longer stops it.
+    facts['N2']['__runbook_node_resumed'] = True
+    facts['N3']['__runbook_node_failed'] = 'again'
+    assert plan_mod.next_node('N3', hosts, facts, now=1)['go'] is True
+    spent = plan_mod.node_recovery('N3', cluster(states={'N3': 'Paused'}, drain={'N3': 'Completed'}), hosts, facts, 1)
+    assert spent['resume'] is False and spent['reason'] == 'the failure budget is spent (1 of max_failed_nodes 1)'
+    text = plan_mod.failure_report(paused, 'N2', 'Windows Update failed on N2.', 'rolling_update', 'alice',
+                                   dict(decision, resumed=True))
+    assert 'put back into service (resumed with failback)' in text and 'allows 1 such node(s) per cluster, this is number 1' in text
+
+
 def test_the_failure_report_says_where_the_node_was_left():
     info = cluster(states={'N2': 'Paused'}, drain={'N2': 'Completed'})
     text = plan_mod.failure_report(info, 'N2', 'Windows Update failed on N2.', 'rolling_update', 'alice')
