@@ -341,8 +341,8 @@ def test_a_failed_node_is_put_back_only_within_the_budget_and_only_when_a_resume
     assert 'evicted' in plan_mod.node_recovery('N2', evicted, hosts, facts, 1)['reason']
     # Once N2 was put back, the budget of 1 is spent for the next failed node of the cluster; N2 no longer stops it.
     facts['N2']['__runbook_node_resumed'] = True
-    facts['N3']['__runbook_node_failed'] = 'again'
     assert plan_mod.next_node('N3', hosts, facts, now=1)['go'] is True
+    facts['N3']['__runbook_node_failed'] = 'again'
     spent = plan_mod.node_recovery('N3', cluster(states={'N3': 'Paused'}, drain={'N3': 'Completed'}), hosts, facts, 1)
     assert spent['resume'] is False and spent['reason'] == 'the failure budget is spent (1 of max_failed_nodes 1)'
     text = plan_mod.failure_report(paused, 'N2', 'Windows Update failed on N2.', 'rolling_update', 'alice',
