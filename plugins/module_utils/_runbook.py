@@ -10,6 +10,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import CLASSIFICATIONS, KB, unknown_classifications
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.validation import CATEGORIES as VALIDATION_CATEGORIES
 from ansible_collections.wsfc.rolling.plugins.module_utils._plan import ESTIMATE_RATES
 
 # variable suffix -> (smallest allowed value, what it is)
@@ -124,6 +125,14 @@ def option_errors(variables, runbook, nodes=None, playbook_dir=None, names=None)
         twice = sorted(set(n for n in order if str(n).lower() in node_of and picked.count(node_of[str(n).lower()]) > 1))
         if twice:
             errors.append('%s names a node more than once: %s' % (prefix + 'node_order', ', '.join(twice)))
+    when = variables.get(prefix + 'validate') or []
+    if not isinstance(when, list) or [w for w in when if w not in ('before', 'after')]:
+        errors.append("%svalidate must be a list of 'before' and 'after', got %r" % (prefix, when))
+    categories = variables.get(prefix + 'validate_categories') or []
+    unknown = [c for c in categories if c not in VALIDATION_CATEGORIES] if isinstance(categories, list) else [categories]
+    if unknown:
+        errors.append('%svalidate_categories has unknown Test-Cluster categories %s (known: %s)'
+                      % (prefix, ', '.join(repr(c) for c in unknown), ', '.join(VALIDATION_CATEGORIES)))
     if runbook == 'rolling_upgrade':
         target = variables.get(prefix + 'target_build')
         try:

@@ -223,3 +223,43 @@ $WsfcOperations['cluster.functional_level'] = {
         WhatIf = $whatIf
     }
 }
+
+$WsfcOperations['cluster.validate'] = {
+    param($p)
+    # Test-Cluster, one category at a time so that each has its own verdict: its errors are failures and its
+    # warnings warnings (as Windows Admin Center reads them). Storage tests skip the disks and pools a role uses
+    # unless -Force is given with -Disk: the collection passes those only when asked (they go offline meanwhile).
+    $stamp = (Get-Date).ToUniversalTime().ToString('yyyyMMddHHmmss')
+    $nodes = @(Get-WsfcParam $p 'nodes' @())
+    $disks = @(Get-WsfcParam $p 'disks' @())
+    $results = @()
+    $index = 0
+    foreach ($category in @($p.categories)) {
+        $index += 1
+        $splat = @{ Include = @([string]$category); ReportName = "wsfc-rolling-validate-$stamp-$index" }
+        if ($nodes.Count -gt 0) {
+            $splat.Node = [string[]]$nodes
+        }
+        if ([string]$category -eq 'Storage' -and $disks.Count -gt 0) {
+            $splat.Disk = [string[]]$disks
+            $splat.Force = $true
+        }
+        $warned = $null
+        $failed = $null
+        $report = $null
+        try {
+            $report = Test-Cluster @splat -WarningVariable warned -ErrorVariable failed -WarningAction SilentlyContinue -ErrorAction SilentlyContinue |
+                Where-Object { $_ -is [System.IO.FileInfo] } | Select-Object -First 1
+        }
+        catch {
+            $failed = @($_)
+        }
+        $results += [ordered]@{
+            Category = [string]$category
+            Warnings = @($warned | Where-Object { $null -ne $_ } | ForEach-Object { [string]$_.Message })
+            Errors = @($failed | Where-Object { $null -ne $_ } | ForEach-Object { [string]$_.Exception.Message })
+            Report = if ($null -ne $report) { [string]$report.FullName } else { $null }
+        }
+    }
+    , $results
+}

@@ -467,3 +467,22 @@ def test_a_failed_node_within_max_failed_nodes_lets_every_other_node_finish(star
     assert all(nodes[n]['pending_updates'] == [] for n in ('HV-N1', 'HV-N3', 'HV-N4'))
     assert lab_state(state)['lock'] is None     # nothing is left out of service: the lock is released
     assert_safe(state)
+
+
+def test_validation_before_the_first_node_stops_a_failing_cluster_and_after_the_last_reports(start_lab, playbook):
+    state = start_lab('hyperv4')
+    fault(state, 'validation', {'Network': {'level': 'error', 'message': 'Node HV-N2 cannot reach HV-N3 on the cluster network.'}})
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_validate=['before', 'after']))[0]
+    assert proc.returncode != 0 and said(proc, 'Cluster validation: Failed; Network Failed (Node HV-N2 cannot reach HV-N3'), \
+        proc.stdout[-3000:]
+    assert events(state, 'node.suspend_requested') == [] and lab_state(state)['lock'] is None
+    fault(state, 'validation', {'Cluster Configuration': {'level': 'warning', 'message': 'A disk witness is recommended.'}})
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_validate=['before', 'after'],
+                                                   rolling_update_validate_categories=['Inventory', 'Cluster Configuration']))[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert_all_updated(state)
+    checks = [e for e in events(state, 'cluster.validated') if e['category'] == 'Cluster Configuration']
+    assert len(checks) == 3        # the refused run's before, then this run's before and after
+    assert said(proc, 'Cluster validation: Warning; Cluster Configuration Warning (A disk witness is recommended.)')
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_validate=['during']))[0]
+    assert proc.returncode != 0 and said(proc, "rolling_update_validate must be a list of 'before' and 'after', got ['during']")

@@ -257,6 +257,7 @@ DEFAULT_TIMINGS = {
     'functional_level_seconds': 30.0,       # Update-ClusterFunctionalLevel
     'pool_update_seconds': 10.0,            # Update-StoragePool
     'doctor_seconds': 5.0,                  # the doctor's reads on one node
+    'validate_seconds': 180.0,              # Test-Cluster (all the categories asked for)
 }
 
 

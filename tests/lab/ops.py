@@ -521,6 +521,46 @@ def cau_recover(lab, node, params):
     return {'Recovered': cau.recover(lab)}
 
 
+# Test-Cluster categories (PS:Test-Cluster; windows-behaviour.md §13).
+VALIDATION_CATEGORIES = ('Inventory', 'Network', 'System Configuration', 'Cluster Configuration', 'Hyper-V Configuration',
+                         'Storage', 'Storage Spaces Direct')
+
+
+@operation('cluster.validate')
+def cluster_validate(lab, node, params):
+    _require_cluster(lab, node, 'TestClusterCommand')
+    names = [str(n) for n in params.get('nodes') or lab.nodes]
+    out = []
+    for index, category in enumerate(params.get('categories') or []):
+        warnings, errors = [], []
+        if category not in VALIDATION_CATEGORIES:
+            errors.append("The test category '%s' was not found." % category)
+        for name in names:
+            n = lab.node(name)
+            if n is None or n.state == 'Down':
+                errors.append('Node %s could not be reached or is not a cluster member: its tests did not run.' % name)
+            elif category == 'Cluster Configuration' and n.state == 'Paused':
+                warnings.append('Node %s is paused.' % name)
+        if category == 'Storage':
+            disks = params.get('disks') or []
+            if disks:
+                # -Force with -Disk takes those disks offline for the tests: whatever runs on them stops.
+                lab.recorder.violation('validation_took_disks_offline', disks=list(disks))
+            else:
+                warnings.append('Disks and pools in use by clustered roles were skipped: the storage tests ran only on '
+                                'disks not in use.')
+        if category == 'Storage Spaces Direct' and not lab.s2d_enabled:
+            warnings.append('Storage Spaces Direct is not enabled on this cluster.')
+        planted = (lab.faults.get('validation') or {}).get(category)
+        if planted:
+            (errors if planted.get('level') == 'error' else warnings).append(planted['message'])
+        lab.recorder.record('cluster.validated', category=category, warnings=len(warnings), errors=len(errors))
+        stamp = lab.clock.iso()[:19].replace(':', '').replace('-', '')
+        out.append({'Category': category, 'Warnings': warnings, 'Errors': errors,
+                    'Report': r'C:\Windows\Cluster\Reports\wsfc-rolling-validate-%s-%d.htm' % (stamp, index + 1)})
+    return out
+
+
 @operation('cau.scan')
 def cau_scan(lab, node, params):
     _require_cluster(lab, node, 'GetClusterCommand')
@@ -743,6 +783,7 @@ OP_SECONDS = {
     'cluster.functional_level': 'functional_level_seconds',
     'storage.pool_update': 'pool_update_seconds',
     'node.doctor': 'doctor_seconds',
+    'cluster.validate': 'validate_seconds',
 }
 
 

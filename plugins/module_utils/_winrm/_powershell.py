@@ -313,6 +313,42 @@ ClusterUpgradeVersion = [int]$cluster.ClusterUpgradeVersion
 WhatIf = $whatIf
 }
 }
+$WsfcOperations['cluster.validate'] = {
+param($p)
+$stamp = (Get-Date).ToUniversalTime().ToString('yyyyMMddHHmmss')
+$nodes = @(Get-WsfcParam $p 'nodes' @())
+$disks = @(Get-WsfcParam $p 'disks' @())
+$results = @()
+$index = 0
+foreach ($category in @($p.categories)) {
+$index += 1
+$splat = @{ Include = @([string]$category); ReportName = "wsfc-rolling-validate-$stamp-$index" }
+if ($nodes.Count -gt 0) {
+$splat.Node = [string[]]$nodes
+}
+if ([string]$category -eq 'Storage' -and $disks.Count -gt 0) {
+$splat.Disk = [string[]]$disks
+$splat.Force = $true
+}
+$warned = $null
+$failed = $null
+$report = $null
+try {
+$report = Test-Cluster @splat -WarningVariable warned -ErrorVariable failed -WarningAction SilentlyContinue -ErrorAction SilentlyContinue |
+Where-Object { $_ -is [System.IO.FileInfo] } | Select-Object -First 1
+}
+catch {
+$failed = @($_)
+}
+$results += [ordered]@{
+Category = [string]$category
+Warnings = @($warned | Where-Object { $null -ne $_ } | ForEach-Object { [string]$_.Message })
+Errors = @($failed | Where-Object { $null -ne $_ } | ForEach-Object { [string]$_.Exception.Message })
+Report = if ($null -ne $report) { [string]$report.FullName } else { $null }
+}
+}
+, $results
+}
 $WsfcOperations['storage.pools'] = {
 param($p)
 , @(Get-StoragePool -IsPrimordial $false | ForEach-Object {

@@ -108,6 +108,9 @@ def _samples():
     cau.start_run(hci)          # a self-updating CAU run: Get-CauRun with each node's state
     call(hci, first, 'cau.run_state')
 
+    hci.faults['validation'] = {'Network': {'level': 'warning', 'message': 'one adapter'}}
+    call(hci, first, 'cluster.validate', {'categories': ['Inventory', 'Network', 'Storage'], 'nodes': [], 'disks': []})
+
     # An Updating Run started by the collection: its task, Get-CauRun, its report; a leftover run and its recovery.
     patch = _lab('hyperv4')
     call(patch, 'HV-N1', 'cau.report')
