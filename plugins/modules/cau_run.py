@@ -182,33 +182,20 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import check_wait_options, winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import cau
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, RemoteCommandError
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import WinRMOptions
-
-
-def _credential(p):
-    if bool(p['cau_user']) != bool(p['cau_password']):
-        raise InvalidOption('cau_user and cau_password go together')
-    if p['cau_user']:
-        return {'user': p['cau_user'], 'password': p['cau_password']}
-    options = WinRMOptions.from_params(p)
-    if not (options.user and options.password):
-        raise InvalidOption('the Updating Run needs a credential for CAU: set cau_user and cau_password, or winrm_user and '
-                            'winrm_password')
-    return {'user': options.user, 'password': options.password}
 
 
 def _run(module):
     p = module.params
     check_wait_options(p)
     arguments = cau.check_plugin(p['plugin'], p['plugin_arguments'])
-    credential = _credential(p)
+    credential = cau.credential(p)
     result = {'changed': False, 'started': False, 'attached': False, 'recovered': None, 'report': None, 'failed_nodes': [],
               'lines': []}
     with session_from_module(module) as session:
         state = read_cluster_state(session)
-        parameters = cau.check_options(p, state.nodes)
+        parameters = cau.check_options(p, [n.name for n in state.nodes])
         result['parameters'] = parameters
         action = cau.refuse_if_held(state, p['force_recovery'])
         if module.check_mode:

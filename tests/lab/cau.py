@@ -254,3 +254,72 @@ def recover(lab):
     lab.cau_leftover = None
     lab.recorder.record('cau.recovered', run=before)
     return before
+
+
+# -- the CAU clustered role (Add-/Set-/Enable-/Disable-/Remove-CauClusterRole, windows-behaviour.md §13) --------------
+
+# Set-CauClusterRole's -IntervalWeeks shows as WeeksInterval in Get-CauClusterRole (PS:Set-CauClusterRole example 2);
+# the other names are the parameters' own (UNVERIFIED for those the examples do not show).
+PROPERTY_NAMES = {'IntervalWeeks': 'WeeksInterval'}
+
+
+def _role_group(lab):
+    return next((g for g in lab.groups.values() if g.group_type_value == 117), None)
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return 'True' if value else 'False'
+    if isinstance(value, list):
+        return ', '.join(str(v) for v in value)
+    return str(value)
+
+
+def _apply(lab, params):
+    for name, value in (params.get('parameters') or {}).items():
+        lab.cau_parameters[PROPERTY_NAMES.get(name, name)] = _text(value)
+    plugin = params.get('plugin')
+    if plugin:
+        lab.cau_parameters['CauPluginName'] = plugin.get('name')
+        if plugin.get('arguments'):
+            lab.cau_parameters['CauPluginArguments'] = ';'.join('%s=%s' % kv for kv in sorted(plugin['arguments'].items()))
+
+
+def add_role(lab, node, params):
+    if _role_group(lab) is not None:
+        raise CmdletError('The CAU clustered role is already installed on this cluster.', 'CauRoleExists', 'ResourceExists',
+                          exception='Microsoft.ClusterAwareUpdating.CauException')
+    from .model import Group
+    name = 'CAU%scau' % lab.name[:6].lower()
+    lab.groups[name] = Group(name=name, id=lab.next_id(), group_type='ClusterUpdateAgent', owner=node.name, priority=1000)
+    lab.cau_parameters = {'ResourceGroupName': name, 'Status': 'Online', 'CauPluginName': 'Microsoft.WindowsUpdatePlugin'}
+    _apply(lab, params)
+    lab.recorder.record('cau.role_added', node=node.name)
+
+
+def _need_role(lab):
+    group = _role_group(lab)
+    if group is None:
+        raise CmdletError('The CAU clustered role is not installed on this cluster.', 'CauRoleNotFound', 'ObjectNotFound',
+                          exception='Microsoft.ClusterAwareUpdating.CauException')
+    return group
+
+
+def set_role(lab, params):
+    _need_role(lab)
+    _apply(lab, params)
+    lab.recorder.record('cau.role_set', parameters=sorted(params.get('parameters') or {}))
+
+
+def enable_role(lab, enabled):
+    group = _need_role(lab)
+    group.state = 'Online' if enabled else 'Offline'
+    lab.cau_parameters['Status'] = group.state
+    lab.recorder.record('cau.role_enabled' if enabled else 'cau.role_disabled')
+
+
+def remove_role(lab):
+    group = _need_role(lab)
+    del lab.groups[group.name]
+    lab.cau_parameters = {}
+    lab.recorder.record('cau.role_removed')

@@ -515,6 +515,34 @@ def cau_report(lab, node, params):
     return lab.cau_reports[-1] if lab.cau_reports else None
 
 
+@operation('cau.role_add')
+def cau_role_add(lab, node, params):
+    _require_cluster(lab, node, 'AddCauClusterRoleCommand')
+    cau.add_role(lab, node, params)
+    return {'Done': True}
+
+
+@operation('cau.role_set')
+def cau_role_set(lab, node, params):
+    _require_cluster(lab, node, 'SetCauClusterRoleCommand')
+    cau.set_role(lab, params)
+    return {'Done': True}
+
+
+@operation('cau.role_enable')
+def cau_role_enable(lab, node, params):
+    _require_cluster(lab, node, 'EnableCauClusterRoleCommand')
+    cau.enable_role(lab, bool(params.get('enabled')))
+    return {'Done': True}
+
+
+@operation('cau.role_remove')
+def cau_role_remove(lab, node, params):
+    _require_cluster(lab, node, 'RemoveCauClusterRoleCommand')
+    cau.remove_role(lab)
+    return {'Done': True}
+
+
 @operation('cau.recover')
 def cau_recover(lab, node, params):
     _require_cluster(lab, node, 'InvokeCauRunCommand')

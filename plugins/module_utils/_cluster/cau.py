@@ -13,7 +13,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     ConnectionFailure, InvalidOption, RemoteCommandError, TimeoutFailure, UnsafeToProceed)
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm import _powershell
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import WinRMOptions, error_for_record
 
 WINDOWS_UPDATE = 'Microsoft.WindowsUpdatePlugin'
 HOTFIX = 'Microsoft.HotfixPlugin'
@@ -30,6 +30,18 @@ PARAMETERS = {
 }
 # Run states of Get-CauRun that mean no run holds the cluster (RunFailed holds it until -ForceRecovery).
 IDLE = ('RunNotInProgress', 'NotInstalled')
+
+
+def credential(p):
+    """The account CAU acts as: cau_user, else the WinRM credential (InvalidOption when neither is given)."""
+    if bool(p['cau_user']) != bool(p['cau_password']):
+        raise InvalidOption('cau_user and cau_password go together')
+    if p['cau_user']:
+        return {'user': p['cau_user'], 'password': p['cau_password']}
+    options = WinRMOptions.from_params(p)
+    if not (options.user and options.password):
+        raise InvalidOption('CAU needs a credential: set cau_user and cau_password, or winrm_user and winrm_password')
+    return {'user': options.user, 'password': options.password}
 
 
 def check_plugin(name, arguments):
@@ -55,13 +67,13 @@ def _spelled(names, name):
     return next((n for n in names if n.lower() == str(name).lower()), None)
 
 
-def check_options(params, nodes):
-    """The Invoke-CauRun parameters from the module's options, checked against the cluster's nodes."""
-    names = [n.name for n in nodes]
+def check_options(params, names, keep_false=False):
+    """The Invoke-CauRun parameters from the module's options, checked against the cluster's node ``names``.
+    ``keep_false``: a switch set to false is sent too (to turn off a setting the CAU role keeps)."""
     out = {}
     for option, parameter in PARAMETERS.items():
         value = params.get(option)
-        if value is None or value is False or value == []:
+        if value is None or value == [] or (value is False and not keep_false):
             continue
         out[parameter] = value
     failed = params.get('max_failed_nodes')
@@ -85,6 +97,60 @@ def check_options(params, nodes):
         if path and (not str(path).lower().endswith('.ps1') or len(str(path)) > 260):
             raise InvalidOption('%s must be the path of a .ps1 file of at most 260 characters, got %r' % (option, path))
     return out
+
+
+WEEKDAYS = ('Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday')
+# Get-CauClusterRole shows -IntervalWeeks as WeeksInterval (PS:Set-CauClusterRole example 2).
+PROPERTY_NAMES = {'IntervalWeeks': 'WeeksInterval'}
+
+
+def check_schedule(params):
+    """The schedule's Add-/Set-CauClusterRole parameters, checked (InvalidOption)."""
+    out = {}
+    days = params.get('days_of_week') or []
+    bad = [d for d in days if d not in WEEKDAYS]
+    if bad:
+        raise InvalidOption('days_of_week has %s, which %s no day of the week (%s)' % (
+            ', '.join(bad), 'is' if len(bad) == 1 else 'are', ', '.join(WEEKDAYS)))
+    if days:
+        out['DaysOfWeek'] = [d for d in WEEKDAYS if d in days]
+    weeks, interval = params.get('weeks_of_month') or [], params.get('interval_weeks')
+    if weeks and interval:
+        raise InvalidOption('weeks_of_month and interval_weeks are two kinds of schedule: give one of them')
+    if [w for w in weeks if not 1 <= w <= 5]:
+        raise InvalidOption('weeks_of_month takes weeks 1 to 5 (5: the last week of the month), got %s' % weeks)
+    if weeks:
+        out['WeeksOfMonth'] = sorted(set(weeks))
+    if interval is not None:
+        if interval < 1:
+            raise InvalidOption('interval_weeks must be at least 1, got %d' % interval)
+        out['IntervalWeeks'] = interval
+    if params.get('start_date'):
+        out['StartDate'] = params['start_date']
+    return out
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return 'True' if value else 'False'
+    if isinstance(value, list):
+        return ', '.join(str(v) for v in value)
+    return str(value)
+
+
+def role_changes(current, parameters, plugin=None, arguments=None):
+    """What Set-CauClusterRole must change: {parameter: value} where the role's setting differs (compared as
+    Get-CauClusterRole shows it, text), and whether the plug-in (name or arguments) differs."""
+    current = dict(current or {})
+    changes = dict((name, value) for name, value in parameters.items()
+                   if str(current.get(PROPERTY_NAMES.get(name, name), '')).lower() != _text(value).lower())
+    plugin_differs = False
+    if plugin:
+        have = dict(pair.split('=', 1) for pair in str(current.get('CauPluginArguments') or '').replace(',', ';').split(';')
+                    if '=' in pair)
+        plugin_differs = (current.get('CauPluginName') != plugin
+                          or dict((k.strip(), v.strip()) for k, v in have.items()) != dict(arguments or {}))
+    return changes, plugin_differs
 
 
 def run_state(results):
@@ -166,7 +232,8 @@ def report(session, credential):
         nodes.append({'node': node.get('Node'), 'status': node.get('Status'), 'error': node.get('Error') or None,
                       'updates_succeeded': int(node.get('Succeeded') or 0), 'updates_failed': int(node.get('Failed') or 0),
                       'updates': updates})
-    return {'run_id': value.get('RunId'), 'status': value.get('Status'), 'lines': lines(value.get('RunId'), value.get('Status'), nodes), 'started': value.get('StartTimestamp'),
+    return {'run_id': value.get('RunId'), 'status': value.get('Status'), 'lines': lines(value.get('RunId'), value.get('Status'), nodes),
+            'started': value.get('StartTimestamp'),
             'duration_seconds': value.get('RunDurationSeconds'), 'plugin': value.get('Plugin'), 'nodes': nodes,
             'failed_nodes': [n['node'] for n in nodes if str(n['status']).endswith('Failed')]}
 

@@ -971,6 +971,68 @@ $runId = if ($output.Count -gt 1) { [string]$output[1].RunId } else { $null }
 [void](Invoke-CauRun @credential -ForceRecovery -Force)
 [ordered]@{ Recovered = $runId }
 }
+function ConvertTo-WsfcCauSplat($Params) {
+$splat = Get-WsfcCauCredential $Params
+$splat.Force = $true
+$parameters = Get-WsfcParam $Params 'parameters' $null
+if ($null -ne $parameters) {
+foreach ($property in $parameters.PSObject.Properties) {
+$value = $property.Value
+if ($value -is [bool]) {
+$splat[$property.Name] = [switch]$value
+}
+elseif ($value -is [System.Array]) {
+$splat[$property.Name] = @($value)
+}
+else {
+$splat[$property.Name] = $value
+}
+}
+}
+$plugin = Get-WsfcParam $Params 'plugin' $null
+if ($null -ne $plugin) {
+$splat.CauPluginName = @([string]$plugin.name)
+$arguments = @{}
+if ($null -ne $plugin.arguments) {
+foreach ($property in $plugin.arguments.PSObject.Properties) {
+$arguments[$property.Name] = [string]$property.Value
+}
+}
+if ($arguments.Count -gt 0) {
+$splat.CauPluginArguments = @($arguments)
+}
+}
+return $splat
+}
+$WsfcOperations['cau.role_add'] = {
+param($p)
+$splat = ConvertTo-WsfcCauSplat $p
+[void](Add-CauClusterRole @splat)
+[ordered]@{ Done = $true }
+}
+$WsfcOperations['cau.role_set'] = {
+param($p)
+$splat = ConvertTo-WsfcCauSplat $p
+[void](Set-CauClusterRole @splat)
+[ordered]@{ Done = $true }
+}
+$WsfcOperations['cau.role_enable'] = {
+param($p)
+$credential = Get-WsfcCauCredential $p
+if ([bool]$p.enabled) {
+[void](Enable-CauClusterRole @credential -Force)
+}
+else {
+[void](Disable-CauClusterRole @credential -Force)
+}
+[ordered]@{ Done = $true }
+}
+$WsfcOperations['cau.role_remove'] = {
+param($p)
+$credential = Get-WsfcCauCredential $p
+[void](Remove-CauClusterRole @credential -Force)
+[ordered]@{ Done = $true }
+}
 $WsfcOperations['vm.list'] = {
 param($p)
 $default = [string](Get-VMHostSupportedVersion -Default).Version

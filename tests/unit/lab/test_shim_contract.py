@@ -124,6 +124,10 @@ def _samples():
     _run_for(patch, 6 * 3600)
     call(patch, 'HV-N1', 'cau.run_task')
     call(patch, 'HV-N1', 'cau.report')
+    call(patch, 'HV-N1', 'cau.role_set', {'parameters': {'MaxFailedNodes': 2}, 'user': 'LAB\\admin', 'password': 'secret'})
+    call(patch, 'HV-N1', 'cau.role_enable', {'enabled': False, 'user': 'LAB\\admin', 'password': 'secret'})
+    call(patch, 'HV-N1', 'cau.role_remove', {'user': 'LAB\\admin', 'password': 'secret'})
+    call(patch, 'HV-N1', 'cau.role_add', {'parameters': {'DaysOfWeek': ['Tuesday']}, 'plugin': None})
     patch.cau_leftover = 'cau-old'
     call(patch, 'HV-N1', 'cau.run_state')
     call(patch, 'HV-N1', 'cau.recover')

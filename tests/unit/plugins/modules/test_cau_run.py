@@ -94,8 +94,8 @@ def test_both_locks_are_respected_and_a_leftover_run_needs_explicit_recovery(run
     assert rc == 0
     rc, result = run_module(cau_run, args())
     assert rc == 1 and result['error_type'] == 'UnsafeToProceed' and 'A wsfc.rolling run holds HVCLU01 (owner alice' in result['msg']
-    rc, _ = run_module(cluster_lock, lock_args(state='absent', owner='alice', run_id='r1'))
-    assert rc == 0 and events(lab, 'cau.run_started') == []
+    rc, released = run_module(cluster_lock, lock_args(state='absent', owner='alice', run_id='r1'))
+    assert rc == 0 and released['changed'] and events(lab, 'cau.run_started') == []
 
     lab.cau_leftover = 'cau-old'
     rc, result = run_module(cau_run, args())
