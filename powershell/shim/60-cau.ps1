@@ -236,3 +236,17 @@ $WsfcOperations['cau.role_remove'] = {
     [void](Remove-CauClusterRole @credential -Force)
     [ordered]@{ Done = $true }
 }
+
+$WsfcOperations['cau.setup_test'] = {
+    param($p)
+    # Test-CauSetup runs CAU's Best Practices Analyzer model; Get-BpaResult reads its results (PS:Test-CauSetup).
+    # The result objects' property names (Severity, Title, Problem, Resolution) are UNVERIFIED.
+    $credential = Get-WsfcCauCredential $p
+    [void](Test-CauSetup @credential)
+    , @(Get-BpaResult -ModelId 'Microsoft/Windows/ClusterAwareUpdating' | Where-Object { $null -ne $_ } | ForEach-Object {
+            [ordered]@{
+                Severity = ConvertTo-WsfcText $_.Severity; Title = [string]$_.Title
+                Problem = [string]$_.Problem; Resolution = [string]$_.Resolution
+            }
+        })
+}

@@ -47,7 +47,11 @@ def test_each_problem_is_named_with_its_fix_and_nothing_changes(start_lab, playb
                  ' storage: storage is repairing or not healthy: jobs Repair',
                  'wait until Get-StorageJob shows no running job',
                  ' cau_role: no Cluster-Aware Updating clustered role -> add it (Add-CauClusterRole)',
-                 '[error] HCI-N4 time: clock +400.000 s from its time source', ' nodes: not Up: HCI-N3 (Down)'):
+                 '[error] HCI-N4 time: clock +400.000 s from its time source', ' nodes: not Up: HCI-N3 (Down)',
+                 # CAU's own readiness checks (Test-CauSetup), as CAU reports them.
+                 'cau_setup: Test-CauSetup: The Cluster service should be running on all cluster nodes',
+                 'The Cluster service is not running on HCI-N3. -> Start the Cluster service on every node.',
+                 'cau_setup: Test-CauSetup: The CAU clustered role should be installed'):
         assert said(proc, text), (text, proc.stdout[-6000:])
     assert said(proc, 'problem(s) to fix before a rolling run')
     assert changes(state) == before

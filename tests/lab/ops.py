@@ -543,6 +543,33 @@ def cau_role_remove(lab, node, params):
     return {'Done': True}
 
 
+# CAU's Best Practices Analyzer rules (titles as the CAU requirements page lists them, windows-behaviour.md §13).
+BPA_RULES = ('The failover cluster must be available', 'The Cluster service should be running on all cluster nodes',
+             'The CAU clustered role should be installed on the failover cluster to enable self-updating mode',
+             'A firewall rule that allows remote shutdown should be enabled on each node in the failover cluster')
+
+
+@operation('cau.setup_test')
+def cau_setup_test(lab, node, params):
+    _require_cluster(lab, node, 'TestCauSetupCommand')
+    down = [n.name for n in lab.nodes.values() if n.state == 'Down']
+    role = next((g for g in lab.groups.values() if g.group_type_value == 117), None)
+    planted = lab.faults.get('cau_setup') or {}
+    rows = []
+    for title in BPA_RULES:
+        severity, problem, resolution = 'Information', '', ''
+        if title.startswith('The Cluster service') and down:
+            severity, problem = 'Error', 'The Cluster service is not running on %s.' % ', '.join(down)
+            resolution = 'Start the Cluster service on every node.'
+        elif title.startswith('The CAU clustered role') and role is None:
+            severity, problem = 'Warning', 'The CAU clustered role is not installed.'
+            resolution = 'Add it with Add-CauClusterRole to use self-updating mode.'
+        if title in planted:
+            severity, problem, resolution = planted[title]['severity'], planted[title]['problem'], planted[title].get('resolution', '')
+        rows.append({'Severity': severity, 'Title': title, 'Problem': problem, 'Resolution': resolution})
+    return rows
+
+
 @operation('cau.recover')
 def cau_recover(lab, node, params):
     _require_cluster(lab, node, 'InvokeCauRunCommand')
@@ -812,6 +839,7 @@ OP_SECONDS = {
     'storage.pool_update': 'pool_update_seconds',
     'node.doctor': 'doctor_seconds',
     'cluster.validate': 'validate_seconds',
+    'cau.setup_test': 'cau_scan_seconds',
 }
 
 

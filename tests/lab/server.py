@@ -244,7 +244,7 @@ class LabServer:
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
               'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy',
               'reboot_pending', 'storage_repair', 'clock_skew', 'download_fail', 'update_partial', 'cau_run',
-              'redfish_enclosure', 'redfish_reset_types', 'cau_leftover', 'drain_completes_leaving', 'validation')
+              'redfish_enclosure', 'redfish_reset_types', 'cau_leftover', 'drain_completes_leaving', 'validation', 'cau_setup')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, download_fail {node: [kb]} (the download fails, 0x8024402C),
@@ -268,7 +268,8 @@ class LabServer:
         (the only ResetType values its Redfish BMC publishes and accepts), cau_leftover true (an Updating Run failed and
         left the cluster locked: Get-CauRun says RunFailed until Invoke-CauRun -ForceRecovery), drain_completes_leaving
         {node: role} (that node's next drain ends Completed with the role still on it), validation {category: {level:
-        warning|error, message}} (Test-Cluster reports that in that category)."""
+        warning|error, message}} (Test-Cluster reports that in that category), cau_setup {rule title: {severity,
+        problem, resolution}} (Test-CauSetup's result for that rule)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:

@@ -69,7 +69,12 @@ def check_cluster(options, findings, inventory_nodes, lock_stale_after, cau_requ
     try:
         with runner_factory(options) as runner:
             state = read_cluster_state(runner, lock_stale_after=lock_stale_after)
-            cau_run, clock = runner.invoke([('cau.run_state', {}), ('lock.read', {})])
+            calls = [('cau.run_state', {}), ('lock.read', {})]
+            if cau_required:
+                # CAU's own readiness checks (its Best Practices Analyzer), with the credential CAU reaches the nodes with.
+                calls.append(('cau.setup_test', {'user': options.user, 'password': options.password} if options.user else {}))
+            results = runner.invoke(calls)
+            cau_run, clock = results[:2]
     except (ConnectionFailure, TimeoutFailure, AuthenticationFailure) as exc:
         if exc.details.get('certificate') and 'does not name' in str(exc) and fallback_host:
             # HTTPS to the cluster name reaches a node's listener, whose certificate names the node: every
@@ -149,7 +154,25 @@ def check_cluster(options, findings, inventory_nodes, lock_stale_after, cau_requ
     else:
         findings.add('cau_run', target, WARNING, 'CAU run state not readable: %s' % cau_run.error.get('message'),
                      'install the ClusterAwareUpdating module (RSAT-Clustering-AutomationServer) to see CAU runs')
+    if cau_required:
+        _cau_setup(findings, target, results[2])
     return state
+
+
+def _cau_setup(findings, target, result):
+    """Test-CauSetup's rules: an Error a problem, a Warning a warning, the rest passed."""
+    if not result.ok:
+        findings.add('cau_setup', target, ERROR, 'Test-CauSetup failed: %s' % result.error.get('message'),
+                     'run Test-CauSetup on a node and read Get-BpaResult Microsoft/Windows/ClusterAwareUpdating')
+        return
+    rows = result.value or []
+    flagged = [r for r in rows if r.get('Severity') in ('Error', 'Warning')]
+    for row in flagged:
+        findings.add('cau_setup', target, ERROR if row['Severity'] == 'Error' else WARNING,
+                     'Test-CauSetup: %s: %s' % (row.get('Title'), row.get('Problem') or row['Severity']),
+                     row.get('Resolution') or None)
+    if not flagged:
+        findings.add('cau_setup', target, OK, 'Test-CauSetup: the %d rules of CAU\'s Best Practices Analyzer pass' % len(rows))
 
 
 def _skew_status(skew, max_skew):

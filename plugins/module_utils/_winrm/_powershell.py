@@ -1033,6 +1033,17 @@ $credential = Get-WsfcCauCredential $p
 [void](Remove-CauClusterRole @credential -Force)
 [ordered]@{ Done = $true }
 }
+$WsfcOperations['cau.setup_test'] = {
+param($p)
+$credential = Get-WsfcCauCredential $p
+[void](Test-CauSetup @credential)
+, @(Get-BpaResult -ModelId 'Microsoft/Windows/ClusterAwareUpdating' | Where-Object { $null -ne $_ } | ForEach-Object {
+[ordered]@{
+Severity = ConvertTo-WsfcText $_.Severity; Title = [string]$_.Title
+Problem = [string]$_.Problem; Resolution = [string]$_.Resolution
+}
+})
+}
 $WsfcOperations['vm.list'] = {
 param($p)
 $default = [string](Get-VMHostSupportedVersion -Default).Version

@@ -128,6 +128,7 @@ def _samples():
     call(patch, 'HV-N1', 'cau.role_enable', {'enabled': False, 'user': 'LAB\\admin', 'password': 'secret'})
     call(patch, 'HV-N1', 'cau.role_remove', {'user': 'LAB\\admin', 'password': 'secret'})
     call(patch, 'HV-N1', 'cau.role_add', {'parameters': {'DaysOfWeek': ['Tuesday']}, 'plugin': None})
+    call(patch, 'HV-N1', 'cau.setup_test', {'user': 'LAB\\admin', 'password': 'secret'})
     patch.cau_leftover = 'cau-old'
     call(patch, 'HV-N1', 'cau.run_state')
     call(patch, 'HV-N1', 'cau.recover')
