@@ -18,7 +18,7 @@ description:
     the validation report on the node (C(%windir%\Cluster\Reports)).
   - Safe on a running cluster by default. The Storage category is not in the default set; without O(disks) its tests
     skip the disks and pools that clustered roles use. Naming O(disks) takes those disks offline for the tests
-    (C(-Disk -Force)): refused unless O(allow_disruptive_storage_tests=true).
+    (C(-Disk -Force)), and is refused unless O(allow_disruptive_storage_tests=true).
   - Test-Cluster takes minutes; the WinRM command is followed through its operation timeouts.
 author:
   - wsfc.rolling developers (@wsfc-rolling)
