@@ -163,6 +163,18 @@ options:
     type: str
 '''
 
+    LEFT_PAUSED = r'''
+options:
+  left_paused:
+    description:
+      - Nodes an administrator paused before the run, which the run leaves as they are (a runbook's
+        C(<runbook>_allow_paused_nodes)). The cluster-wide checks accept them paused instead of requiring every other
+        node Up; quorum and the room for the VMs are still checked without them. Never on Storage Spaces Direct.
+    type: list
+    elements: str
+    default: []
+'''
+
     NODE_ID = r'''
 options:
   node_id:

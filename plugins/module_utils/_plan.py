@@ -117,13 +117,15 @@ def _name(cluster):
     return (cluster.get('cluster') or {}).get('name')
 
 
-def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=(), names=None):
+def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=(), names=None, kept=()):
     """Why a run must not start on this cluster (empty when it may). ``inventory_hosts``: every host the
     inventory has for this cluster (``hosts`` may be fewer, with --limit); a node missing there means the
     inventory is a slice of the cluster (AWX job slicing splits hosts, not groups) or incomplete.
     ``failed_hosts``: hosts of this cluster whose own preflight checks failed (its update search, its BMC,
     its setup media, or the address answering as another machine). ``names``: a _Names for the hosts' words
-    (``hosts`` and ``inventory_hosts`` are node names here)."""
+    (``hosts`` and ``inventory_hosts`` are node names here). ``kept``: nodes paused by an administrator that the run
+    may leave as they are (refused on Storage Spaces Direct: a paused node's drives may be in storage maintenance, and
+    taking another server out could take the last copy of data offline)."""
     out = []
     members = _names(cluster.get('nodes') or [])
     for node, duplicates in sorted((names.duplicates if names else {}).items()):
@@ -136,7 +138,11 @@ def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=()
                        'inventory. Every node of a cluster must be in one job: slice a fleet by cluster (a limit '
                        'of whole cluster groups), never by node'
                        % (len(members) - len(missing), len(members), _name(cluster), ', '.join(missing)))
-    not_up = [n['name'] for n in cluster.get('nodes') or [] if n.get('state') != 'Up' and n['name'] != resume]
+    if kept and cluster.get('virtual_disks'):
+        out.append('nodes paused by an administrator: %s. On Storage Spaces Direct the run never leaves a paused node and '
+                   'takes another: resume them first (allow_paused_nodes is for clusters on shared storage)' % ', '.join(kept))
+    not_up = [n['name'] for n in cluster.get('nodes') or [] if n.get('state') != 'Up' and n['name'] != resume
+              and n['name'] not in kept]
     strangers = [h for h in hosts if h not in members and not (kind == 'upgrade' and h == resume)]
     cau = cluster.get('cau_run') or {}
     if not_up:
@@ -246,7 +252,7 @@ def past_deadline(deadline_at, now):
 
 
 def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, cau_scan=None, node_order=(),
-         now=0, stop_after=0, inventory_hosts=None, failed_hosts=(), names=None):
+         now=0, stop_after=0, inventory_hosts=None, failed_hosts=(), names=None, allow_paused=False):
     """Everything a runbook decides about one cluster before its first node.
 
     Args:
@@ -257,6 +263,8 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
             a host is the node of its name in any case. Nodes in ``node_order`` may be named by host or node.
         failed_hosts: hosts of this cluster whose own preflight checks failed.
         scans / cau_scan: what each node's Windows Update search found / what Invoke-CauScan found (update).
+        allow_paused: nodes an administrator paused before the run are left as they are (not queued, accepted by the
+            gates as ``left_paused``) instead of refusing the run; never on Storage Spaces Direct.
 
     Returns:
         dict: resume_node, resume_needs (words), refusals (list), scan, measure, needs ({node: need}), queue (list), first_up,
@@ -270,7 +278,7 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
     decided = _plan(cluster, known.nodes(hosts), kind, owner, takeover,
                     dict((known.node.get(h, h), s) for h, s in (scans or {}).items()), cau_scan,
                     [known.wanted(n) for n in node_order or ()], now, stop_after,
-                    None if inventory_hosts is None else known.nodes(inventory_hosts), failed_hosts, known)
+                    None if inventory_hosts is None else known.nodes(inventory_hosts), failed_hosts, known, allow_paused)
     # first_gate stays a node name: it is only ever the node the preflight's gate checks.
     for key in ('resume_node', 'first_up'):
         decided[key] = known.to_host(decided[key])
@@ -282,15 +290,23 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
     return decided
 
 
+def left_paused(cluster, resume, allow):
+    """Nodes an administrator paused (not the node a run of ours left) that the run leaves as they are."""
+    if not _flag(allow):
+        return []
+    return [n['name'] for n in cluster.get('nodes') or [] if n.get('state') == 'Paused' and n['name'] != resume]
+
+
 def _plan(cluster, hosts, kind, owner, takeover, scans, cau_scan, node_order, now, stop_after, inventory_hosts,
-          failed_hosts, names):
+          failed_hosts, names, allow_paused=False):
     """plan() in the cluster's node names."""
     pending = (cluster.get('upgrade') or {}).get('nodes_to_upgrade') or [] if kind == 'upgrade' else None
     resume = resume_node(cluster, owner, takeover, pending)
     lock = cluster.get('run_lock')
     own = bool(lock and lock.get('abandoned') and (lock.get('owner') == owner or takeover))
-    needs = node_needs(kind, cluster, hosts, resume, scans, cau_scan)
-    refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts, names)
+    kept = left_paused(cluster, resume, allow_paused)
+    needs = dict((n, v) for n, v in node_needs(kind, cluster, hosts, resume, scans, cau_scan).items() if n not in kept)
+    refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts, names, kept)
     states = dict((n['name'], n.get('state')) for n in cluster.get('nodes') or [])
     ordered = queue(cluster, needs, resume, list(node_order or ()))
     first_up = next((n for n in ordered if states.get(n) == 'Up'), '')
@@ -321,6 +337,7 @@ def _plan(cluster, hosts, kind, owner, takeover, scans, cau_scan, node_order, no
         'stale_own_lock': own,
         'died': bool(own and (lock.get('status') or 'running') == 'running'),
         'deadline': deadline(now, stop_after),
+        'left_paused': kept,
     }
 
 
@@ -596,6 +613,8 @@ def plan_summary(run_plan, info, runbook, target_build=None, method=None):
                 else 'every node is compliant; nothing to do')
     resume = run_plan.get('resume_node')
     tail = '; first %s, left by the last run: %s' % (resume, run_plan.get('resume_needs')) if resume and resume in queue_ else ''
+    if run_plan.get('left_paused'):
+        tail += '; left as they are (paused by an administrator): %s' % ', '.join(run_plan['left_paused'])
     lines = [_node_line(node, (run_plan.get('nodes') or {}).get(node)) for node in queue_ if (run_plan.get('nodes') or {}).get(node)]
     return head + body + tail + ''.join('\n  ' + line for line in lines)
 

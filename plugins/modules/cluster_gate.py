@@ -27,6 +27,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.LEFT_PAUSED
 attributes:
   check_mode:
     support: full
@@ -199,7 +200,7 @@ def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
     if p['only_membership']:
         # Before a disruptive step on a node that is already out (restart, power cycle of an evicted node):
         # only the cluster-wide conditions.
-        checks = gates.membership_checks(state.nodes, state.quorum, name, p['min_quorum_margin'])
+        checks = gates.membership_checks(state.nodes, state.quorum, name, p['min_quorum_margin'], p['left_paused'])
         failed = [c for c in checks if not c.ok]
         result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': {},
                   'node': None, 'round_trips': round_trips}
@@ -225,7 +226,7 @@ def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
     checks = gates.evaluate(state, name, capacity=capacity if (hosts or p['capacity']) else None,
                             move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
-                            cau_run=cau_run, check_mode=check_mode, owner=p['lock_owner'])
+                            cau_run=cau_run, check_mode=check_mode, owner=p['lock_owner'], left_paused=p['left_paused'])
     failed = [c for c in checks if not c.ok]
     node = state.node(name)
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,
@@ -245,6 +246,7 @@ def main():
         capacity=dict(type='dict'),
         allow_save_state=dict(type='bool', default=False),
         min_quorum_margin=dict(type='int'),
+        left_paused=dict(type='list', elements='str', default=[]),
         run_id=dict(type='str'),
         check_cau=dict(type='bool', default=True),
         record_node=dict(type='bool', default=False),

@@ -29,6 +29,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.LEFT_PAUSED
   - wsfc.rolling.winrm.WAIT
   - wsfc.rolling.winrm.HEARTBEAT
 attributes:
@@ -184,7 +185,7 @@ def _membership(module, session):
             return result
         after = {'name': name, 'member': False, 'state': None}
         if not module.check_mode:
-            membership.evict(session, node, p['ignore_storage_loss'], members, quorum, p['min_quorum_margin'])
+            membership.evict(session, node, p['ignore_storage_loss'], members, quorum, p['min_quorum_margin'], p['left_paused'])
     else:
         if node is not None:
             return result
@@ -282,6 +283,7 @@ def main():
         failback_roles=dict(type='list', elements='str'),
         failback_placement=dict(type='dict'),
         min_quorum_margin=dict(type='int'),
+        left_paused=dict(type='list', elements='str', default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _apply)

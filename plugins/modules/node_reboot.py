@@ -24,6 +24,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.LEFT_PAUSED
   - wsfc.rolling.winrm.WAIT
   - wsfc.rolling.winrm.NODE_ID
   - wsfc.rolling.winrm.HEARTBEAT
@@ -145,7 +146,7 @@ def _apply(module):
             result.update(round_trips=runner.round_trips, polls=runner.polls)
             return result
         if p['gate']:
-            updates.restart_gate(before, p['name'], p['min_quorum_margin'])
+            updates.restart_gate(before, p['name'], p['min_quorum_margin'], p['left_paused'])
         if module.check_mode:
             result.update(changed=True, round_trips=runner.round_trips, polls=runner.polls)
             return result
@@ -165,6 +166,7 @@ def main():
         wait_for_return=dict(type='bool', default=False),
         gate=dict(type='bool', default=True),
         min_quorum_margin=dict(type='int'),
+        left_paused=dict(type='list', elements='str', default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _apply)

@@ -25,6 +25,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
+  - wsfc.rolling.winrm.LEFT_PAUSED
   - wsfc.rolling.winrm.WAIT
   - wsfc.rolling.winrm.NODE_ID
   - wsfc.rolling.winrm.HEARTBEAT
@@ -233,7 +234,7 @@ def _restart(runner, p, name, before):
     new attempt of the task mends: they say so (``retryable`` false), where a failed installation does. Returns the
     node's boot state once it is back."""
     try:
-        updates.restart_gate(before, name, p['min_quorum_margin'])
+        updates.restart_gate(before, name, p['min_quorum_margin'], p['left_paused'])
         return updates.restart_and_wait(runner, name, p['reboot_timeout'], p['poll_interval'], before)[1]
     except CollectionError as exc:
         exc.details['retryable'] = False
@@ -328,6 +329,7 @@ def main():
         reboot_timeout=dict(type='int', default=1800),
         await_restart=dict(type='bool', default=False),
         min_quorum_margin=dict(type='int'),
+        left_paused=dict(type='list', elements='str', default=[]),
         accept_list=dict(type='list', elements='str', default=[]),
         reject_list=dict(type='list', elements='str', default=[]),
         job_id=dict(type='str'),

@@ -486,3 +486,19 @@ def test_validation_before_the_first_node_stops_a_failing_cluster_and_after_the_
     assert said(proc, 'Cluster validation: Warning; Cluster Configuration Warning (A disk witness is recommended.)')
     proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_validate=['during']))[0]
     assert proc.returncode != 0 and said(proc, "rolling_update_validate must be a list of 'before' and 'after', got ['during']")
+
+
+def test_a_node_paused_by_an_administrator_is_refused_or_left_as_it_is(start_lab, playbook):
+    state = start_lab('hyperv4')
+    lab_cli.control(state, '/', {'action': 'admin_pause', 'node': 'HV-N2'})
+    proc = playbook(PLAY, state['inventory'], FAST)[0]
+    assert proc.returncode != 0 and said(proc, 'nodes not Up: HV-N2'), proc.stdout[-3000:]
+    assert [e['node'] for e in events(state, 'node.suspend_requested')] == ['HV-N2']     # the administrator's own
+    proc = playbook(PLAY, state['inventory'], dict(FAST, rolling_update_allow_paused_nodes=True))[0]
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert said(proc, 'left as they are (paused by an administrator): HV-N2')
+    nodes = dict((n['name'], n) for n in lab_state(state)['nodes'])
+    assert nodes['HV-N2']['state'] == 'Paused' and nodes['HV-N2']['pending_updates']     # untouched
+    assert all(nodes[n]['state'] == 'Up' and nodes[n]['pending_updates'] == [] for n in ('HV-N1', 'HV-N3', 'HV-N4'))
+    assert [e['node'] for e in events(state, 'node.restart')] and 'HV-N2' not in [e['node'] for e in events(state, 'node.restart')]
+    assert_safe(state)     # the run took one node out at a time besides the administrator's

@@ -319,6 +319,10 @@ def resume(lab, name, failback='NoFailback'):
         raise _node_error('Resume-ClusterNode', 'The cluster node is down.', ERROR_CLUSTER_NODE_DOWN, target=node.name)
     if node.member_state == 'Up':
         return node
+    if node.admin_paused:
+        # A run that was to leave an administrator's paused node as it is resumed it.
+        lab.recorder.violation('admin_paused_node_resumed', node=node.name)
+        node.admin_paused = False
     if node.draining and getattr(node, 'drain_op', None) is not None:
         node.drain_op.cancelled = True
         node.draining = False
@@ -537,6 +541,8 @@ def restart(lab, node):
     node.restart_gen += 1
     gen = node.restart_gen
     lab.recorder.record('node.restart', node=node.name)
+    if node.admin_paused:
+        lab.recorder.violation('admin_paused_node_restarted', node=node.name)
     lab.recorder.activity_start(node.name, 'reboot')
 
     def current():

@@ -79,6 +79,7 @@ class Node:
     pending_ubr: int = 0                              # UBR after the next reboot
     offered_next: list = field(default_factory=list)  # updates Windows Update offers after the next restart
     cau_tools: bool = True                            # the ClusterAwareUpdating module (RSAT-Clustering-AutomationServer)
+    admin_paused: bool = False                        # paused by an administrator (control action admin_pause), not a run
     out_since: Optional[float] = None                 # when the node left full service (S2D resync size)
     draining: bool = False
     host_reserve_mb: int = 8192

@@ -53,7 +53,8 @@ class Recorder:
             self.violation('quorum_lost', present=present, needed=needed)
 
     def check_nodes_out(self, lab):
-        out = [n.name for n in lab.machines.values() if not n.in_service]
+        # A node an administrator paused before the run is theirs, not the run's (allow_paused_nodes).
+        out = [n.name for n in lab.machines.values() if not n.in_service and not n.admin_paused]
         if len(out) > self.max_nodes_out:
             self.max_nodes_out = len(out)
             if len(out) > 1:

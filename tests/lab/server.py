@@ -238,6 +238,15 @@ class LabServer:
             node.config = copy.deepcopy(self.lab.reference_configs[node.name])
             self.lab.recorder.record('node.config_repaired', node=node.name)
 
+    def admin_pause(self, name):
+        """An administrator pauses and drains a node for maintenance of their own, before a run (the run's invariant
+        on nodes out counts the nodes the run takes out, not this one)."""
+        with self.lab.lock:
+            node = self._machine(name)
+            maintenance.suspend(self.lab, node.name, drain=True)
+            node.admin_paused = True
+            self.lab.recorder.record('node.admin_paused', node=node.name)
+
     # -- faults ------------------------------------------------------------------------------
 
     FAULTS = ('update_fail', 'no_return', 'storage_stall', 'winrm_drop', 'vm_pinned', 'bmc_unreachable',
@@ -362,6 +371,8 @@ class LabServer:
                         server.stage_image(doc['node'], doc.get('os'))
                     elif action == 'repair_config':
                         server.repair_config(doc['node'])
+                    elif action == 'admin_pause':
+                        server.admin_pause(doc['node'])
                     else:
                         self._json(400, {'error': 'unknown action %r' % action})
                         return

@@ -61,12 +61,18 @@ def place(demand, free):
     return unplaced
 
 
-def membership_checks(nodes, quorum, name, min_quorum_margin=None):
+def membership_checks(nodes, quorum, name, min_quorum_margin=None, left_paused=()):
     """The cluster-wide conditions for ``name`` being out, re-checked before every disruptive step:
-    every other node Up, and quorum keeping its margin (lost witness = lost vote) without ``name``."""
-    others = dict((n.name, n.state) for n in nodes if n.name.lower() != name.lower() and n.state != 'Up')
-    checks = [Check('other_nodes_up', not others, 'every other node is Up' if not others else
-                    'not Up: %s' % ', '.join('%s (%s)' % item for item in sorted(others.items())))]
+    every other node Up (or paused by an administrator before the run and left so: ``left_paused``, on a
+    cluster without Storage Spaces Direct), and quorum keeping its margin (lost witness = lost vote) without
+    ``name``."""
+    left = set(n.lower() for n in left_paused or ())
+    others = dict((n.name, n.state) for n in nodes if n.name.lower() != name.lower() and n.state != 'Up'
+                  and not (n.state == 'Paused' and n.name.lower() in left))
+    kept = sorted(n.name for n in nodes if n.name.lower() in left and n.state == 'Paused' and n.name.lower() != name.lower())
+    checks = [Check('other_nodes_up', not others, ('every other node is Up' + (
+        ' (left paused by an administrator: %s)' % ', '.join(kept) if kept else '')) if not others else
+        'not Up: %s' % ', '.join('%s (%s)' % item for item in sorted(others.items())))]
     after = quorum_summary([replace(n, state='Down') if n.name.lower() == name.lower() and n.state in ('Up', 'Paused')
                             else n for n in nodes], quorum)
     needed_margin = min_quorum_margin
@@ -83,7 +89,7 @@ def membership_checks(nodes, quorum, name, min_quorum_margin=None):
 
 
 def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_state=False,
-             min_quorum_margin=None, lock=None, run_id=None, cau_run=None, check_mode=False, owner=None):
+             min_quorum_margin=None, lock=None, run_id=None, cau_run=None, check_mode=False, owner=None, left_paused=()):
     """All gate checks for taking ``name`` out. Returns a list of Check (ok or not, with detail).
 
     ``check_mode``: the run did not take its lock; the lock gate then passes where the real run would hold the
@@ -105,7 +111,7 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
     else:
         checks.append(Check('node_state', False, '%s is %s (drain %s), not by this run' % (name, node.state, node.drain_status)))
 
-    checks.extend(membership_checks(state.nodes, state.quorum, name, min_quorum_margin))
+    checks.extend(membership_checks(state.nodes, state.quorum, name, min_quorum_margin, left_paused))
 
     running = [j for j in state.storage_jobs if not j.finished]
     unhealthy = [d for d in state.virtual_disks if not d.healthy]

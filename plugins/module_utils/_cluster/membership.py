@@ -26,7 +26,7 @@ def find(nodes, name):
     return next((n for n in nodes if n.name.lower() == name.lower()), None)
 
 
-def evict(session, node, ignore_storage_loss=False, members=None, quorum=None, min_quorum_margin=None):
+def evict(session, node, ignore_storage_loss=False, members=None, quorum=None, min_quorum_margin=None, left_paused=()):
     """Remove-ClusterNode -Force, for a node that is drained (Paused) or Down.
 
     With ``members`` and ``quorum`` (read just before), the cluster-wide conditions are checked first:
@@ -42,7 +42,7 @@ def evict(session, node, ignore_storage_loss=False, members=None, quorum=None, m
                               "(cluster_node state=paused), so that its roles move without failing over."
                               % (node.name, node.state))
     if members is not None and quorum is not None:
-        failed = [c for c in gates.membership_checks(members, quorum, node.name, min_quorum_margin) if not c.ok]
+        failed = [c for c in gates.membership_checks(members, quorum, node.name, min_quorum_margin, left_paused) if not c.ok]
         if failed:
             raise UnsafeToProceed("Not evicting cluster node '%s' now: %s. It was left %s; run again once the cluster "
                                   "is whole" % (node.name, '; '.join('%s: %s' % (c.name, c.detail) for c in failed),

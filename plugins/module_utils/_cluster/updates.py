@@ -177,7 +177,7 @@ def boot_state(runner, name, poll=False, extra=()):
     return state
 
 
-def restart_gate(state, name, min_quorum_margin=None):
+def restart_gate(state, name, min_quorum_margin=None, left_paused=()):
     """Refuse the restart of ``name`` when another node is not Up or quorum would lose its margin.
 
     Raises:
@@ -186,7 +186,8 @@ def restart_gate(state, name, min_quorum_margin=None):
     if state.get('Members') is None or state.get('Quorum') is None:
         raise UnsafeToProceed('Not restarting %s: the cluster service on it does not answer, so the cluster-wide '
                               'conditions cannot be checked' % name)
-    failed = [c for c in gates.membership_checks(state['Members'], state['Quorum'], name, min_quorum_margin) if not c.ok]
+    failed = [c for c in gates.membership_checks(state['Members'], state['Quorum'], name, min_quorum_margin, left_paused)
+              if not c.ok]
     if failed:
         raise UnsafeToProceed('Not restarting %s now: %s. The node was left as it is (%s); restart it once the '
                               'cluster is whole again (run the playbook again)' % (

@@ -33,8 +33,8 @@ def check(categories, disks, allow_disruptive):
 
 def run(session, categories, nodes=(), disks=()):
     """Test-Cluster per category; returns (summary, per-category results)."""
-    result = session.invoke([('cluster.validate', {'categories': list(categories), 'nodes': list(nodes),
-                                                    'disks': list(disks)})])[0]
+    params = {'categories': list(categories), 'nodes': list(nodes), 'disks': list(disks)}
+    result = session.invoke([('cluster.validate', params)])[0]
     if not result.ok:
         raise error_for_record('Test-Cluster failed', result.error)
     out = []

@@ -471,3 +471,15 @@ def test_the_estimate_of_each_node_comes_from_its_vms_memory_and_its_updates_siz
     up = plan_mod.plan(cluster(upgrade=['N1']), NODES, kind='upgrade', owner='alice')
     assert plan_mod.estimate(up, capacity, 'upgrade', 'in_place')['nodes']['N1']['parts'] == {
         'drain': 12, 'in-place upgrade': 3600, 'failback': 12}
+
+
+def test_nodes_paused_by_an_administrator_are_refused_or_left_and_never_on_storage_spaces_direct():
+    paused = cluster(states={'N2': 'Paused'}, drain={'N2': 'Completed'})
+    refused = plan_mod.plan(paused, NODES, scans={'N2': {'updates': [{'kb': 'KB1'}]}})
+    assert [r for r in refused['refusals'] if r.startswith('nodes not Up: N2')] and refused['left_paused'] == []
+    kept = plan_mod.plan(paused, NODES, scans=dict((n, {'updates': [{'kb': 'KB1'}]}) for n in NODES), allow_paused=True)
+    assert kept['refusals'] == [] and kept['left_paused'] == ['N2'] and 'N2' not in kept['queue'] and kept['queue']
+    assert 'left as they are (paused by an administrator): N2' in plan_mod.plan_summary(kept, paused, 'rolling_update')
+    s2d = dict(paused, virtual_disks=[{'name': 'v1'}])
+    assert any('On Storage Spaces Direct the run never leaves a paused node' in r
+               for r in plan_mod.plan(s2d, NODES, scans={}, allow_paused=True)['refusals'])

@@ -153,3 +153,22 @@ def test_an_s2d_node_already_out_for_this_run_is_not_held_back_by_its_own_degrad
     assert not dict((c.name, c) for c in gates.evaluate(state, 'HCI-N3', lock=ours, run_id='r1'))['storage'].ok
     assert not dict((c.name, c) for c in gates.evaluate(state, 'HCI-N2', lock={'run_id': 'x', 'node': 'HCI-N2'},
                                                         run_id='r1'))['storage'].ok
+
+
+def test_a_node_left_paused_by_an_administrator_is_accepted_only_when_named_and_its_room_is_not_counted():
+    from lab import maintenance
+    lab = build_lab('hyperv4')
+    with lab.lock:
+        maintenance.suspend(lab, 'HV-N3', drain=False)
+    state = snapshot(lab)
+    assert failed(gates.membership_checks(state.nodes, state.quorum, 'HV-N2'))['other_nodes_up'] == 'not Up: HV-N3 (Paused)'
+    checks = gates.membership_checks(state.nodes, state.quorum, 'HV-N2', left_paused=['hv-n3'])
+    assert failed(checks) == {}
+    assert checks[0].detail == 'every other node is Up (left paused by an administrator: HV-N3)'
+    # A paused node still votes; a Down one is never accepted, named or not.
+    lab.set_power('HV-N4', 'Off')
+    state = snapshot(lab, 'HV-N1')
+    assert failed(gates.membership_checks(state.nodes, state.quorum, 'HV-N2', left_paused=['HV-N3', 'HV-N4']))['other_nodes_up'] == \
+        'not Up: HV-N4 (Down)'
+    # The paused node takes no VMs: the room for HV-N2's VMs is counted on the Up nodes only.
+    assert 'HV-N3' not in gates.free_memory(capacity(lab), state, 'HV-N2')
