@@ -95,6 +95,13 @@ options:
       - With O(restart=if_required) or O(restart_pending=restart), the quorum margin that must remain while the node restarts.
       - Default (also for a negative value) 1 with 4 or more votes, else 0.
     type: int
+  cluster_stopped:
+    description:
+      - The cluster is stopped on purpose (the offline update, M(wsfc.rolling.cluster_offline)) and the node's cluster
+        service is disabled - a restart is not gated on the cluster (there is none to keep), and the node is back once
+        it answers on a new boot with its cluster service still stopped (started by itself, it fails the task).
+    type: bool
+    default: false
   accept_list:
     description: Only these KB ids (for example V(KB5068791)). All when empty.
     type: list
@@ -234,8 +241,10 @@ def _restart(runner, p, name, before):
     new attempt of the task mends: they say so (``retryable`` false), where a failed installation does. Returns the
     node's boot state once it is back."""
     try:
-        updates.restart_gate(before, name, p['min_quorum_margin'], p['left_paused'])
-        return updates.restart_and_wait(runner, name, p['reboot_timeout'], p['poll_interval'], before)[1]
+        if not p['cluster_stopped']:
+            updates.restart_gate(before, name, p['min_quorum_margin'], p['left_paused'])
+        return updates.restart_and_wait(runner, name, p['reboot_timeout'], p['poll_interval'], before,
+                                        cluster=not p['cluster_stopped'])[1]
     except CollectionError as exc:
         exc.details['retryable'] = False
         raise
@@ -277,7 +286,7 @@ def _apply(module):
     with runner_from_module(module, node=p['name']) as runner:
         if p['await_restart']:
             try:
-                updates.wait_back(runner, name, p['reboot_timeout'], p['poll_interval'])
+                updates.wait_back(runner, name, p['reboot_timeout'], p['poll_interval'], cluster=not p['cluster_stopped'])
             except CollectionError as exc:
                 exc.details['retryable'] = False
                 raise
@@ -330,6 +339,7 @@ def main():
         await_restart=dict(type='bool', default=False),
         min_quorum_margin=dict(type='int'),
         left_paused=dict(type='list', elements='str', default=[]),
+        cluster_stopped=dict(type='bool', default=False),
         accept_list=dict(type='list', elements='str', default=[]),
         reject_list=dict(type='list', elements='str', default=[]),
         job_id=dict(type='str'),

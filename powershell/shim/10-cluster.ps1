@@ -263,3 +263,35 @@ $WsfcOperations['cluster.validate'] = {
     }
     , $results
 }
+
+# The fast offline update: the roles stopped in order, the whole cluster stopped and started again.
+
+$WsfcOperations['cluster.group_stop'] = {
+    param($p)
+    , @(foreach ($name in @($p.names)) {
+            $group = Stop-ClusterGroup -Name ([string]$name)
+            [ordered]@{ Name = [string]$group.Name; State = ConvertTo-WsfcText $group.State }
+        })
+}
+
+$WsfcOperations['cluster.group_start'] = {
+    param($p)
+    , @(foreach ($name in @($p.names)) {
+            $group = Start-ClusterGroup -Name ([string]$name)
+            [ordered]@{ Name = [string]$group.Name; State = ConvertTo-WsfcText $group.State }
+        })
+}
+
+$WsfcOperations['cluster.stop'] = {
+    param($p)
+    # Stop-Cluster stops the cluster service on every node; whatever still runs goes offline.
+    [void](Stop-Cluster -Force)
+    [ordered]@{ Stopped = $true }
+}
+
+$WsfcOperations['cluster.start'] = {
+    param($p)
+    # Start-Cluster starts the cluster service on every node (it fails where the service is disabled).
+    [void](Start-Cluster)
+    [ordered]@{ Started = $true }
+}

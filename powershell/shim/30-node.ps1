@@ -222,3 +222,37 @@ $WsfcOperations['node.doctor'] = {
         Now = ConvertTo-WsfcDate (Get-Date)
     }
 }
+
+$WsfcOperations['node.cluster_startup'] = {
+    param($p)
+    # The cluster service's start mode: Disabled keeps a restarted node from starting it (and joining or forming
+    # the cluster) before the offline update starts the cluster again.
+    $mode = Get-WsfcParam $p 'mode' $null
+    if ($null -ne $mode) {
+        Set-Service -Name ClusSvc -StartupType ([string]$mode)
+    }
+    $service = Get-Service -Name ClusSvc
+    [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; StartupType = [string]$service.StartType; Status = [string]$service.Status }
+}
+
+$WsfcOperations['offline.state'] = {
+    param($p)
+    # The offline update's record on this node's own disk (the cluster database is not there while the cluster
+    # is stopped): any controller finds it on any node.
+    $base = Join-Path $env:ProgramData 'wsfc.rolling'
+    $path = Join-Path $base 'offline-update.json'
+    if ([bool](Get-WsfcParam $p 'clear' $false)) {
+        Remove-Item -Path $path -ErrorAction SilentlyContinue
+    }
+    $value = Get-WsfcParam $p 'value' $null
+    if ($null -ne $value) {
+        [void](New-Item -ItemType Directory -Path $base -Force)
+        Set-Content -Path "$path.tmp" -Value ([string]$value) -Encoding UTF8
+        Move-Item -Path "$path.tmp" -Destination $path -Force
+    }
+    $current = $null
+    if (Test-Path -Path $path) {
+        $current = [string](Get-Content -Raw -Path $path)
+    }
+    [ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Value = $current }
+}

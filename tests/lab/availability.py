@@ -7,6 +7,8 @@ each behaviour with its test. Where the documentation leaves a choice, the harsh
 marked UNVERIFIED.
 """
 
+# Offline reasons that are an administrator's choice (Stop-ClusterGroup, Stop-Cluster): planned downtime.
+PLANNED = ('stopped', 'cluster_stopped')
 DETACHED = 0xD002       # MSFT_VirtualDisk OperationalStatus "Detached" (windows-behaviour.md, storage)
 UNHEALTHY = 2
 
@@ -113,6 +115,8 @@ def bring_online(lab, group, reason):
     if group.offline_since is not None:
         down = lab.clock.now() - group.offline_since
         group.downtime += down
+        if reason in PLANNED:
+            group.planned_downtime += down
         group.offline_since = None
     lab.recorder.record('group.online', group=group.name, downtime=round(down, 3), reason=reason)
 
@@ -203,8 +207,9 @@ def _storage(lab):
             disk.health, disk.operational = UNHEALTHY, [DETACHED]
             if csv is not None and csv.state == 'Online':
                 csv.state = 'Offline'
-                lab.recorder.violation('volume_offline', volume=disk.friendly_name,
-                                       nodes_out=missing_fault_domains(lab))
+                if lab.offline is None:
+                    lab.recorder.violation('volume_offline', volume=disk.friendly_name,
+                                           nodes_out=missing_fault_domains(lab))
             for group in lab.groups.values():
                 if csv is not None and group.volume == csv.name and group.group_type == 'VirtualMachine':
                     take_offline(lab, group, 'Offline', 'volume')

@@ -490,11 +490,28 @@ def os_started(lab, node, current, on_joined=None):
     if node.reboot_pending:
         node.finish_pending_restart()
     member = node.member
+    if member and node.cluster_startup != 'Automatic':
+        # The cluster service is set not to start (the offline update): the node runs outside the cluster.
+        node.cluster_service = 'Stopped'
+        lab.set_power(node.name, 'On')
+        if on_joined is not None:
+            on_joined()
+        return
     if member:
         node.cluster_service = 'Starting'
     lab.set_power(node.name, 'On')
     if not member:
         return
+    if lab.offline is not None:
+        # A node that starts its cluster service by itself while the cluster is stopped for an offline update.
+        lab.recorder.violation('offline_cluster_service_started_early', node=node.name)
+    start_service(lab, node, current, on_joined)
+
+
+def start_service(lab, node, current, on_joined=None):
+    """The cluster service starts on a running node (after a boot, or Start-Cluster): Starting for
+    ``cluster_start_seconds``, then Joining, then Up or Paused."""
+    node.cluster_service = 'Starting'
 
     def started():
         if not current():

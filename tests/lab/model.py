@@ -80,6 +80,8 @@ class Node:
     offered_next: list = field(default_factory=list)  # updates Windows Update offers after the next restart
     cau_tools: bool = True                            # the ClusterAwareUpdating module (RSAT-Clustering-AutomationServer)
     admin_paused: bool = False                        # paused by an administrator (control action admin_pause), not a run
+    cluster_startup: str = 'Automatic'                # the cluster service's start mode (Set-Service ClusSvc -StartupType)
+    offline_record: Optional[str] = None              # the offline update's record on the node's own disk
     out_since: Optional[float] = None                 # when the node left full service (S2D resync size)
     draining: bool = False
     host_reserve_mb: int = 8192
@@ -292,6 +294,7 @@ class Lab:
         self.cau_reports: List[dict] = []   # Get-CauReport: each finished run's report, the last one last
         self.cau_leftover = None       # the id of a failed run that left the cluster locked (Get-CauRun RunFailed)
         self.cau_task = None           # the shim's CAU run task on the node that started it: its status file
+        self.offline = None            # the cluster stopped by Stop-Cluster (the offline update): {'since': t}
         self.cluster_params: Dict[str, str] = {}   # private properties of the cluster object (the run lock)
         self.property_step = None   # called before each read or write of them (interleaving tests)
         self.timings: Dict[str, float] = dict(DEFAULT_TIMINGS)
@@ -405,12 +408,13 @@ class Lab:
                            'ubr': n.ubr, 'pending_updates': [u.kb for u in n.updates],
                            'reboot_pending': n.reboot_pending, 'address': n.address, 'boot_time': n.boot_time,
                            'member': n.member, 'chassis': n.chassis, 'boot_device': n.boot_device,
-                           'boot_persistent': n.boot_persistent}
+                           'boot_persistent': n.boot_persistent, 'cluster_startup': n.cluster_startup}
                           for n in self.machines.values()],
                 'groups': [{'name': g.name, 'type': g.group_type, 'owner': g.owner, 'state': g.state,
                             'priority': g.priority, 'downtime': round(g.downtime, 3), 'vm_version': g.vm_version}
                            for g in self.groups.values()],
                 'lock': self.cluster_params.get('WsfcRollingLock'),
+                'offline': self.offline is not None,
                 'virtual_disks': [{'name': d.friendly_name, 'health': d.health, 'operational': d.operational}
                                   for d in self.virtual_disks],
                 'storage_jobs': [{'name': j.name, 'state': j.job_state, 'percent': j.percent}
@@ -460,8 +464,8 @@ class Lab:
         """A member leaves full service (paused, down, its cluster service stopped): since when (what it will
         have missed); on S2D its copies go stale and every space shows a copy missing (Warning / Degraded,
         HCI-MAINT, SS-STATES). The caller evaluates availability afterwards."""
-        if not node.member:
-            return
+        if not node.member or self.offline is not None:
+            return      # (while the cluster is stopped nothing writes: no copy goes stale)
         if node.out_since is None:
             node.out_since = self.clock.now()
         if self.s2d_enabled:

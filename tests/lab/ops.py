@@ -8,7 +8,7 @@ shim does. ``execute`` is what PowerShell would print for one request.
 import json
 import re
 
-from . import cau, maintenance, provisioning
+from . import cau, maintenance, offline, provisioning
 from .model import OS_CATALOG, CmdletError, cluster_service_not_running
 
 HEALTH = {0: 'Healthy', 1: 'Warning', 2: 'Unhealthy', 5: 'Unknown'}
@@ -574,6 +574,52 @@ def cau_setup_test(lab, node, params):
 def cau_recover(lab, node, params):
     _require_cluster(lab, node, 'InvokeCauRunCommand')
     return {'Recovered': cau.recover(lab)}
+
+
+# -- the fast offline update (tests/lab/offline.py) ----------------------------------------------
+
+@operation('cluster.group_stop')
+def cluster_group_stop(lab, node, params):
+    _require_cluster(lab, node, 'StopClusterGroupCommand')
+    return offline.group_stop(lab, [str(n) for n in params.get('names') or []])
+
+
+@operation('cluster.group_start')
+def cluster_group_start(lab, node, params):
+    _require_cluster(lab, node, 'StartClusterGroupCommand')
+    return offline.group_start(lab, [str(n) for n in params.get('names') or []])
+
+
+@operation('cluster.stop')
+def cluster_stop(lab, node, params):
+    _require_cluster(lab, node, 'StopClusterCommand')
+    offline.stop_cluster(lab)
+    return {'Stopped': True}
+
+
+@operation('cluster.start')
+def cluster_start(lab, node, params):
+    # Start-Cluster works where the cluster service is stopped (it starts it).
+    offline.start_cluster(lab)
+    return {'Started': True}
+
+
+@operation('node.cluster_startup')
+def node_cluster_startup(lab, node, params):
+    if params.get('mode'):
+        node.cluster_startup = str(params['mode'])
+        lab.recorder.record('node.cluster_startup', node=node.name, mode=node.cluster_startup)
+    return {'ComputerName': node.name, 'StartupType': node.cluster_startup,
+            'Status': 'Running' if node.cluster_service in ('Running', 'Starting') else 'Stopped'}
+
+
+@operation('offline.state')
+def offline_state(lab, node, params):
+    if params.get('clear'):
+        node.offline_record = None
+    if params.get('value') is not None:
+        node.offline_record = str(params['value'])
+    return {'ComputerName': node.name, 'Value': node.offline_record}
 
 
 # Test-Cluster categories (PS:Test-Cluster; windows-behaviour.md §13).

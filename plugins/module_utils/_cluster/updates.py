@@ -195,7 +195,7 @@ def restart_gate(state, name, min_quorum_margin=None, left_paused=()):
                               details={'checks': [c.to_dict() for c in failed]})
 
 
-def restart_and_wait(runner, name, timeout, interval, before=None):
+def restart_and_wait(runner, name, timeout, interval, before=None, cluster=True):
     """Restart the node and wait until it is really back.
 
     Back means: a new boot time, WinRM answering, the cluster service running, and the node back in
@@ -215,7 +215,7 @@ def restart_and_wait(runner, name, timeout, interval, before=None):
         # request). The wait below tells, by the boot time, whether it restarted.
         pass
     runner.close()
-    return before, wait_back(runner, name, timeout, interval, before['LastBootUpTime'])
+    return before, wait_back(runner, name, timeout, interval, before['LastBootUpTime'], cluster)
 
 
 # A restart moves LastBootUpTime forward by the whole uptime before it; without one the value still
@@ -238,9 +238,11 @@ def restarted_since(previous_boot, boot_time, was_unreachable=False):
     return shift > REBOOT_MIN_SHIFT or (was_unreachable and abs(shift) > REBOOT_MIN_SHIFT_AFTER_SILENCE)
 
 
-def wait_back(runner, name, timeout, interval, previous_boot=None):
+def wait_back(runner, name, timeout, interval, previous_boot=None, cluster=True):
     """Wait until the node answers, runs the cluster service and is in membership (Paused or Up);
-    with ``previous_boot``, also until it did restart (``restarted_since``)."""
+    with ``previous_boot``, also until it did restart (``restarted_since``). Without ``cluster`` (the cluster
+    is stopped for an offline update), back is answering on a new boot with the cluster service stopped: one that
+    started by itself fails the wait at once."""
     seen = {'unreachable': False}
 
     def poll():
@@ -254,6 +256,12 @@ def wait_back(runner, name, timeout, interval, previous_boot=None):
         return previous_boot is None or restarted_since(previous_boot, state.get('LastBootUpTime'), seen['unreachable'])
 
     def back(state):
+        if not cluster and not state.get('unreachable') and restarted(state):
+            if state.get('ClusterService') == 'Running':
+                raise UnsafeToProceed('%s came back with its cluster service running although the cluster is stopped for '
+                                      'the offline update: set its start mode to Disabled (the offline update does) '
+                                      'before restarting it' % name)
+            return True
         return (not state.get('unreachable') and restarted(state) and
                 state.get('ClusterService') == 'Running' and state.get('ClusterState') in ('Paused', 'Up'))
 

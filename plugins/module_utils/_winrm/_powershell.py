@@ -349,6 +349,30 @@ Report = if ($null -ne $report) { [string]$report.FullName } else { $null }
 }
 , $results
 }
+$WsfcOperations['cluster.group_stop'] = {
+param($p)
+, @(foreach ($name in @($p.names)) {
+$group = Stop-ClusterGroup -Name ([string]$name)
+[ordered]@{ Name = [string]$group.Name; State = ConvertTo-WsfcText $group.State }
+})
+}
+$WsfcOperations['cluster.group_start'] = {
+param($p)
+, @(foreach ($name in @($p.names)) {
+$group = Start-ClusterGroup -Name ([string]$name)
+[ordered]@{ Name = [string]$group.Name; State = ConvertTo-WsfcText $group.State }
+})
+}
+$WsfcOperations['cluster.stop'] = {
+param($p)
+[void](Stop-Cluster -Force)
+[ordered]@{ Stopped = $true }
+}
+$WsfcOperations['cluster.start'] = {
+param($p)
+[void](Start-Cluster)
+[ordered]@{ Started = $true }
+}
 $WsfcOperations['storage.pools'] = {
 param($p)
 , @(Get-StoragePool -IsPrimordial $false | ForEach-Object {
@@ -589,6 +613,34 @@ TimeSource = $timeSource
 TimeOffsetSeconds = $phaseOffset
 Now = ConvertTo-WsfcDate (Get-Date)
 }
+}
+$WsfcOperations['node.cluster_startup'] = {
+param($p)
+$mode = Get-WsfcParam $p 'mode' $null
+if ($null -ne $mode) {
+Set-Service -Name ClusSvc -StartupType ([string]$mode)
+}
+$service = Get-Service -Name ClusSvc
+[ordered]@{ ComputerName = [string]$env:COMPUTERNAME; StartupType = [string]$service.StartType; Status = [string]$service.Status }
+}
+$WsfcOperations['offline.state'] = {
+param($p)
+$base = Join-Path $env:ProgramData 'wsfc.rolling'
+$path = Join-Path $base 'offline-update.json'
+if ([bool](Get-WsfcParam $p 'clear' $false)) {
+Remove-Item -Path $path -ErrorAction SilentlyContinue
+}
+$value = Get-WsfcParam $p 'value' $null
+if ($null -ne $value) {
+[void](New-Item -ItemType Directory -Path $base -Force)
+Set-Content -Path "$path.tmp" -Value ([string]$value) -Encoding UTF8
+Move-Item -Path "$path.tmp" -Destination $path -Force
+}
+$current = $null
+if (Test-Path -Path $path) {
+$current = [string](Get-Content -Raw -Path $path)
+}
+[ordered]@{ ComputerName = [string]$env:COMPUTERNAME; Value = $current }
 }
 function Get-WsfcJobId($Params) {
 $id = [string]$Params.id

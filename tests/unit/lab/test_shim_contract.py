@@ -130,6 +130,16 @@ def _samples():
     call(patch, 'HV-N1', 'cau.role_add', {'parameters': {'DaysOfWeek': ['Tuesday']}, 'plugin': None})
     call(patch, 'HV-N1', 'cau.setup_test', {'user': 'LAB\\admin', 'password': 'secret'})
     patch.cau_leftover = 'cau-old'
+    # The fast offline update: roles stopped, the cluster stopped and started, the service's start mode, the record.
+    vm = next(g.name for g in patch.groups.values() if g.group_type == 'VirtualMachine')
+    call(patch, 'HV-N1', 'offline.state', {'value': '{"phase": "stopping"}'})
+    call(patch, 'HV-N1', 'cluster.group_stop', {'names': [vm]})
+    call(patch, 'HV-N1', 'cluster.stop')
+    call(patch, 'HV-N1', 'node.cluster_startup', {'mode': 'Automatic'})
+    call(patch, 'HV-N1', 'cluster.start')
+    _run_for(patch, 1200)
+    call(patch, 'HV-N1', 'cluster.group_start', {'names': [vm]})
+    call(patch, 'HV-N1', 'offline.state', {'clear': True})
     call(patch, 'HV-N1', 'cau.run_state')
     call(patch, 'HV-N1', 'cau.recover')
 
