@@ -117,3 +117,11 @@ def test_a_run_going_on_is_followed_not_doubled(run_module, lab):
     rc, result = run_module(cau_run, args())
     assert rc == 0 and result['attached'] and not result['started'] and result['changed'] is False, result
     assert len(events(lab, 'cau.run_started')) == 1 and result['report']['status'] in ('Succeeded', 'PartiallyFailed')
+
+
+def test_a_run_with_nothing_to_install_changes_nothing(run_module, lab):
+    for node in lab.nodes.values():
+        node.updates.clear()
+    rc, result = run_module(cau_run, args())
+    assert rc == 0 and result['started'] and result['changed'] is False, result
+    assert result['report']['status'] == 'Succeeded' and events(lab, 'node.suspend_requested') == []

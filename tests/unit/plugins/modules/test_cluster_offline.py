@@ -91,3 +91,15 @@ def test_a_node_that_does_not_come_back_keeps_the_cluster_stopped_until_it_does(
     rc, result = offline(run_module, 'updated', name='HV-N3')
     rc, result = offline(run_module, 'started')
     assert rc == 0 and lab.offline is None and lab.recorder.violations == [], result
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'state': 'stopped', 'confirm': 'HVCLU01', 'node_hosts': {'HV-N1': 'HV-N1'}}, 'node_hosts must name every node of HVCLU01 exactly'),
+    ({'state': 'updated', 'node_hosts': HOSTS}, 'state=updated needs name, one of node_hosts'),
+    ({'state': 'stopped', 'node_hosts': {}}, 'node_hosts must name every node of the cluster'),
+])
+def test_bad_input_is_refused_before_anything_stops(run_module, lab, extra, message):
+    rc, result = run_module(cluster_offline, dict(CONN, **extra))
+    assert rc == 1 and message in result['msg'], result
+    assert lab.offline is None and all(n.offline_record is None for n in lab.machines.values())
+    assert all(g.state == 'Online' for g in lab.groups.values() if g.group_type == 'VirtualMachine')
