@@ -42,6 +42,28 @@ def winrm_argument_spec():
     )
 
 
+def cau_argument_spec():
+    """The Updating Run options of the ``wsfc.rolling.cau`` doc fragment (none has a default: unset is not sent)."""
+    return dict(
+        plugin=dict(type='str', choices=['Microsoft.WindowsUpdatePlugin', 'Microsoft.HotfixPlugin', 'Microsoft.RollingUpgradePlugin']),
+        plugin_arguments=dict(type='dict'),
+        max_failed_nodes=dict(type='int'),
+        max_retries_per_node=dict(type='int'),
+        node_order=dict(type='list', elements='str'),
+        require_all_nodes_online=dict(type='bool'),
+        reboot_timeout_minutes=dict(type='int'),
+        failback_mode=dict(type='str', choices=['NoFailback', 'Immediate', 'Policy']),
+        wait_for_storage_repair_timeout_minutes=dict(type='int'),
+        reboot_mode=dict(type='str', choices=['FullReboot', 'SoftReboot', 'ClusProp', 'PluginCustomReboot', 'OrchestratorDefault']),
+        os_rolling_upgrade=dict(type='bool'),
+        pre_update_script=dict(type='str'),
+        post_update_script=dict(type='str'),
+        enable_firewall_rules=dict(type='bool'),
+        cau_user=dict(type='str'),
+        cau_password=dict(type='str', no_log=True),
+    )
+
+
 def wait_argument_spec(timeout, heartbeat=True):
     """The bounded-wait options every waiting module takes; cluster modules (``heartbeat``) also
     take ``lock_run_id`` (the ``wsfc.rolling.winrm.HEARTBEAT`` doc fragment)."""

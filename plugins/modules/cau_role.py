@@ -24,6 +24,7 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
+  - wsfc.rolling.cau
 options:
   state:
     description: V(present) adds or configures the role, V(absent) removes it.
@@ -47,58 +48,6 @@ options:
     type: int
   start_date:
     description: The earliest date a run may start (C(-StartDate)), as PowerShell reads a date.
-    type: str
-  plugin:
-    description: The role's plug-in (C(-CauPluginName)); unset leaves it.
-    type: str
-    choices: [Microsoft.WindowsUpdatePlugin, Microsoft.HotfixPlugin, Microsoft.RollingUpgradePlugin]
-  plugin_arguments:
-    description: The plug-in's arguments (C(-CauPluginArguments)), as for M(wsfc.rolling.cau_run).
-    type: dict
-  max_failed_nodes:
-    description: C(-MaxFailedNodes), 0 to nodes - 1.
-    type: int
-  max_retries_per_node:
-    description: C(-MaxRetriesPerNode), 0 to 64.
-    type: int
-  node_order:
-    description: C(-NodeOrder).
-    type: list
-    elements: str
-  require_all_nodes_online:
-    description: C(-RequireAllNodesOnline).
-    type: bool
-  reboot_timeout_minutes:
-    description: C(-RebootTimeoutMinutes).
-    type: int
-  failback_mode:
-    description: C(-FailbackMode).
-    type: str
-    choices: [NoFailback, Immediate, Policy]
-  wait_for_storage_repair_timeout_minutes:
-    description: C(-WaitForStorageRepairTimeoutMinutes) (Windows Server 2025 and later).
-    type: int
-  reboot_mode:
-    description: C(-RebootMode).
-    type: str
-    choices: [FullReboot, SoftReboot, ClusProp, PluginCustomReboot, OrchestratorDefault]
-  os_rolling_upgrade:
-    description: C(-OsRollingUpgrade).
-    type: bool
-  pre_update_script:
-    description: C(-PreUpdateScript), a C(.ps1).
-    type: str
-  post_update_script:
-    description: C(-PostUpdateScript), a C(.ps1).
-    type: str
-  enable_firewall_rules:
-    description: C(-EnableFirewallRules).
-    type: bool
-  cau_user:
-    description: Account for the CAU cmdlets (C(-Credential)); default the WinRM credential.
-    type: str
-  cau_password:
-    description: Password of O(cau_user).
     type: str
 notes:
   - The cmdlets are documented at U(https://learn.microsoft.com/powershell/module/clusterawareupdating/).
@@ -141,7 +90,7 @@ round_trips:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import cau_argument_spec, winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import cau
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
@@ -196,12 +145,13 @@ def _configure(module):
             after, _members = _read(session, credential, calls)
         out = {'changed': bool(calls), 'role': after, 'changes': changes, 'round_trips': session.round_trips}
         if module._diff:
-            out['diff'] = {'before': role or {}, 'after': after or {} if not module.check_mode else {'changes': changes}}
+            out['diff'] = {'before': role or {}, 'after': {'changes': changes} if module.check_mode else (after or {})}
         return out
 
 
 def main():
     argument_spec = winrm_argument_spec()
+    argument_spec.update(cau_argument_spec())
     argument_spec.update(
         state=dict(type='str', default='present', choices=['present', 'absent']),
         enabled=dict(type='bool'),
@@ -209,22 +159,6 @@ def main():
         weeks_of_month=dict(type='list', elements='int'),
         interval_weeks=dict(type='int'),
         start_date=dict(type='str'),
-        plugin=dict(type='str', choices=list(cau.PLUGINS)),
-        plugin_arguments=dict(type='dict'),
-        max_failed_nodes=dict(type='int'),
-        max_retries_per_node=dict(type='int'),
-        node_order=dict(type='list', elements='str'),
-        require_all_nodes_online=dict(type='bool'),
-        reboot_timeout_minutes=dict(type='int'),
-        failback_mode=dict(type='str', choices=['NoFailback', 'Immediate', 'Policy']),
-        wait_for_storage_repair_timeout_minutes=dict(type='int'),
-        reboot_mode=dict(type='str', choices=['FullReboot', 'SoftReboot', 'ClusProp', 'PluginCustomReboot', 'OrchestratorDefault']),
-        os_rolling_upgrade=dict(type='bool'),
-        pre_update_script=dict(type='str'),
-        post_update_script=dict(type='str'),
-        enable_firewall_rules=dict(type='bool'),
-        cau_user=dict(type='str'),
-        cau_password=dict(type='str', no_log=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _configure)

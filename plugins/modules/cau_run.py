@@ -32,73 +32,14 @@ author:
   - wsfc.rolling developers (@wsfc-rolling)
 extends_documentation_fragment:
   - wsfc.rolling.winrm
+  - wsfc.rolling.cau
 options:
-  plugin:
-    description: CAU plug-in (C(-CauPluginName)).
-    type: str
-    default: Microsoft.WindowsUpdatePlugin
-    choices: [Microsoft.WindowsUpdatePlugin, Microsoft.HotfixPlugin, Microsoft.RollingUpgradePlugin]
-  plugin_arguments:
-    description:
-      - The plug-in's arguments (C(-CauPluginArguments)), name and value. V(Microsoft.HotfixPlugin) needs
-        C(HotfixRootFolderPath); V(Microsoft.RollingUpgradePlugin) needs C(WuConnected) (V('true'), or V('false') with
-        C(PathToSetupMedia)) and takes C(UpdateClusterFunctionalLevel) (V('true') raises the functional level at the
-        end, which cannot be undone). V(Microsoft.WindowsUpdatePlugin) takes C(IncludeRecommendedUpdates), C(QueryString).
-    type: dict
-  max_failed_nodes:
-    description: Nodes that may fail before the run stops (C(-MaxFailedNodes)); one more stops it. 0 to nodes - 1.
-    type: int
-  max_retries_per_node:
-    description: Retries of the update process per node (C(-MaxRetriesPerNode)), 0 to 64.
-    type: int
-  node_order:
-    description: Node names in the order to update (C(-NodeOrder)); by default CAU starts with the node owning the fewest roles.
-    type: list
-    elements: str
-  require_all_nodes_online:
-    description: Refuse to start unless every node is online (C(-RequireAllNodesOnline)).
-    type: bool
-    default: false
-  reboot_timeout_minutes:
-    description: Minutes a node may take to restart before it counts as failed (C(-RebootTimeoutMinutes)).
-    type: int
-  failback_mode:
-    description: How the drained roles come back (C(-FailbackMode)).
-    type: str
-    choices: [NoFailback, Immediate, Policy]
-  wait_for_storage_repair_timeout_minutes:
-    description: Minutes to wait for the storage repair after each node (C(-WaitForStorageRepairTimeoutMinutes); Windows Server 2025 and later).
-    type: int
-  reboot_mode:
-    description: The restart CAU uses (C(-RebootMode)); V(SoftReboot) skips firmware POST where the build supports it.
-    type: str
-    choices: [FullReboot, SoftReboot, ClusProp, PluginCustomReboot, OrchestratorDefault]
-  os_rolling_upgrade:
-    description: Upgrade the nodes' OS without stopping Hyper-V or Scale-Out File Server workloads (C(-OsRollingUpgrade)).
-    type: bool
-    default: false
-  pre_update_script:
-    description: A C(.ps1) every node runs before it is paused (C(-PreUpdateScript)); when it fails the node is not updated.
-    type: str
-  post_update_script:
-    description: A C(.ps1) every node runs after it leaves maintenance (C(-PostUpdateScript)).
-    type: str
-  enable_firewall_rules:
-    description: Enable the Remote Shutdown firewall rule group on every node (C(-EnableFirewallRules)).
-    type: bool
-    default: false
   force_recovery:
     description:
       - Clear the lock a previous failed run left (C(Invoke-CauRun -ForceRecovery)) before starting. Only on request;
         check first that no node was left paused or down.
     type: bool
     default: false
-  cau_user:
-    description: Account CAU acts as (the task logs on as it). Default the WinRM user.
-    type: str
-  cau_password:
-    description: Password of O(cau_user).
-    type: str
   wait:
     description: Follow the run to its end and return its report; V(false) returns once it has started.
     type: bool
@@ -179,7 +120,7 @@ round_trips:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import check_wait_options, winrm_argument_spec
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import cau_argument_spec, check_wait_options, winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import cau
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import RemoteCommandError
@@ -189,7 +130,8 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_mo
 def _run(module):
     p = module.params
     check_wait_options(p)
-    arguments = cau.check_plugin(p['plugin'], p['plugin_arguments'])
+    plugin = p['plugin'] or cau.WINDOWS_UPDATE
+    arguments = cau.check_plugin(plugin, p['plugin_arguments'])
     credential = cau.credential(p)
     result = {'changed': False, 'started': False, 'attached': False, 'recovered': None, 'report': None, 'failed_nodes': [],
               'lines': []}
@@ -201,7 +143,7 @@ def _run(module):
         if module.check_mode:
             result.update(changed=action != 'attach', attached=action == 'attach', round_trips=session.round_trips,
                           msg='check mode: %s' % ('an Updating Run is going on (%s)' % state.cau_run['summary']
-                                                  if action == 'attach' else 'would start %s' % p['plugin']))
+                                                  if action == 'attach' else 'would start %s' % plugin))
             return result
         if action == 'recover':
             result['recovered'] = cau.recover(session, credential) or state.cau_run.get('run_id')
@@ -209,7 +151,7 @@ def _run(module):
         if action == 'attach':
             result['attached'] = True
         else:
-            cau.start(session, p['plugin'], arguments, parameters, credential)
+            cau.start(session, plugin, arguments, parameters, credential)
             result.update(started=True, changed=True)
         if not p['wait']:
             result['lines'] = ['The Updating Run was started; it was not followed to its end (Get-CauRun shows it)']
@@ -231,24 +173,9 @@ def _run(module):
 
 def main():
     argument_spec = winrm_argument_spec()
+    argument_spec.update(cau_argument_spec())
     argument_spec.update(
-        plugin=dict(type='str', default=cau.WINDOWS_UPDATE, choices=list(cau.PLUGINS)),
-        plugin_arguments=dict(type='dict'),
-        max_failed_nodes=dict(type='int'),
-        max_retries_per_node=dict(type='int'),
-        node_order=dict(type='list', elements='str'),
-        require_all_nodes_online=dict(type='bool', default=False),
-        reboot_timeout_minutes=dict(type='int'),
-        failback_mode=dict(type='str', choices=['NoFailback', 'Immediate', 'Policy']),
-        wait_for_storage_repair_timeout_minutes=dict(type='int'),
-        reboot_mode=dict(type='str', choices=['FullReboot', 'SoftReboot', 'ClusProp', 'PluginCustomReboot', 'OrchestratorDefault']),
-        os_rolling_upgrade=dict(type='bool', default=False),
-        pre_update_script=dict(type='str'),
-        post_update_script=dict(type='str'),
-        enable_firewall_rules=dict(type='bool', default=False),
         force_recovery=dict(type='bool', default=False),
-        cau_user=dict(type='str'),
-        cau_password=dict(type='str', no_log=True),
         wait=dict(type='bool', default=True),
         wait_timeout=dict(type='int', default=28800),
         poll_interval=dict(type='float', default=30.0),
