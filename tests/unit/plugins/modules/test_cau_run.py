@@ -91,7 +91,7 @@ def test_one_more_failed_node_than_allowed_stops_the_run_and_fails_the_task(run_
 
 def test_both_locks_are_respected_and_a_leftover_run_needs_explicit_recovery(run_module, lab):
     rc, taken = run_module(cluster_lock, lock_args(state='present', owner='alice', run_id='r1'))
-    assert rc == 0
+    assert rc == 0 and taken['changed']
     rc, result = run_module(cau_run, args())
     assert rc == 1 and result['error_type'] == 'UnsafeToProceed' and 'A wsfc.rolling run holds HVCLU01 (owner alice' in result['msg']
     rc, released = run_module(cluster_lock, lock_args(state='absent', owner='alice', run_id='r1'))
