@@ -28,8 +28,6 @@ PARAMETERS = {
     'reboot_mode': 'RebootMode', 'os_rolling_upgrade': 'OsRollingUpgrade', 'pre_update_script': 'PreUpdateScript',
     'post_update_script': 'PostUpdateScript', 'enable_firewall_rules': 'EnableFirewallRules',
 }
-# Run states of Get-CauRun that mean no run holds the cluster (RunFailed holds it until -ForceRecovery).
-IDLE = ('RunNotInProgress', 'NotInstalled')
 
 
 def credential(p):

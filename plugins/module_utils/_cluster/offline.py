@@ -95,6 +95,11 @@ def stop(session, nodes, confirm, check_mode=False):
     records = nodes.records()
     record = _recorded(records)
     lines = []
+    if record and record.get('phase') == 'stopped' and (
+            state is not None or all((r or {}).get('updated') for r in records.values())):
+        # Every node is updated, or the cluster runs again: a start was under way when the controller stopped (or was
+        # done by hand). Nothing is stopped or disabled again; the start step finishes it and clears the record.
+        return False, record, ['%s: the start step finishes the recorded offline update' % record.get('cluster')]
     if state is not None:
         if (confirm or '').lower() != state.cluster.name.lower():
             raise InvalidOption("confirm must be the cluster's name, %s, to take it offline (every role stops until the "
@@ -110,9 +115,10 @@ def stop(session, nodes, confirm, check_mode=False):
                                   % (state.cluster.name, state.run_lock.get('owner'), state.run_lock.get('run_id')))
         if state.cau_run and state.cau_run.get('in_progress'):
             raise UnsafeToProceed('CAU reports %s: not stopping the cluster under it' % state.cau_run['summary'])
-        roles = [g.name for g in state.groups if g.state == 'Online' and not g.is_core_group]
-        record = dict(record or {}, version=1, cluster=state.cluster.name, phase='stopping', roles=roles,
-                      nodes=sorted(nodes.hosts))
+        # A stop interrupted after some roles were stopped recorded them: they come back too.
+        roles = sorted(set((record or {}).get('roles') or []) |
+                       set(g.name for g in state.groups if g.state == 'Online' and not g.is_core_group))
+        record = {'version': 1, 'cluster': state.cluster.name, 'phase': 'stopping', 'roles': roles, 'nodes': sorted(nodes.hosts)}
         lines.append('%s: %d role(s) to stop and bring back: %s' % (state.cluster.name, len(roles), ', '.join(roles) or 'none'))
         if check_mode:
             return True, record, lines + ['check mode: nothing was stopped']
@@ -132,7 +138,10 @@ def stop(session, nodes, confirm, check_mode=False):
         return True, record, lines + ['check mode: the stop recorded on the nodes would be finished']
     nodes.startup('Disabled')
     record = dict(record, phase='stopped')
-    nodes.write(record)
+    for name in sorted(nodes.hosts):
+        # Each node keeps what its own record says of it (updated, its build) when an interrupted stop is finished.
+        own = records.get(name) or {}
+        nodes.write(dict(record, **dict((k, own[k]) for k in ('updated', 'build') if k in own)), [name])
     lines.append('the cluster service is disabled on every node until the update ends')
     return True, record, lines
 

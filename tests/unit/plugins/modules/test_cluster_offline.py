@@ -103,3 +103,39 @@ def test_bad_input_is_refused_before_anything_stops(run_module, lab, extra, mess
     assert rc == 1 and message in result['msg'], result
     assert lab.offline is None and all(n.offline_record is None for n in lab.machines.values())
     assert all(g.state == 'Online' for g in lab.groups.values() if g.group_type == 'VirtualMachine')
+
+
+def test_a_controller_that_died_anywhere_is_finished_by_a_rerun_without_losing_a_role(run_module, lab):
+    import json
+    from lab import offline as lab_offline
+    online = sorted(g.name for g in lab.groups.values() if g.state == 'Online' and not g.is_core)
+    # Died after recording and stopping some roles, before Stop-Cluster: those roles come back too.
+    first = online[:3]
+    for node in lab.machines.values():
+        node.offline_record = json.dumps({'version': 1, 'cluster': 'HVCLU01', 'phase': 'stopping', 'roles': online,
+                                          'nodes': sorted(HOSTS)})
+    with lab.lock:
+        lab_offline.group_stop(lab, first)
+    rc, result = offline(run_module, 'stopped', confirm='HVCLU01')
+    assert rc == 0 and result['record']['roles'] == online, result
+    for node in sorted(HOSTS):
+        assert update(run_module, node)[0] == 0 and offline(run_module, 'updated', name=node)[0] == 0
+    # Died during the start, after Start-Cluster: the same command stops nothing again and finishes the start.
+    with lab.lock:
+        for node in lab.machines.values():
+            node.cluster_startup = 'Automatic'
+        lab_offline.start_cluster(lab)
+    import time
+    deadline = time.monotonic() + 30
+    while lab.offline is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        lab.tick()
+    assert lab.offline is None
+    stops = len([e for e in lab.recorder.events if e['kind'] == 'cluster.stopped'])
+    rc, result = offline(run_module, 'stopped', confirm='HVCLU01')
+    assert rc == 0 and not result['changed'] and 'the start step finishes' in result['lines'][0], result
+    assert len([e for e in lab.recorder.events if e['kind'] == 'cluster.stopped']) == stops
+    rc, result = offline(run_module, 'started')
+    assert rc == 0 and result['changed'], result
+    assert sorted(g.name for g in lab.groups.values() if g.state == 'Online' and not g.is_core) == online
+    assert all(n.offline_record is None for n in lab.machines.values()) and lab.recorder.violations == []
