@@ -60,6 +60,8 @@ try {
         [void]$views.Add([ordered]@{
                 KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
                 SizeMB = [int]($update.MaxDownloadSize / 1048576); RebootRequired = ($update.InstallationBehavior.RebootBehavior -ne 0)
+                # InstallationImpact 2 = RequiresExclusiveHandling: installed by itself (never while the node serves)
+                Exclusive = ([int]$update.InstallationBehavior.Impact -eq 2)
                 ResultCode = $null; HResult = $null
             })
     }
@@ -69,6 +71,38 @@ try {
         # or half-install; the controller restarts the node first or stops, as asked.
         $status.RestartPending = $true
         throw 'A restart is pending on this node from an earlier installation; Windows Update installs nothing more until it restarts.'
+    }
+    $exclusive = @($views | Where-Object { $_.Exclusive } | ForEach-Object { $_.KB })
+    if ($status.Mode -eq 'install' -and [bool]$request.serving -and $exclusive.Count -gt 0) {
+        throw ("Not installed while the node serves: $($exclusive -join ', ') must be installed by itself (Windows Update " +
+            'marks it RequiresExclusiveHandling); nothing was installed.')
+    }
+    if ($status.Mode -eq 'download') {
+        # Pre-staging while the node serves: downloaded now, installed later from the local cache.
+        for ($index = 0; $index -lt $chosen.Count; $index++) {
+            $update = $chosen[$index]
+            $status.Phase = 'Downloading'
+            Save-WsfcStatus
+            if ($update.IsDownloaded) {
+                $views[$index].ResultCode = 'Succeeded'
+                $views[$index].HResult = 0
+            }
+            else {
+                $one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
+                if (-not $update.EulaAccepted) {
+                    $update.AcceptEula()
+                }
+                [void]$one.Add($update)
+                $downloader = $session.CreateUpdateDownloader()
+                $downloader.Updates = $one
+                $download = $downloader.Download().GetUpdateResult(0)
+                $views[$index].ResultCode = $resultNames[[int]$download.ResultCode]
+                $views[$index].HResult = [int]$download.HResult
+            }
+            $status.Progress = [int](100 * ($index + 1) / $chosen.Count)
+            $status.Updates = @($views.ToArray())
+            Save-WsfcStatus
+        }
     }
     if ($status.Mode -eq 'install') {
         for ($index = 0; $index -lt $chosen.Count; $index++) {

@@ -124,6 +124,11 @@ $WsfcOperations['cluster.node.suspend'] = {
     if ([bool](Get-WsfcParam $p 'force_drain' $false)) {
         $arguments.ForceDrain = $true
     }
+    $target = [string](Get-WsfcParam $p 'target' '')
+    if ($target -ne '') {
+        # Drain to that node only (the node updated just before: each VM moves once).
+        $arguments.TargetNode = $target
+    }
     # Without -Wait the cmdlet returns while the drain runs (Suspend-ClusterNode docs); the
     # controller polls DrainStatus instead of holding one WinRM call open.
     [void](Suspend-ClusterNode @arguments)

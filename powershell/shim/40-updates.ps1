@@ -57,7 +57,10 @@ $WsfcOperations['wu.start'] = {
         [void](New-Item -ItemType Directory -Path $base -Force)
         $scriptPath = Join-Path $base 'wu-task.ps1'
         Set-Content -Path $scriptPath -Value ([string]$p.task_script) -Encoding UTF8
-        $request = @{ mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject) }
+        $request = @{
+            mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject)
+            serving = [bool](Get-WsfcParam $p 'serving' $false)
+        }
         Set-Content -Path (Join-Path $base "wu-$id.request.json") -Value (ConvertTo-Json -InputObject $request -Depth 4) -Encoding UTF8
         $taskName = "wsfc.rolling Windows Update $id"
         Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id" $null

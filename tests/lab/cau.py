@@ -46,6 +46,10 @@ class CauRun:
         self.max_retries = int(options.get('MaxRetriesPerNode', 3))
         self.failback = options.get('FailbackMode') or 'Immediate'
         self.reboot_timeout = float(options.get('RebootTimeoutMinutes', 15)) * 60
+        # Kernel soft reboot: asked per run (AttemptSoftReboot, RebootMode SoftReboot) or for every run by the
+        # cluster property CauEnableSoftReboot = 1; done where the node can (windows-behaviour.md §17).
+        self.soft_reboot = (bool(options.get('AttemptSoftReboot')) or options.get('RebootMode') == 'SoftReboot' or
+                            str(lab.cluster_params.get('CauEnableSoftReboot', '')) == '1')
         order = [n for n in options.get('NodeOrder') or [] if n in lab.nodes]
         owned = dict((n, sum(1 for g in lab.groups.values() if g.owner == n)) for n in lab.nodes)
         order += sorted((n for n in lab.nodes if n not in order), key=lambda n: (owned[n], n))
@@ -182,7 +186,7 @@ class CauRun:
             return self._fail(self.job.get('Error') or 'Installing updates on %s failed.' % node.name)
         if node.reboot_pending:
             self._set('Restarting')
-            maintenance.restart(self.lab, node)
+            maintenance.restart(self.lab, node, soft=self.soft_reboot)
         else:
             self._set('Resuming')
 

@@ -67,6 +67,62 @@ def choose_target(lab, group, source):
     return max(fitting, key=lambda n: (free_memory_mb(lab, n), -int(n.id)))
 
 
+# -- the migration network -------------------------------------------------------------------
+
+def network(lab):
+    if lab.network is None:
+        lab.network = MigrationNetwork(lab)
+    return lab.network
+
+
+class MigrationNetwork:
+    """The live migrations in flight, across the cluster. Each host has one migration link of
+    ``live_migration_gbps``; simultaneous migrations share it (windows-behaviour.md §5): a migration goes at the
+    link's bandwidth divided by the migrations in or out of the busier of its two hosts. Two drains at once
+    therefore do not each get a free network, and a node receiving from two others halves both."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.flows = {}          # group name -> [bytes left, source, target, on arrival]
+        self.time = lab.clock.now()
+        self.gen = 0
+
+    def _rate(self, flow):
+        load = max(sum(1 for f in self.flows.values() if flow[1] in (f[1], f[2])),
+                   sum(1 for f in self.flows.values() if flow[2] in (f[1], f[2])))
+        return self.lab.timings['live_migration_gbps'] * 1e9 / 8 / max(1, load)
+
+    def _advance(self):
+        now = self.lab.clock.now()
+        rates = [(flow, self._rate(flow)) for flow in self.flows.values()]
+        for flow, rate in rates:
+            flow[0] = max(0.0, flow[0] - rate * (now - self.time))
+        self.time = now
+
+    def _schedule(self):
+        self.gen += 1
+        if not self.flows:
+            return
+        gen = self.gen
+        soonest = min(flow[0] / self._rate(flow) for flow in self.flows.values())
+        self.lab.clock.after(soonest, lambda: self._due(gen))
+
+    def _due(self, gen):
+        if gen != self.gen:
+            return
+        self._advance()
+        done = [name for name, flow in self.flows.items() if flow[0] <= 1.0]
+        arrivals = [self.flows.pop(name)[3] for name in done]
+        self._schedule()
+        for arrive in arrivals:
+            arrive()
+
+    def add(self, name, size, source, target, arrive):
+        self._advance()
+        self.flows[name] = [size, source, target, arrive]
+        self._schedule()
+
+
 # -- the move engine (drain and failback) -------------------------------------------------------
 
 class MoveOperation:
@@ -74,12 +130,14 @@ class MoveOperation:
 
     VMs below ``MoveTypeThreshold`` are quick-migrated, all at once, in parallel with the rest
     (windows-behaviour.md, drain); the others move in priority bands, High first, with at most
-    ``lab.parallel_migrations()`` moves at once. Live migrations of one operation share the migration
-    network: each gets an equal part of ``live_migration_gbps`` while they overlap.
+    ``lab.parallel_migrations()`` moves at once. Live migrations share the migration network with every other
+    one in flight (``MigrationNetwork``). With ``target`` (Suspend-ClusterNode -TargetNode) every role goes to
+    that node; one that does not fit there fails to move.
     """
 
-    def __init__(self, lab, kind, node, groups, force=False, on_done=None):
+    def __init__(self, lab, kind, node, groups, force=False, on_done=None, target=None):
         self.lab, self.kind, self.node, self.force, self.on_done = lab, kind, node, force, on_done
+        self.target = target
         quick = [g for g in groups if g.group_type == 'VirtualMachine' and g.priority < lab.move_type_threshold]
         bands = {}
         for g in groups:
@@ -92,9 +150,6 @@ class MoveOperation:
         self.started = lab.clock.now()
         self.cancelled = False
         self.finished = False
-        self.flows = {}          # group name -> [bytes left, target, on arrival]
-        self.flow_time = self.started
-        self.flow_gen = 0
 
     def start(self):
         for group in self.quick:
@@ -133,45 +188,13 @@ class MoveOperation:
         self.active -= 1
         self._pump()
 
-    # -- live migrations share the migration network ------------------------------------------
-
-    def _flow_advance(self):
-        now = self.lab.clock.now()
-        if self.flows:
-            rate = self.lab.timings['live_migration_gbps'] * 1e9 / 8 / len(self.flows)
-            for flow in self.flows.values():
-                flow[0] = max(0.0, flow[0] - rate * (now - self.flow_time))
-        self.flow_time = now
-
-    def _flow_schedule(self):
-        self.flow_gen += 1
-        if not self.flows:
-            return
-        gen = self.flow_gen
-        rate = self.lab.timings['live_migration_gbps'] * 1e9 / 8 / len(self.flows)
-        name = min(self.flows, key=lambda n: self.flows[n][0])
-        self.lab.clock.after(self.flows[name][0] / rate, lambda: self._flow_due(gen))
-
-    def _flow_due(self, gen):
-        if gen != self.flow_gen:
-            return
-        self._flow_advance()
-        done = [n for n, flow in self.flows.items() if flow[0] <= 1.0]
-        arrivals = [self.flows.pop(n)[1] for n in done]
-        self._flow_schedule()
-        for arrive in arrivals:
-            arrive()
-
     def _live(self, group, target):
-        """Copy the VM's memory (and what it dirties meanwhile) over the shared network, then arrive."""
+        """Copy the VM's memory (and what it dirties meanwhile) over the migration network, then arrive."""
         t = self.lab.timings
         size = group.memory_mb / 1024.0 * 1e9 * t['live_migration_overhead']
-
-        def begin():
-            self._flow_advance()
-            self.flows[group.name] = [size, lambda: self._arrive(group, target, 'live_migrated')]
-            self._flow_schedule()
-        self.lab.clock.after(self.lab.vary(t['live_migration_setup_seconds']), begin)
+        source = group.owner
+        self.lab.clock.after(self.lab.vary(t['live_migration_setup_seconds']), lambda: network(self.lab).add(
+            group.name, size, source, target.name, lambda: self._arrive(group, target, 'live_migrated')))
 
     def _move(self, group, quick=False):
         lab, t = self.lab, self.lab.timings
@@ -179,6 +202,9 @@ class MoveOperation:
         if self.kind == 'failback':
             home = lab.node(group.drained_from or '')
             target = home if home is not None and home.state == 'Up' else None
+        elif self.target is not None:
+            fits = free_memory_mb(lab, self.target) >= (group.memory_mb if group.group_type == 'VirtualMachine' else 0)
+            target = self.target if fits and self.target.state == 'Up' else None
         else:
             target = choose_target(lab, group, source)
         if target is None:
@@ -259,11 +285,33 @@ def _go_online(lab, group):
 
 # -- Suspend-ClusterNode / Resume-ClusterNode ----------------------------------------------------
 
-def suspend(lab, name, drain=True, force_drain=False):
-    """Suspend-ClusterNode [-Drain] [-ForceDrain], returning at once as without -Wait (windows-behaviour.md §5)."""
+ERROR_INVALID_TARGET_HANDLE = 114
+ERROR_HOST_NODE_NOT_AVAILABLE = 5005
+
+
+def drain_target(lab, node, target):
+    """Suspend-ClusterNode -TargetNode: the node to drain to. The node itself is an invalid target, a node
+    that is not Up is not available ([MS-CMRP] ApiPauseNodeWithDrainTarget; the cmdlet's wording is
+    UNVERIFIED)."""
+    other = lab.node(target)
+    if other is None:
+        raise node_not_found(lab, target, 'Suspend-ClusterNode')
+    if other is node:
+        raise _node_error('Suspend-ClusterNode', 'The target node is the node being drained.',
+                          ERROR_INVALID_TARGET_HANDLE, category='InvalidArgument', target=target)
+    if other.state != 'Up':
+        raise _node_error('Suspend-ClusterNode', 'The cluster node is not available for this operation.',
+                          ERROR_HOST_NODE_NOT_AVAILABLE, target=target)
+    return other
+
+
+def suspend(lab, name, drain=True, force_drain=False, target=None):
+    """Suspend-ClusterNode [-Drain] [-ForceDrain] [-TargetNode], returning at once as without -Wait
+    (windows-behaviour.md §5)."""
     node = lab.node(name)
     if node is None:
         raise node_not_found(lab, name, 'Suspend-ClusterNode')
+    to = drain_target(lab, node, target) if drain and target else None
     if drain:
         busy = storage_busy(lab, node)
         lab.recorder.record('node.suspend_requested', node=node.name, drain=True, storage_busy=busy)
@@ -304,7 +352,7 @@ def suspend(lab, name, drain=True, force_drain=False):
         lab.recorder.activity_end(node.name, 'drain')
         lab.recorder.record('node.drain_' + node.drain_status.lower(), node=node.name, moved=len(op.moved),
                             failed=list(op.failed), forced=list(op.forced), seconds=round(lab.clock.now() - op.started, 3))
-    node.drain_op = MoveOperation(lab, 'drain', node, groups, force=force_drain, on_done=done)
+    node.drain_op = MoveOperation(lab, 'drain', node, groups, force=force_drain, on_done=done, target=to)
     node.drain_op.start()
     return node
 
@@ -471,16 +519,34 @@ def _complete_repair(lab, job):
 RESTART_DELAY_SECONDS = 5     # shutdown /r /t 5
 
 
-def boot_seconds(lab, node):
-    """Power-on to Windows answering: firmware POST, the OS start, and "Working on updates" when the
-    restart finishes an installation (windows-behaviour.md, restarts). Nothing answers meanwhile."""
+def boot_seconds(lab, node, soft=False):
+    """Power-on to Windows answering: firmware POST (not after a kernel soft reboot), the OS start, and
+    "Working on updates" when the restart finishes an installation (windows-behaviour.md, restarts). Nothing
+    answers meanwhile."""
     t = lab.timings
-    return lab.vary(t['post_seconds'] + t['os_boot_seconds'] + (t['updates_boot_seconds'] if node.reboot_pending else 0))
+    return lab.vary((0 if soft else t['post_seconds']) + t['os_boot_seconds'] +
+                    (t['updates_boot_seconds'] if node.reboot_pending else 0))
 
 
-def boot(lab, node, current, on_joined=None):
+def boot(lab, node, current, on_joined=None, soft=False):
     """The machine was powered on or restarted: Windows runs once ``boot_seconds`` have passed."""
-    lab.clock.after(boot_seconds(lab, node), lambda: current() and os_started(lab, node, current, on_joined))
+    lab.clock.after(boot_seconds(lab, node, soft), lambda: current() and os_started(lab, node, current, on_joined))
+
+
+# Kernel soft reboot: Azure Stack HCI 21H2 and later only ("not available in Windows Server"), not for updates that
+# need the firmware's initialisation, not on a node that opts out (CauBypassSoftBootOnNode) (windows-behaviour.md §17).
+KSR_RELEASES = ('hci22h2', 'hci23h2')
+
+
+def soft_reboot_refusal(lab, node):
+    """Why a kernel soft reboot of the node would be a full restart instead, or None."""
+    if node.os not in KSR_RELEASES:
+        return '%s does not have kernel soft reboot' % node.os_info['caption']
+    if node.ksr_bypass:
+        return 'the node opts out (CauBypassSoftBootOnNode)'
+    if any(u.firmware for u in node.pending_installed):
+        return 'an installed update needs the firmware initialised'
+    return None
 
 
 def os_started(lab, node, current, on_joined=None):
@@ -550,14 +616,16 @@ def shut_down(lab, node, current, then):
     lab.clock.after(seconds, off)
 
 
-def restart(lab, node):
-    """shutdown /r /t 5: the node shuts down after the delay and boots again; a pause survives."""
+def restart(lab, node, soft=False):
+    """shutdown /r /t 5: the node shuts down after the delay and boots again; a pause survives. ``soft``: a kernel
+    soft reboot where the node can do one (no firmware POST), a full restart otherwise. Returns the boot type."""
     if node.restarting:
-        return
+        return None
+    soft = soft and soft_reboot_refusal(lab, node) is None
     node.restarting = True
     node.restart_gen += 1
     gen = node.restart_gen
-    lab.recorder.record('node.restart', node=node.name)
+    lab.recorder.record('node.restart', node=node.name, boot_type='SoftBoot' if soft else 'FullBoot')
     if node.admin_paused:
         lab.recorder.violation('admin_paused_node_restarted', node=node.name)
     lab.recorder.activity_start(node.name, 'reboot')
@@ -570,12 +638,13 @@ def restart(lab, node):
         if node.name in lab.faults.get('no_return', []):
             lab.recorder.record('fault.no_return', node=node.name)
             return
-        boot(lab, node, current, joined)
+        boot(lab, node, current, joined, soft=soft)
 
     def joined():
         node.restarting = False
         lab.recorder.activity_end(node.name, 'reboot')
     lab.clock.after(RESTART_DELAY_SECONDS, lambda: current() and shut_down(lab, node, current, powered_off))
+    return 'SoftBoot' if soft else 'FullBoot'
 
 
 # -- Windows Update jobs (scheduled task as SYSTEM on the node) ------------------------------
@@ -600,7 +669,7 @@ def _applicable(node, criteria):
 
 def _update_view(u, result=None, hresult=None):
     return {'KB': u.kb, 'Title': u.title, 'Classification': u.classification, 'SizeMB': u.size_mb,
-            'RebootRequired': u.reboot, 'ResultCode': result, 'HResult': hresult}
+            'RebootRequired': u.reboot, 'Exclusive': u.exclusive, 'ResultCode': result, 'HResult': hresult}
 
 
 TASK_START_SECONDS = 2
@@ -608,6 +677,10 @@ TASK_RUNNING = 0x41301   # SCHED_S_TASK_RUNNING
 
 
 def wu_start(lab, node, job_id, mode, criteria, adopt=False):
+    """The Windows Update task: ``mode`` scan (search only), download (search and download, installing nothing:
+    pre-staging while the node serves) or install (each update downloaded unless it already is, then installed).
+    ``criteria['serving']``: the node still runs its workloads; an update that must be installed by itself
+    (InstallationBehavior.Impact RequiresExclusiveHandling) is refused then, nothing installed."""
     if adopt:
         # The shim's adoption: a running install task of ours on the node is followed, not doubled.
         running = [k for k, j in lab.wu_jobs.items() if k[0] == node.name and j['Mode'] == 'install'
@@ -652,9 +725,41 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
             lab.recorder.activity_end(node.name, 'install')
             lab.recorder.record('wu.refused_restart_pending', node=node.name, id=job_id)
             return
+        exclusive = [u.kb for u in found if u.exclusive]
+        if mode == 'install' and criteria.get('serving') and exclusive:
+            job.update(Phase='Failed', TaskState='Ready', Progress=100, Finished=lab.clock.iso(),
+                       Error='Not installed while the node serves: %s must be installed by itself (Windows Update '
+                             'marks it RequiresExclusiveHandling); nothing was installed.' % ', '.join(exclusive))
+            job['Task'].update(State='Ready', LastTaskResult=0)
+            lab.recorder.activity_end(node.name, 'install')
+            lab.recorder.record('wu.refused_serving', node=node.name, id=job_id, kbs=exclusive)
+            return
         if mode == 'scan' or not found:
             return finish()
+        if mode == 'download':
+            return download(list(found), 0, len(found))
+        if criteria.get('serving'):
+            lab.recorder.record('wu.install_while_serving', node=node.name, id=job_id)
         install(list(found), 0, len(found))
+
+    def download(queue, index, total):
+        """Pre-staging: each update downloaded (IUpdate.IsDownloaded afterwards), none installed."""
+        if not queue:
+            return finish()
+        update = queue.pop(0)
+        view = next(v for v in job['Updates'] if v['KB'] == update.kb)
+        job['Phase'] = 'Downloading'
+
+        def downloaded():
+            if update.kb in lab.faults.get('download_fail', {}).get(node.name, []):
+                view['ResultCode'], view['HResult'] = 'Failed', -2145107924
+            else:
+                view['ResultCode'], view['HResult'] = 'Succeeded', 0
+                node.downloaded.add(update.kb)
+            job['Progress'] = int(100 * (index + 1) / total)
+            download(queue, index + 1, total)
+        seconds = 0 if update.kb in node.downloaded else update.size_mb / t['download_mb_per_second']
+        lab.clock.after(lab.vary(seconds), downloaded)
 
     def install(queue, index, total):
         """One update at a time, as the task script does: download it (Phase Downloading), then install
@@ -678,7 +783,9 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
             # 3 = SucceededWithErrors: installed, with errors logged (the update is on the node).
             view['ResultCode'], view['HResult'] = ('SucceededWithErrors', 0) if partial else ('Succeeded', 0)
             node.updates.remove(update)
+            node.downloaded.discard(update.kb)
             if update.reboot:
+                node.pending_installed.append(update)
                 node.reboot_pending = True
                 job['RebootRequired'] = True
                 node.pending_ubr = max(node.pending_ubr, update.ubr or node.ubr + 1)
@@ -694,7 +801,9 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
             lab.clock.after(lab.vary(update.install_seconds), installed)
 
         job['Phase'] = 'Downloading'
-        lab.clock.after(lab.vary(update.size_mb / t['download_mb_per_second']), downloaded)
+        # Already downloaded (pre-staged): Windows Update checks it and goes on.
+        seconds = 1.0 if update.kb in node.downloaded else lab.vary(update.size_mb / t['download_mb_per_second'])
+        lab.clock.after(seconds, downloaded)
 
     def finish():
         job['Phase'] = 'Failed' if any(v['ResultCode'] == 'Failed' for v in job['Updates']) else 'Completed'

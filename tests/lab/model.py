@@ -78,6 +78,9 @@ class Node:
     reboot_pending: bool = False
     pending_ubr: int = 0                              # UBR after the next reboot
     offered_next: list = field(default_factory=list)  # updates Windows Update offers after the next restart
+    downloaded: set = field(default_factory=set)      # KBs downloaded and not installed yet (pre-staged)
+    pending_installed: list = field(default_factory=list)  # installed updates that wait for the restart
+    ksr_bypass: bool = False                          # CauBypassSoftBootOnNode=True: opts out of kernel soft reboot
     cau_tools: bool = True                            # the ClusterAwareUpdating module (RSAT-Clustering-AutomationServer)
     admin_paused: bool = False                        # paused by an administrator (control action admin_pause), not a run
     cluster_startup: str = 'Automatic'                # the cluster service's start mode (Set-Service ClusSvc -StartupType)
@@ -121,6 +124,7 @@ class Node:
         """The restart that installed updates wait for: the new UBR applies and updates offered only
         after the first set was installed show up (the CAU scan docs: "only the first set")."""
         self.ubr, self.pending_ubr, self.reboot_pending = self.pending_ubr or self.ubr, 0, False
+        self.pending_installed = []
         self.updates.extend(self.offered_next)
         self.offered_next = []
 
@@ -219,6 +223,8 @@ class Update:
     ubr: int = 0          # UBR a cumulative update brings after the reboot
     browse_only: bool = False       # optional (BrowseOnly): not installed unless accepted by KB
     after_restart: bool = False     # offered only once the first set is installed and the node restarted
+    exclusive: bool = False         # InstallationBehavior.Impact RequiresExclusiveHandling (installed by itself)
+    firmware: bool = False          # needs the firmware's initialisation at restart (no kernel soft reboot)
 
 
 @dataclass
@@ -300,6 +306,8 @@ class Lab:
         self.timings: Dict[str, float] = dict(DEFAULT_TIMINGS)
         self.move_type_threshold = 2000  # DRAINBLOG: High/Medium live-migrate, Low quick-migrates
         self.maximum_parallel_migrations = None  # cluster property (2022-09 CU onward); None: not there
+        self.allowed_nodes_out = 1     # the nodes out of service at once the run was configured for (never > 1 on S2D)
+        self.network = None            # maintenance.MigrationNetwork: the live migrations in flight
         self.missed_since = None       # S2D: since when copies have been missing writes (resync size)
         self.rng = random.Random(1)    # seeded: the timing jitter and the weather
         self.jitter = 0.1              # each physical duration varies by up to this fraction

@@ -187,7 +187,7 @@ def node_suspend(lab, node, params):
     _require_cluster(lab, node, 'SuspendClusterNodeCommand')
     target = _node_param(lab, params, 'Suspend-ClusterNode')
     maintenance.suspend(lab, target.name, drain=bool(params.get('drain', True)),
-                        force_drain=bool(params.get('force_drain', False)))
+                        force_drain=bool(params.get('force_drain', False)), target=params.get('target') or None)
     return project_node(lab, target)
 
 
@@ -283,7 +283,7 @@ def wu_start(lab, node, params):
         raise CmdletError('the lab runs only the wsfc.rolling Windows Update task', 'RuntimeException',
                           'OperationStopped', exception='System.Management.Automation.RuntimeException')
     criteria = {'categories': params.get('categories') or [], 'accept': params.get('accept') or [],
-                'reject': params.get('reject') or []}
+                'reject': params.get('reject') or [], 'serving': bool(params.get('serving'))}
     return _job_view(maintenance.wu_start(lab, node, job_id, str(params.get('mode')), criteria,
                                           adopt=bool(params.get('adopt'))))
 

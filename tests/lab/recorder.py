@@ -1,8 +1,8 @@
 """Event recorder and invariant checks of the lab.
 
 Every state change is recorded with its lab timestamp. ``invariants()`` reports what the mission
-promises: at most one node out of service at once, quorum kept with margin, VM downtime (0 for
-live-migrated VMs), and no drain asked for while storage was busy. ``physical_seconds()`` is the
+promises: at most one node out (or the run's configured number, never more than one on S2D) of service at once, quorum kept with margin, VM downtime (0 for
+live-migrated VMs), planned migrations per VM, and no drain asked for while storage was busy. ``physical_seconds()`` is the
 lab's lower bound for the work done: per node, the union of the time spent draining, installing
 (updates or an OS image), shutting down, rebooting, resyncing and failing back, summed over nodes.
 """
@@ -59,10 +59,12 @@ class Recorder:
             return      # every node is out on purpose (offline update); its own rules apply (tests/lab/offline.py)
         # A node an administrator paused before the run is theirs, not the run's (allow_paused_nodes).
         out = [n.name for n in lab.machines.values() if not n.in_service and not n.admin_paused]
+        allowed = 1 if lab.s2d_enabled else max(1, lab.allowed_nodes_out)
         if len(out) > self.max_nodes_out:
             self.max_nodes_out = len(out)
-            if len(out) > 1:
-                self.violation('more_than_one_node_out', nodes=out)
+            if len(out) > allowed:
+                self.violation('more_than_one_node_out' if allowed == 1 else 'more_nodes_out_than_allowed', nodes=out,
+                               allowed=allowed)
 
     def physical_seconds(self):
         per_node = {}
@@ -98,6 +100,12 @@ class Recorder:
                                               if g.planned_downtime > 0)
             live = set(e['group'] for e in self.events if e['kind'] == 'group.live_migrated')
             out['live_migrated_vms'] = len(live)
+            # Planned moves of each VM (live or quick migration, drain or failback or Move-ClusterVirtualMachineRole).
+            moves = dict((g.name, 0) for g in lab.groups.values() if g.group_type == 'VirtualMachine')
+            for e in self.events:
+                if e['kind'] in ('group.live_migrated', 'group.quick_migrated') and e['group'] in moves:
+                    moves[e['group']] += 1
+            out['vm_migrations'] = moves
             out['live_migrated_downtime'] = round(sum(g.downtime - g.planned_downtime for g in lab.groups.values()
                                                       if g.name in live), 3)
         return out

@@ -61,7 +61,8 @@ def machine_config(index, s2d):
 def _update(u):
     return Update(kb=u['kb'], title=u['title'], classification=u.get('classification', 'Security Updates'),
                   install_seconds=float(u.get('install_minutes', 5)) * 60, reboot=bool(u.get('reboot', True)),
-                  size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0)), browse_only=bool(u.get('browse_only', False)))
+                  size_mb=int(u.get('size_mb', 100)), ubr=int(u.get('ubr', 0)), browse_only=bool(u.get('browse_only', False)),
+                  exclusive=bool(u.get('exclusive', False)), firmware=bool(u.get('firmware', False)))
 
 
 def build(spec, net='127.0.10', clock_scale=None):
@@ -90,6 +91,9 @@ def build(spec, net='127.0.10', clock_scale=None):
     # Hyper-V host's MaximumVirtualMachineMigrations (2).
     default_parallel = 1 if OS_CATALOG[os_name]['level'] >= 11 else None
     lab.maximum_parallel_migrations = c.get('maximum_parallel_migrations', default_parallel)
+    # The invariant recorder's bound on nodes out at once: what the run is configured to take (max_nodes_out), one
+    # on Storage Spaces Direct whatever is configured (a control action sets it for a run).
+    lab.allowed_nodes_out = int(spec.get('max_nodes_out', 1))
     n = spec['nodes']
     names = ['%s%d' % (n.get('prefix', 'NODE'), i + 1) for i in range(int(n['count']))]
     for i, name in enumerate(names):

@@ -230,6 +230,10 @@ $arguments.Drain = $true
 if ([bool](Get-WsfcParam $p 'force_drain' $false)) {
 $arguments.ForceDrain = $true
 }
+$target = [string](Get-WsfcParam $p 'target' '')
+if ($target -ne '') {
+$arguments.TargetNode = $target
+}
 [void](Suspend-ClusterNode @arguments)
 ConvertTo-WsfcNode (Get-ClusterNode -Name $name)
 }
@@ -692,7 +696,10 @@ if (-not (Test-Path -Path $statusPath)) {
 [void](New-Item -ItemType Directory -Path $base -Force)
 $scriptPath = Join-Path $base 'wu-task.ps1'
 Set-Content -Path $scriptPath -Value ([string]$p.task_script) -Encoding UTF8
-$request = @{ mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject) }
+$request = @{
+mode = [string]$p.mode; categories = @($p.categories); accept = @($p.accept); reject = @($p.reject)
+serving = [bool](Get-WsfcParam $p 'serving' $false)
+}
 Set-Content -Path (Join-Path $base "wu-$id.request.json") -Value (ConvertTo-Json -InputObject $request -Depth 4) -Encoding UTF8
 $taskName = "wsfc.rolling Windows Update $id"
 Register-WsfcTask $taskName 'powershell.exe' "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$scriptPath`" -Id $id" $null
@@ -1384,6 +1391,7 @@ continue  # optional updates only when named in the accept list
 [void]$views.Add([ordered]@{
 KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
 SizeMB = [int]($update.MaxDownloadSize / 1048576); RebootRequired = ($update.InstallationBehavior.RebootBehavior -ne 0)
+Exclusive = ([int]$update.InstallationBehavior.Impact -eq 2)
 ResultCode = $null; HResult = $null
 })
 }
@@ -1391,6 +1399,37 @@ $status.Updates = @($views.ToArray())
 if ($status.Mode -eq 'install' -and $chosen.Count -gt 0 -and (New-Object -ComObject 'Microsoft.Update.SystemInfo').RebootRequired) {
 $status.RestartPending = $true
 throw 'A restart is pending on this node from an earlier installation; Windows Update installs nothing more until it restarts.'
+}
+$exclusive = @($views | Where-Object { $_.Exclusive } | ForEach-Object { $_.KB })
+if ($status.Mode -eq 'install' -and [bool]$request.serving -and $exclusive.Count -gt 0) {
+throw ("Not installed while the node serves: $($exclusive -join ', ') must be installed by itself (Windows Update " +
+'marks it RequiresExclusiveHandling); nothing was installed.')
+}
+if ($status.Mode -eq 'download') {
+for ($index = 0; $index -lt $chosen.Count; $index++) {
+$update = $chosen[$index]
+$status.Phase = 'Downloading'
+Save-WsfcStatus
+if ($update.IsDownloaded) {
+$views[$index].ResultCode = 'Succeeded'
+$views[$index].HResult = 0
+}
+else {
+$one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
+if (-not $update.EulaAccepted) {
+$update.AcceptEula()
+}
+[void]$one.Add($update)
+$downloader = $session.CreateUpdateDownloader()
+$downloader.Updates = $one
+$download = $downloader.Download().GetUpdateResult(0)
+$views[$index].ResultCode = $resultNames[[int]$download.ResultCode]
+$views[$index].HResult = [int]$download.HResult
+}
+$status.Progress = [int](100 * ($index + 1) / $chosen.Count)
+$status.Updates = @($views.ToArray())
+Save-WsfcStatus
+}
 }
 if ($status.Mode -eq 'install') {
 for ($index = 0; $index -lt $chosen.Count; $index++) {

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from lab import maintenance, scenario
+from lab.model import Update
 
 
 # hyperv4's VMs with four Low priority ones (the scenario itself has none below MoveTypeThreshold).
@@ -161,3 +162,131 @@ def test_a_drain_that_failed_can_be_run_again_and_moves_what_is_left():
     pinned.live_migratable = True
     drain(lab, 'HV-N2')
     assert node.drain_status == 'Completed' and pinned.owner != 'HV-N2' and pinned.downtime == 0
+
+
+# -- issue 14: drains to a target, one network for every migration, pre-staged downloads, soft reboot ----------
+
+def test_a_drain_to_a_target_node_moves_every_role_there_and_refuses_bad_targets():
+    lab = build()
+    drain(lab, 'HV-N2', target='HV-N1')
+    assert lab.node('HV-N2').drain_status == 'Completed'
+    moved = [e for e in lab.recorder.events if e['kind'] == 'group.live_migrated']
+    assert moved and all(e['target'] == 'HV-N1' for e in moved)
+    with lab.lock:
+        with pytest.raises(maintenance.CmdletError) as same:
+            maintenance.suspend(lab, 'HV-N3', target='HV-N3')
+        assert same.value.record['native_code'] == maintenance.ERROR_INVALID_TARGET_HANDLE
+        with pytest.raises(maintenance.CmdletError) as paused:
+            maintenance.suspend(lab, 'HV-N3', target='HV-N2')    # paused: not available
+        assert paused.value.record['native_code'] == maintenance.ERROR_HOST_NODE_NOT_AVAILABLE
+    assert lab.node('HV-N3').state == 'Up'
+
+
+def test_a_drain_to_a_target_without_room_fails_for_what_does_not_fit():
+    lab = build()
+    lab.node('HV-N1').memory_mb = 64 * 1024     # room for one 32 GB VM beside its own
+    drain(lab, 'HV-N2', target='HV-N1')
+    assert lab.node('HV-N2').drain_status == 'Failed'
+    assert [g for g in lab.groups.values() if g.owner == 'HV-N2' and g.group_type == 'VirtualMachine']
+
+
+def test_two_drains_at_once_share_each_hosts_migration_link():
+    """Two drains into one node take about twice as long as one alone: the receiving host's link is shared."""
+    def seconds(lab, names, target):
+        with lab.lock:
+            start = lab.clock.now()
+            for name in names:
+                maintenance.suspend(lab, name, target=target)
+        run_until(lab, lambda: not any(lab.node(n).draining for n in names), seconds=30)
+        return max(e['seconds'] for e in lab.recorder.events if e['kind'] == 'node.drain_completed'), start
+    alone, _ = seconds(build(maximum_parallel_migrations=1), ['HV-N2'], 'HV-N1')
+    lab = build()
+    lab.allowed_nodes_out = 2
+    together, _ = seconds(lab, ['HV-N2', 'HV-N3'], 'HV-N1')
+    assert together > 1.6 * alone
+    assert not lab.recorder.violations
+
+
+def test_a_downloaded_update_installs_without_downloading_again():
+    def install_seconds(prestage):
+        lab = build()
+        node = lab.node('HV-N1')
+        with lab.lock:
+            if prestage:
+                maintenance.wu_start(lab, node, 'dl', 'download', {})
+        run_until(lab, lambda: not prestage or lab.wu_jobs[('HV-N1', 'dl')]['Phase'] == 'Completed', seconds=30)
+        assert node.downloaded == ({'KB5068791', 'KB5066139', 'KB890830'} if prestage else set())
+        assert node.updates and not node.reboot_pending        # downloaded, nothing installed
+        with lab.lock:
+            start = lab.clock.now()
+            maintenance.wu_start(lab, node, 'in', 'install', {})
+        run_until(lab, lambda: lab.wu_jobs[('HV-N1', 'in')]['Phase'] == 'Completed', seconds=30)
+        return lab.clock.now() - start
+    saved = install_seconds(False) - install_seconds(True)
+    # 955 MB at 25 MB/s, less a second's check per update, give or take the polling of this test.
+    assert 30 < saved < 45
+
+
+def test_an_update_that_must_be_installed_alone_is_refused_while_the_node_serves():
+    lab = build()
+    node = lab.node('HV-N1')
+    node.updates[0].exclusive = True
+    with lab.lock:
+        maintenance.wu_start(lab, node, 'serving', 'install', {'serving': True})
+    run_until(lab, lambda: lab.wu_jobs[('HV-N1', 'serving')]['Phase'] == 'Failed', seconds=30)
+    job = lab.wu_jobs[('HV-N1', 'serving')]
+    assert 'KB5068791' in job['Error'] and not node.reboot_pending and len(node.updates) == 3
+    assert [u['Exclusive'] for u in job['Updates']] == [True, False, False]
+
+
+@pytest.mark.parametrize('os_name, bypass, firmware, boot_type', [
+    ('hci23h2', False, False, 'SoftBoot'), ('ws2022', False, False, 'FullBoot'),
+    ('hci23h2', True, False, 'FullBoot'), ('hci23h2', False, True, 'FullBoot')])
+def test_a_kernel_soft_reboot_skips_post_only_where_the_node_can(os_name, bypass, firmware, boot_type):
+    lab = build()
+    node = lab.node('HV-N1')
+    node.os, node.ksr_bypass = os_name, bypass
+    node.reboot_pending = True
+    node.pending_installed = [Update('KB1', 'firmware', 'Drivers', 60, True, firmware=firmware)]
+    with lab.lock:
+        start = lab.clock.now()
+        assert maintenance.restart(lab, node, soft=True) == boot_type
+    run_until(lab, lambda: not node.restarting, seconds=30)
+    took = lab.clock.now() - start
+    t = lab.timings
+    full = (maintenance.RESTART_DELAY_SECONDS + t['shutdown_seconds'] + t['updates_shutdown_seconds'] + t['post_seconds'] +
+            t['os_boot_seconds'] + t['updates_boot_seconds'] + t['cluster_start_seconds'] + t['join_seconds'])
+    expected = full - (t['post_seconds'] if boot_type == 'SoftBoot' else 0)
+    assert expected <= took < expected + 15
+
+
+def test_the_recorder_allows_the_configured_nodes_out_but_never_two_on_s2d():
+    lab = build('hyperv16')
+    lab.allowed_nodes_out = 3
+    with lab.lock:
+        for name in ('HV16-N1', 'HV16-N2', 'HV16-N3'):
+            maintenance.suspend(lab, name, drain=False)
+    assert not lab.recorder.violations
+    with lab.lock:
+        maintenance.suspend(lab, 'HV16-N4', drain=False)
+    assert [v['rule'] for v in lab.recorder.violations] == ['more_nodes_out_than_allowed']
+    s2d = build('s2d16')
+    s2d.allowed_nodes_out = 4
+    with s2d.lock:
+        maintenance.suspend(s2d, 'S2D-N1', drain=False)
+        s2d.storage_jobs.clear()
+        for disk in s2d.virtual_disks:
+            disk.health, disk.operational = 0, [2]
+        maintenance.suspend(s2d, 'S2D-N2', drain=False)
+    assert [v['rule'] for v in s2d.recorder.violations] == ['more_than_one_node_out']
+
+
+def test_each_planned_vm_move_is_counted():
+    lab = build()
+    drain(lab, 'HV-N1')
+    with lab.lock:
+        maintenance.resume(lab, 'HV-N1', failback='Immediate')
+    run_until(lab, lambda: not [g for g in lab.groups.values() if g.moving], seconds=30)
+    moves = lab.recorder.invariants(lab)['vm_migrations']
+    owned = [n for n, count in moves.items() if count]
+    assert owned and all(moves[n] == 2 for n in owned) and len(moves) == 20
