@@ -61,7 +61,7 @@ try {
                 KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
                 SizeMB = [int]($update.MaxDownloadSize / 1048576); RebootRequired = ($update.InstallationBehavior.RebootBehavior -ne 0)
                 # InstallationImpact 2 = RequiresExclusiveHandling: installed by itself (never while the node serves)
-                Exclusive = ([int]$update.InstallationBehavior.Impact -eq 2)
+                Exclusive = ([int]$update.InstallationBehavior.Impact -eq 2); Downloaded = [bool]$update.IsDownloaded
                 ResultCode = $null; HResult = $null
             })
     }

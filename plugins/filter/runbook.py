@@ -14,6 +14,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._plan import (
     estimate, next_node, node_hosts, node_recovery, plan, plan_summary, reprovision_step, run_state, upgrade_node)
 from ansible_collections.wsfc.rolling.plugins.module_utils._report import report_files, run_report
 from ansible_collections.wsfc.rolling.plugins.module_utils._runbook import option_errors, task_file
+from ansible_collections.wsfc.rolling.plugins.module_utils._window import leapfrog_targets, staged_boot, staged_line
 
 
 class FilterModule(object):
@@ -25,4 +26,5 @@ class FilterModule(object):
                 'failure_report': failure_report, 'plan_summary': plan_summary,
                 'failed_nodes': failed_nodes, 'node_hosts': node_hosts, 'upgrade_node': upgrade_node, 'reprovision_step': reprovision_step,
                 'run_report': run_report, 'report_files': report_files, 'plan_estimate': estimate,
-                'node_recovery': node_recovery}
+                'node_recovery': node_recovery, 'staged_line': staged_line, 'staged_boot': staged_boot,
+                'leapfrog_targets': leapfrog_targets}

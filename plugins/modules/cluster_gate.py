@@ -81,6 +81,19 @@ options:
     description: Refuse while Cluster-Aware Updating reports a run in progress or failed.
     type: bool
     default: true
+  drain_targets:
+    description:
+      - Nodes updated before O(name) in this run, the most recent first. The first that is Up and has the free memory for
+        every VM of O(name) is returned as RV(drain_target), for the drain to send them there (each VM then moves once).
+        None fits, or none given - RV(drain_target) is empty and the cluster places them.
+    type: list
+    elements: str
+    default: []
+  staged_boot:
+    description:
+      - The LastBootUpTime O(name) had when its updates were installed while it served (install while serving). When it
+        restarted since, on its own, its VMs went down with it - the gate fails and the run stops for a look.
+    type: str
   only_membership:
     description:
       - Check only the cluster-wide conditions for O(name) being out - every other node Up, quorum keeping
@@ -114,6 +127,14 @@ checks:
   type: list
   elements: dict
   sample: [{name: quorum_margin, ok: true, detail: "without HV-N2: 4 of 5 votes, 3 needed, margin 1 (required 1)"}]
+drain_target:
+  description: With O(drain_targets), the node to drain O(name) to, or empty for the cluster's own placement.
+  returned: success
+  type: str
+drain_target_detail:
+  description: Why RV(drain_target) is that node, or why it is empty.
+  returned: success
+  type: str
 capacity:
   description: Memory per node as measured (C(free_mb), C(vms) by name in MB), to pass to the next gate.
   returned: success
@@ -146,19 +167,39 @@ round_trips:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, lock
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, lock, updates
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import SNAPSHOT_CALLS, state_from_results
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
-from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions, error_for_record
 
 
-def measure(options, node, host):
+def node_runner(options, node, host):
     # The node's own endpoint confirms it is that node (the same round trip): a swapped address
     # stops the gate before anything changes.
-    with PowerShellRunner(options.replace(host=host), expect_node=node) as runner:
-        value = runner.call('node.capacity', action='Failed to read memory and VMs on %s' % host)
-        return value, runner.round_trips
+    return PowerShellRunner(options.replace(host=host), expect_node=node)
+
+
+def measure(options, node, host, boot=False):
+    """Memory and VMs on ``node`` (with ``boot``, its boot facts too), read on its own endpoint."""
+    with node_runner(options, node, host) as runner:
+        if not boot:
+            return runner.call('node.capacity', action='Failed to read memory and VMs on %s' % host), None, runner.round_trips
+        results = runner.invoke([('node.capacity', {}), ('node.boot', {})])
+        for result in results:
+            if not result.ok:
+                raise error_for_record('Failed to read memory, VMs and boot time on %s' % host, result.error)
+        return results[0].value, results[1].value, runner.round_trips
+
+
+def restarted_check(name, staged_boot, boot):
+    """Whether ``name`` kept the boot it had when its updates were installed while it served."""
+    now = (boot or {}).get('LastBootUpTime')
+    if updates.restarted_since(staged_boot, now):
+        return gates.Check('not_restarted', False, '%s restarted on its own after its updates were installed while it '
+                           'served (boot time %s, now %s): its workloads went down with it. Look at what happened, '
+                           'then run again' % (name, staged_boot, now))
+    return gates.Check('not_restarted', True, 'still on the boot of %s, its restart pending' % staged_boot)
 
 
 def _check(module):
@@ -213,13 +254,17 @@ def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
     unknown = sorted(set(hosts) - set(n.name for n in state.nodes))
     if unknown:
         raise InvalidOption('node_hosts names nodes that are not in cluster %s: %s' % (state.cluster.name, ', '.join(unknown)))
+    if p['staged_boot'] and name not in hosts:
+        raise InvalidOption('staged_boot needs the address of %s in node_hosts (its boot time is read there)' % name)
     wanted = [n for n in hosts if n == name or n not in capacity]
     if wanted:
         options = WinRMOptions.from_params(p)
         # One node after the other: requests edits os.environ while it looks up proxies for each request
         # (should_bypass_proxies), so parallel runners in threads race on it (KeyError: 'no_proxy').
         for node in wanted:
-            value, trips = measure(options, node, hosts[node])
+            value, boot, trips = measure(options, node, hosts[node], boot=bool(p['staged_boot']) and node == name)
+            if boot is not None:
+                staged = restarted_check(name, p['staged_boot'], boot)
             capacity[node] = {'free_mb': int(value['FreeMemoryMB']), 'total_mb': int(value['TotalMemoryMB']),
                               'vms': dict((v['Name'], int(v['MemoryAssignedMB'])) for v in value.get('VMs') or [])}
             round_trips += trips
@@ -227,9 +272,13 @@ def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
                             move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
                             cau_run=cau_run, check_mode=check_mode, owner=p['lock_owner'], left_paused=p['left_paused'])
+    if p['staged_boot']:
+        checks.append(staged)
     failed = [c for c in checks if not c.ok]
     node = state.node(name)
+    target, why = gates.drain_target(state, name, capacity, p['drain_targets'])
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,
+              'drain_target': target, 'drain_target_detail': why,
               'node': {'name': node.name, 'state': node.state, 'drain_status': node.drain_status} if node else None,
               'restart_under_way': bool(node and node.state in ('Down', 'Joining')), 'round_trips': round_trips}
     if failed:
@@ -253,6 +302,8 @@ def main():
         lock_owner=dict(type='str'),
         lock_ttl=dict(type='int', default=7200),
         only_membership=dict(type='bool', default=False),
+        drain_targets=dict(type='list', elements='str', default=[]),
+        staged_boot=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _check)

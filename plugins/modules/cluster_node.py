@@ -72,6 +72,12 @@ options:
         node is paused anyway. Only on explicit request; this stops workloads.
     type: bool
     default: false
+  drain_target:
+    description:
+      - With O(state=paused) and O(drain), the node to move every role to (C(Suspend-ClusterNode -TargetNode)), as the
+        runbooks' leapfrog does with the node updated just before. When that drain fails (a role found no room there),
+        the node is drained once more without a target, letting the cluster place what is left.
+    type: str
   failback:
     description:
       - With O(state=up), how the roles drained from the node come back.
@@ -141,6 +147,10 @@ roles_moved:
   returned: success
   type: list
   elements: str
+drain_target:
+  description: With O(drain_target), the node the drain moved the roles to, or empty when the cluster placed them.
+  returned: when a drain ran with O(drain_target)
+  type: str
 roles_not_back:
   description: Roles the failback (or the move back after O(state=present)) did not bring back because their live
     migration failed or was cancelled; they run on where they were, and a warning names them.
@@ -168,7 +178,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
     check_wait_options, wait_argument_spec, winrm_argument_spec)
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import membership, nodes
-from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption
+from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, RemoteCommandError
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module, session_from_module
 
 
@@ -218,6 +228,19 @@ def _report_not_back(module, result, name, not_back):
                     'them)' % (name, ', '.join(not_back)))
 
 
+def _suspend(session, name, p, target):
+    """Suspend (drain) the node, to ``target`` if given; a target the cluster refuses (no longer up) is dropped and
+    the cluster places the roles. Returns the target the drain went to, or None."""
+    if target:
+        try:
+            nodes.suspend(session, name, p['drain'], p['force_drain'], target=target)
+            return target
+        except RemoteCommandError:
+            pass
+    nodes.suspend(session, name, p['drain'], p['force_drain'])
+    return None
+
+
 def _apply(module):
     p = module.params
     check_wait_options(p)
@@ -234,10 +257,21 @@ def _apply(module):
             done = view.node.state == 'Paused' and (not p['drain'] or view.node.drain_status == 'Completed')
             if not done and not module.check_mode:
                 owned = [g.name for g in view.owned]
+                target = p['drain_target'] if p['drain'] else None
                 if view.node.state != 'Paused' or view.node.drain_status != 'InProgress':
-                    nodes.suspend(session, name, p['drain'], p['force_drain'])
-                view = nodes.wait_drained(session, name, p['wait_timeout'], p['poll_interval']) if p['drain'] and p['wait'] \
-                    else nodes.read_node(session, name)
+                    target = _suspend(session, name, p, target)
+                if p['drain'] and p['wait']:
+                    try:
+                        view = nodes.wait_drained(session, name, p['wait_timeout'], p['poll_interval'])
+                    except RemoteCommandError:
+                        if not target:
+                            raise
+                        # What found no room on the target: the cluster places it.
+                        target = _suspend(session, name, p, None)
+                        view = nodes.wait_drained(session, name, p['wait_timeout'], p['poll_interval'])
+                    result['drain_target'] = target or ''
+                else:
+                    view = nodes.read_node(session, name)
                 result['roles_moved'] = [r for r in owned if r not in set(g.name for g in view.owned)]
                 owners = dict((g.name, g.owner_node) for g in view.groups)
                 result['placement'] = dict((r, owners.get(r)) for r in result['roles_moved'])
@@ -279,6 +313,7 @@ def main():
         ignore_storage_loss=dict(type='bool', default=False),
         drain=dict(type='bool', default=True),
         force_drain=dict(type='bool', default=False),
+        drain_target=dict(type='str'),
         failback=dict(type='str', default='immediate', choices=['immediate', 'policy', 'none']),
         failback_roles=dict(type='list', elements='str'),
         failback_placement=dict(type='dict'),

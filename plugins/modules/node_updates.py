@@ -19,6 +19,12 @@ description:
     calls; a dropped WinRM connection does not lose the installation. Once finished and read, the task is
     unregistered; its status file stays in C(%ProgramData%\wsfc.rolling) as a record.
   - In check mode only the search runs and the applicable updates are returned.
+  - With O(state=downloaded) the updates are only downloaded (pre-staging while the node still serves its workloads);
+    a later installation takes them from the node's cache instead of downloading them again.
+  - With O(serving=true) the updates are installed while the node still runs its workloads, leaving the restart for
+    later (the runbooks' install-while-serving option). The module then installs nothing on a node where a restart is
+    already pending or where an update must be installed by itself (Windows Update marks it
+    C(RequiresExclusiveHandling)); it says why in RV(refused) and does not fail.
   - Restarts the node only when asked (O(restart=if_required)), gated like M(wsfc.rolling.node_reboot); it can then
     search and install again after the restart (O(passes)), all in one task. Otherwise see RV(reboot_required).
 author:
@@ -38,10 +44,18 @@ attributes:
     description: The updates are returned instead.
 options:
   state:
-    description: V(installed) installs the applicable updates. There is no default.
+    description:
+      - V(installed) installs the applicable updates. V(downloaded) only downloads them (nothing is installed, nothing
+        restarts). There is no default.
     type: str
     required: true
-    choices: [installed]
+    choices: [installed, downloaded]
+  serving:
+    description:
+      - The node still serves its workloads (it is not drained). With O(state=installed), install only when it is safe
+        to do so there and leave the restart for later; O(restart) must stay V(never). See RV(refused).
+    type: bool
+    default: false
   name:
     description: Cluster node name, used in messages (defaults to O(winrm_host)).
     type: str
@@ -144,6 +158,13 @@ EXAMPLES = r'''
     passes: 3
   delegate_to: localhost
 
+- name: Download the updates while the node serves, to install them later without the download
+  wsfc.rolling.node_updates:
+    state: downloaded
+    name: HV-N2
+    winrm_host: hv-n2.contoso.com
+  delegate_to: localhost
+
 - name: Search only
   wsfc.rolling.node_updates:
     state: installed
@@ -164,6 +185,21 @@ installed:
   returned: success
   type: list
   elements: dict
+downloaded:
+  description: With O(state=downloaded), the updates downloaded to the node (also those it had downloaded already).
+  returned: success
+  type: list
+  elements: dict
+refused:
+  description:
+    - With O(serving=true), why nothing was installed while the node serves (a restart already pending, or updates that
+      must be installed by itself); empty when the updates were installed.
+  returned: success
+  type: str
+boot_time:
+  description: The node's LastBootUpTime when the task started (a later one means it restarted since).
+  returned: success
+  type: str
 failed_updates:
   description: Updates that failed, with C(result) and C(hresult).
   returned: always
@@ -250,12 +286,14 @@ def _restart(runner, p, name, before):
         raise
 
 
-def _install_pass(runner, p, job_id, mode, criteria, name, builds):
+def _install_pass(runner, p, job_id, mode, criteria, name, builds, boots=None):
     """One search-and-install job, waited for; a restart pending from before is done first when asked.
     Returns (job, whether a restart was pending when it started, whether it restarted first). Each build the node
     was seen running is appended to ``builds``."""
     pending, job = updates.start_job(runner, job_id, mode, criteria)
     builds.append(job.get('OsBuild'))
+    if boots is not None:
+        boots.append(job.get('BootTime'))
     job_id = job.get('Id') or job_id
     if not p['wait']:
         return job, pending, False
@@ -277,12 +315,20 @@ def _apply(module):
         raise InvalidOption('passes must be at least 1, got %d' % p['passes'])
     if p['passes'] > 1 and p['restart'] != 'if_required':
         raise InvalidOption('passes=%d searches again only after a restart: it needs restart=if_required' % p['passes'])
-    criteria = updates.validate_criteria(p['category_names'], p['accept_list'], p['reject_list'])
-    mode = 'scan' if module.check_mode else 'install'
+    if (p['serving'] or p['state'] == 'downloaded') and (p['restart'] != 'never' or p['restart_pending'] != 'fail'):
+        raise InvalidOption('%s leaves the node serving: restart and restart_pending must stay never and fail, got %s '
+                            'and %s' % ('serving=true' if p['serving'] else 'state=downloaded', p['restart'],
+                                        p['restart_pending']))
+    criteria = dict(updates.validate_criteria(p['category_names'], p['accept_list'], p['reject_list']),
+                    serving=p['serving'])
+    if module.check_mode:
+        mode = 'scan'
+    else:
+        mode = 'download' if p['state'] == 'downloaded' else 'install'
     job_id = p['job_id'] or 'wsfc-%s-%d' % (mode, int(time.time() * 1000))
     name = p['name'] or p['winrm_host']
     restarts = restarted_first = 0
-    passes, builds = [], []
+    passes, builds, boots = [], [], []
     with runner_from_module(module, node=p['name']) as runner:
         if p['await_restart']:
             try:
@@ -294,7 +340,7 @@ def _apply(module):
         # "returns only the first set of updates"): after a restart, search and install again, up to passes.
         for number in range(1, p['passes'] + 1):
             pass_id = job_id if number == 1 else '%s-p%d' % (job_id[:60], number)
-            job, pending, first = _install_pass(runner, p, pass_id, mode, criteria, name, builds)
+            job, pending, first = _install_pass(runner, p, pass_id, mode, criteria, name, builds, boots)
             restarted_first += first
             summary = updates.summarize(job)
             summary['reboot_required'] = summary['reboot_required'] or (pending and not first)
@@ -310,11 +356,18 @@ def _apply(module):
         summary = dict(passes[-1], updates=[u for s in passes for u in s['updates']],
                        installed=[u for s in passes for u in s['installed']],
                        failed_updates=[u for s in passes for u in s['failed_updates']])
-        changed = bool(summary['installed']) or bool(restarts or restarted_first) or (module.check_mode and bool(summary['updates']))
-        result = dict(summary, changed=changed, restarted_first=bool(restarted_first), rebooted=bool(restarts),
+        refused = updates.serving_refusal(job, pending) if p['serving'] else ''
+        downloaded = summary['installed'] if mode == 'download' else []
+        if mode == 'download':
+            summary['installed'] = []
+        changed = (bool(summary['installed']) or bool(restarts or restarted_first) or (module.check_mode and bool(summary['updates']))
+                   or any(not u.get('downloaded_before') for u in downloaded))
+        result = dict(summary, changed=changed, downloaded=downloaded, refused=refused, boot_time=boots[0] if boots else None, restarted_first=bool(restarted_first), rebooted=bool(restarts),
                       restarts=restarts, passes=passes, round_trips=runner.round_trips, polls=runner.polls,
                       os_build_before=next((b for b in builds if b), None), os_build_after=next((b for b in reversed(builds) if b), None),
                       finished=job.get('Phase') in ('Completed', 'Failed'))
+    if refused:
+        return result
     if job.get('RestartPending'):
         raise UnsafeToProceed('Windows Update on %s installed nothing: a restart from an earlier installation is still '
                               'pending there. Restart the node first (wsfc.rolling.node_reboot), or set '
@@ -328,7 +381,8 @@ def main():
     argument_spec = winrm_argument_spec()
     argument_spec.update(wait_argument_spec(7200))
     argument_spec.update(
-        state=dict(type='str', required=True, choices=['installed']),
+        state=dict(type='str', required=True, choices=['installed', 'downloaded']),
+        serving=dict(type='bool', default=False),
         node_id=dict(type='str'),
         name=dict(type='str'),
         category_names=dict(type='list', elements='str', default=list(updates.DEFAULT_CLASSIFICATIONS)),

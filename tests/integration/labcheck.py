@@ -57,8 +57,9 @@ def swapped_inventory(state, path, key, first, second):
 
 
 def changes(state):
-    """Events that change something (drains, restarts, installs, BMC actions, lock writes)."""
+    """Events that change something (drains, restarts, installs, BMC actions, lock writes); a search or a download
+    ahead of the installation changes nothing that runs."""
     kinds = ('node.suspend_requested', 'node.paused', 'node.restart', 'wu.job_started', 'lock.changed', 'node.evicted',
              'node.power', 'node.firmware_boot', 'bmc.')
     return [e for e in lab_cli.control(state, '/events') if e['kind'].startswith(kinds)
-            and not (e['kind'] == 'wu.job_started' and e.get('mode') == 'scan')]
+            and not (e['kind'] == 'wu.job_started' and e.get('mode') in ('scan', 'download'))]

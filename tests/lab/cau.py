@@ -47,7 +47,7 @@ class CauRun:
         self.failback = options.get('FailbackMode') or 'Immediate'
         self.reboot_timeout = float(options.get('RebootTimeoutMinutes', 15)) * 60
         # Kernel soft reboot: asked per run (AttemptSoftReboot, RebootMode SoftReboot) or for every run by the
-        # cluster property CauEnableSoftReboot = 1; done where the node can (windows-behaviour.md §17).
+        # cluster property CauEnableSoftReboot = 1; done where the node can (windows-behaviour.md §18).
         self.soft_reboot = (bool(options.get('AttemptSoftReboot')) or options.get('RebootMode') == 'SoftReboot' or
                             str(lab.cluster_params.get('CauEnableSoftReboot', '')) == '1')
         order = [n for n in options.get('NodeOrder') or [] if n in lab.nodes]

@@ -5,6 +5,8 @@ Sources per behaviour are in docs/lab-fidelity.md (docs/windows-behaviour.md sec
 All functions run with ``lab.lock`` held (the op layer takes it).
 """
 
+import itertools
+
 from . import availability
 from .model import CmdletError, StorageJob
 
@@ -83,9 +85,10 @@ class MigrationNetwork:
 
     def __init__(self, lab):
         self.lab = lab
-        self.flows = {}          # group name -> [bytes left, source, target, on arrival]
+        self.flows = {}          # flow number -> [bytes left, source, target, on arrival]
         self.time = lab.clock.now()
         self.gen = 0
+        self.numbers = itertools.count(1)
 
     def _rate(self, flow):
         load = max(sum(1 for f in self.flows.values() if flow[1] in (f[1], f[2])),
@@ -117,9 +120,9 @@ class MigrationNetwork:
         for arrive in arrivals:
             arrive()
 
-    def add(self, name, size, source, target, arrive):
+    def add(self, size, source, target, arrive):
         self._advance()
-        self.flows[name] = [size, source, target, arrive]
+        self.flows[next(self.numbers)] = [size, source, target, arrive]
         self._schedule()
 
 
@@ -194,10 +197,19 @@ class MoveOperation:
         size = group.memory_mb / 1024.0 * 1e9 * t['live_migration_overhead']
         source = group.owner
         self.lab.clock.after(self.lab.vary(t['live_migration_setup_seconds']), lambda: network(self.lab).add(
-            group.name, size, source, target.name, lambda: self._arrive(group, target, 'live_migrated')))
+            size, source, target.name, lambda: self._arrive(group, target, 'live_migrated')))
 
     def _move(self, group, quick=False):
         lab, t = self.lab, self.lab.timings
+        if group.moving and not self.cancelled:
+            # Another operation is moving it (a failback while the next node drains): a group takes one move at a
+            # time, so this one waits for that move to end (UNVERIFIED: how the cluster holds the second request).
+            lab.clock.after(1.0, lambda: self._move(group, quick))
+            return
+        if (group.owner == self.node.name) != (self.kind == 'drain'):
+            # That other move already took it off the draining node, or home: nothing left to do.
+            lab.clock.after(0, lambda: self._done_one(quick))
+            return
         source = group.owner
         if self.kind == 'failback':
             home = lab.node(group.drained_from or '')
@@ -534,7 +546,7 @@ def boot(lab, node, current, on_joined=None, soft=False):
 
 
 # Kernel soft reboot: Azure Stack HCI 21H2 and later only ("not available in Windows Server"), not for updates that
-# need the firmware's initialisation, not on a node that opts out (CauBypassSoftBootOnNode) (windows-behaviour.md §17).
+# need the firmware's initialisation, not on a node that opts out (CauBypassSoftBootOnNode) (windows-behaviour.md §18).
 KSR_RELEASES = ('hci22h2', 'hci23h2')
 
 
@@ -667,9 +679,17 @@ def _applicable(node, criteria):
     return out
 
 
-def _update_view(u, result=None, hresult=None):
+def _update_view(u, result=None, hresult=None, downloaded=False):
     return {'KB': u.kb, 'Title': u.title, 'Classification': u.classification, 'SizeMB': u.size_mb,
-            'RebootRequired': u.reboot, 'Exclusive': u.exclusive, 'ResultCode': result, 'HResult': hresult}
+            'RebootRequired': u.reboot, 'Exclusive': u.exclusive, 'Downloaded': downloaded, 'ResultCode': result,
+            'HResult': hresult}
+
+
+def _downloaded(lab, node, update, seconds):
+    """An update is on the node's disk; the recorder notes how long the download took and whether the node served
+    meanwhile (a download inside the maintenance window is time the window did not need)."""
+    node.downloaded.add(update.kb)
+    lab.recorder.record('wu.downloaded', node=node.name, kb=update.kb, seconds=round(seconds, 3), in_service=node.in_service)
 
 
 TASK_START_SECONDS = 2
@@ -715,7 +735,7 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
 
     def searched():
         found = _applicable(node, criteria)
-        job['Updates'] = [_update_view(u) for u in found]
+        job['Updates'] = [_update_view(u, downloaded=u.kb in node.downloaded) for u in found]
         if mode == 'install' and found and node.reboot_pending:
             # Microsoft.Update.SystemInfo.RebootRequired: the task installs nothing more (windows-behaviour.md §10).
             job.update(Phase='Failed', RestartPending=True, TaskState='Ready', Progress=100, Finished=lab.clock.iso(),
@@ -755,11 +775,11 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
                 view['ResultCode'], view['HResult'] = 'Failed', -2145107924
             else:
                 view['ResultCode'], view['HResult'] = 'Succeeded', 0
-                node.downloaded.add(update.kb)
+                _downloaded(lab, node, update, seconds)
             job['Progress'] = int(100 * (index + 1) / total)
             download(queue, index + 1, total)
-        seconds = 0 if update.kb in node.downloaded else update.size_mb / t['download_mb_per_second']
-        lab.clock.after(lab.vary(seconds), downloaded)
+        seconds = 0 if update.kb in node.downloaded else lab.vary(update.size_mb / t['download_mb_per_second'])
+        lab.clock.after(seconds, downloaded)
 
     def install(queue, index, total):
         """One update at a time, as the task script does: download it (Phase Downloading), then install
@@ -797,15 +817,24 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
                 # name does not resolve); nothing is installed.
                 view['ResultCode'], view['HResult'] = 'Failed', -2145107924
                 return done()
+            _downloaded(lab, node, update, 0 if cached else seconds)
             job['Phase'] = 'Installing'
+            if criteria.get('serving') and node.in_service:
+                lab.recorder.record('wu.installing_while_serving', node=node.name, kb=update.kb)
             lab.clock.after(lab.vary(update.install_seconds), installed)
 
         job['Phase'] = 'Downloading'
         # Already downloaded (pre-staged): Windows Update checks it and goes on.
-        seconds = 1.0 if update.kb in node.downloaded else lab.vary(update.size_mb / t['download_mb_per_second'])
+        cached = update.kb in node.downloaded
+        seconds = 1.0 if cached else lab.vary(update.size_mb / t['download_mb_per_second'])
         lab.clock.after(seconds, downloaded)
 
     def finish():
+        if mode == 'install' and criteria.get('serving') and node.name in lab.faults.get('restart_on_its_own', []):
+            # Windows restarts the node by itself once the installation asks for it (an automatic-restart policy, an
+            # administrator): whatever runs on it goes down with it.
+            lab.recorder.record('fault.restart_on_its_own', node=node.name)
+            lab.clock.after(60, lambda: restart(lab, node))
         job['Phase'] = 'Failed' if any(v['ResultCode'] == 'Failed' for v in job['Updates']) else 'Completed'
         job['TaskState'] = 'Ready'
         job['Task'].update(State='Ready', LastTaskResult=0)

@@ -253,7 +253,8 @@ class LabServer:
               'bmc_password', 'pxe_no_return', 'wrong_build', 'config_mismatch', 'add_refused', 'witness_offline',
               'unwritable_result', 'storage_repair_end', 'task_fails', 'setup_refused', 'password_storage_policy',
               'reboot_pending', 'storage_repair', 'clock_skew', 'download_fail', 'update_partial', 'cau_run',
-              'redfish_enclosure', 'redfish_reset_types', 'cau_leftover', 'drain_completes_leaving', 'validation', 'cau_setup')
+              'redfish_enclosure', 'redfish_reset_types', 'cau_leftover', 'drain_completes_leaving', 'validation', 'cau_setup',
+              'exclusive_update', 'restart_on_its_own')
 
     def inject(self, fault, value):
         """Arm a fault: update_fail {node: [kb]}, download_fail {node: [kb]} (the download fails, 0x8024402C),
@@ -278,7 +279,9 @@ class LabServer:
         left the cluster locked: Get-CauRun says RunFailed until Invoke-CauRun -ForceRecovery), drain_completes_leaving
         {node: role} (that node's next drain ends Completed with the role still on it), validation {category: {level:
         warning|error, message}} (Test-Cluster reports that in that category), cau_setup {rule title: {severity,
-        problem, resolution}} (Test-CauSetup's result for that rule)."""
+        problem, resolution}} (Test-CauSetup's result for that rule), exclusive_update {node: [kb]} (Windows Update marks those
+        updates RequiresExclusiveHandling there), restart_on_its_own [node] (the node restarts by itself a minute after
+        updates were installed on it while it served)."""
         if fault not in self.FAULTS:
             raise ValueError('unknown fault %r; known: %s' % (fault, ', '.join(self.FAULTS)))
         with self.lab.lock:
@@ -293,6 +296,10 @@ class LabServer:
                     raise ValueError('this cluster has no witness')
                 self.lab.quorum.resource_state = 'Failed' if value else 'Online'
                 self.lab.recorder.check_quorum(self.lab)
+            elif fault == 'exclusive_update':
+                for name, kbs in (value or {}).items():
+                    for update in self.lab.machine(name).updates:
+                        update.exclusive = update.kb in kbs
             elif fault == 'reboot_pending':
                 for name in value or []:
                     self.lab.machine(name).reboot_pending = True

@@ -103,13 +103,9 @@ def patch_modules(monkeypatch, lab, *modules):
         for name, value in (('session_from_module', session_from_module), ('runner_from_module', runner_from_module)):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, value)
-        if hasattr(module, 'PowerShellRunner'):
-            monkeypatch.setattr(module, 'measure', lambda options, node, host: _measure(runner_factory, options, node, host))
-
-
-def _measure(runner_factory, options, node, host):
-    with runner_factory(options.replace(host=host), expect_node=node) as runner:
-        return runner.call('node.capacity'), runner.round_trips
+        if hasattr(module, 'node_runner'):
+            monkeypatch.setattr(module, 'node_runner',
+                                lambda options, node, host: runner_factory(options.replace(host=host), expect_node=node))
 
 
 def bmc_args(lab, node, protocol, **kw):

@@ -61,6 +61,30 @@ def place(demand, free):
     return unplaced
 
 
+def drain_target(state, name, capacity, candidates):
+    """The first of ``candidates`` (nodes updated before ``name``, the latest first) that is Up and has the free
+    memory for every VM ``name`` runs, for Suspend-ClusterNode -TargetNode (each VM then moves once: to a node
+    already updated). Returns (node or '', why): '' lets the cluster place the VMs, as a drain without a target."""
+    if not candidates:
+        return '', 'no node updated before it in this run: the cluster places its VMs'
+    if not capacity or name not in capacity:
+        return '', 'memory not measured: the cluster places its VMs'
+    demand = sum(mb for vm, mb in (capacity[name].get('vms') or {}).items()
+                 if any(g.name == vm and g.owner_node.lower() == name.lower() for g in state.groups))
+    free = free_memory(capacity, state, name)
+    by_name = dict((n.lower(), n) for n in free)
+    refused = []
+    for candidate in candidates:
+        node = by_name.get(str(candidate).lower())
+        if node is None:
+            refused.append('%s is not up or not measured' % candidate)
+        elif free[node] < demand:
+            refused.append('%s has %d MB free for %d MB of VMs' % (node, free[node], demand))
+        else:
+            return node, '; '.join(refused + ['%d MB of VMs to %s (%d MB free)' % (demand, node, free[node])])
+    return '', '%s: the cluster places its VMs' % '; '.join(refused)
+
+
 def membership_checks(nodes, quorum, name, min_quorum_margin=None, left_paused=()):
     """The cluster-wide conditions for ``name`` being out, re-checked before every disruptive step:
     every other node Up (or paused by an administrator before the run and left so: ``left_paused``, on a

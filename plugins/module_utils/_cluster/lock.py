@@ -255,21 +255,29 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
     return new, previous, True
 
 
+# Tries of a write to our own lock that another task of the same run changed in between (heartbeats of nodes that
+# work at the same time, pre-staging on every node): each try reads the lock again.
+OWN_WRITE_TRIES = 5
+
+
 def update(session, run_id, ttl, **fields):
     """Change fields of our lock (``node`` worked on, ``status``), refresh its heartbeat and extend its
-    expiry by ``ttl`` (None: by the ttl it was taken with)."""
-    current, raw, now = read(session)
-    if current is None or current.get('run_id') != run_id:
-        raise UnsafeToProceed('The run lock is not held by run %s: %s' % (
-            run_id, describe_lock(current) if current else 'no lock'), details={'lock': current})
-    ttl = ttl or current.get('ttl')
-    if ttl:
-        fields['expires'] = format_time(now + datetime.timedelta(seconds=int(ttl)))
-    new = dict(current, heartbeat=format_time(now), **fields)
-    swapped, value = _swap(session, raw, new)
-    if not swapped:
-        raise UnsafeToProceed('The run lock changed while updating it: %s' % describe_lock(value or {}))
-    return new, any(current.get(k) != v for k, v in fields.items() if k != 'expires')
+    expiry by ``ttl`` (None: by the ttl it was taken with). A write that another task of this run overtook is
+    done again on what that task wrote; a lock that became another run's stops it."""
+    for attempt in range(OWN_WRITE_TRIES):
+        current, raw, now = read(session)
+        if current is None or current.get('run_id') != run_id:
+            raise UnsafeToProceed('The run lock is not held by run %s: %s' % (
+                run_id, describe_lock(current) if current else 'no lock'), details={'lock': current})
+        limit = ttl or current.get('ttl')
+        if limit:
+            fields['expires'] = format_time(now + datetime.timedelta(seconds=int(limit)))
+        new = dict(current, heartbeat=format_time(now), **fields)
+        swapped, value = _swap(session, raw, new)
+        if swapped:
+            return new, any(current.get(k) != v for k, v in fields.items() if k != 'expires')
+        if not value or value.get('run_id') != run_id or attempt == OWN_WRITE_TRIES - 1:
+            raise UnsafeToProceed('The run lock changed while updating it: %s' % describe_lock(value or {}))
 
 
 class Heartbeat(object):

@@ -57,9 +57,13 @@ def read_node(session, name, retry=True, poll=False, migrations=()):
     return view
 
 
-def suspend(session, name, drain=True, force_drain=False):
-    """Suspend-ClusterNode, returning as soon as the cluster accepted it (the drain runs on)."""
-    result = session.invoke([('cluster.node.suspend', {'name': name, 'drain': drain, 'force_drain': force_drain})])[0]
+def suspend(session, name, drain=True, force_drain=False, target=None):
+    """Suspend-ClusterNode (to ``target`` with -TargetNode), returning as soon as the cluster accepted it (the drain
+    runs on)."""
+    params = {'name': name, 'drain': drain, 'force_drain': force_drain}
+    if target:
+        params['target'] = target
+    result = session.invoke([('cluster.node.suspend', params)])[0]
     if not result.ok:
         code = result.error.get('native_code')
         reason = {

@@ -70,7 +70,8 @@ def start_job(runner, job_id, mode, criteria):
     for result in (boot, job):
         if not result.ok:
             raise error_for_record("Failed to start Windows Update on '%s'" % runner.options.host, result.error)
-    return bool(boot.value.get('RebootPending')), dict(job.value, OsBuild=os_build(boot.value))
+    return bool(boot.value.get('RebootPending')), dict(job.value, OsBuild=os_build(boot.value),
+                                                       BootTime=boot.value.get('LastBootUpTime'))
 
 
 def os_build(boot):
@@ -141,7 +142,21 @@ def summarize(job):
 def _plain(u):
     return {'kb': u.get('KB'), 'title': u.get('Title'), 'classification': u.get('Classification'),
             'size_mb': u.get('SizeMB'), 'reboot_required': u.get('RebootRequired'),
+            'exclusive': bool(u.get('Exclusive')), 'downloaded_before': bool(u.get('Downloaded')),
             'result': u.get('ResultCode'), 'hresult': u.get('HResult')}
+
+
+def serving_refusal(job, pending):
+    """Why an installation asked of a node that serves its workloads (install while serving) installed nothing, or
+    ''. A restart already pending (from another installation: Windows Update installs nothing more until it) and
+    updates Windows Update marks to be installed by themselves (InstallationBehavior.Impact RequiresExclusiveHandling)
+    are left to the node's own cycle, drained."""
+    exclusive = [u.get('KB') for u in job.get('Updates') or [] if u.get('Exclusive')]
+    if exclusive and job.get('Phase') == 'Failed':
+        return 'not installed while serving: %s must be installed by itself (RequiresExclusiveHandling)' % ', '.join(exclusive)
+    if job.get('RestartPending') or (pending and job.get('Updates')):
+        return 'not installed while serving: a restart from an earlier installation is pending on the node'
+    return ''
 
 
 def failure_message(node, job, summary):

@@ -1391,7 +1391,7 @@ continue  # optional updates only when named in the accept list
 [void]$views.Add([ordered]@{
 KB = [string]$kb; Title = [string]$update.Title; Classification = [string]$classification
 SizeMB = [int]($update.MaxDownloadSize / 1048576); RebootRequired = ($update.InstallationBehavior.RebootBehavior -ne 0)
-Exclusive = ([int]$update.InstallationBehavior.Impact -eq 2)
+Exclusive = ([int]$update.InstallationBehavior.Impact -eq 2); Downloaded = [bool]$update.IsDownloaded
 ResultCode = $null; HResult = $null
 })
 }
