@@ -363,7 +363,8 @@ def _apply(module):
         changed = (bool(summary['installed']) or bool(restarts or restarted_first) or (module.check_mode and bool(summary['updates']))
                    or any(not u.get('downloaded_before') for u in downloaded))
         result = dict(summary, changed=changed, downloaded=downloaded, refused=refused, boot_time=boots[0] if boots else None,
-                      restarted_first=bool(restarted_first), rebooted=bool(restarts), restarts=restarts, passes=passes, round_trips=runner.round_trips, polls=runner.polls,
+                      restarted_first=bool(restarted_first), rebooted=bool(restarts), restarts=restarts, passes=passes,
+                      round_trips=runner.round_trips, polls=runner.polls,
                       os_build_before=next((b for b in builds if b), None), os_build_after=next((b for b in reversed(builds) if b), None),
                       finished=job.get('Phase') in ('Completed', 'Failed'))
     if refused:

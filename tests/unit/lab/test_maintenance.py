@@ -194,15 +194,14 @@ def test_two_drains_at_once_share_each_hosts_migration_link():
     """Two drains into one node take about twice as long as one alone: the receiving host's link is shared."""
     def seconds(lab, names, target):
         with lab.lock:
-            start = lab.clock.now()
             for name in names:
                 maintenance.suspend(lab, name, target=target)
         run_until(lab, lambda: not any(lab.node(n).draining for n in names), seconds=30)
-        return max(e['seconds'] for e in lab.recorder.events if e['kind'] == 'node.drain_completed'), start
-    alone, _ = seconds(build(maximum_parallel_migrations=1), ['HV-N2'], 'HV-N1')
+        return max(e['seconds'] for e in lab.recorder.events if e['kind'] == 'node.drain_completed')
+    alone = seconds(build(), ['HV-N2'], 'HV-N1')
     lab = build()
     lab.allowed_nodes_out = 2
-    together, _ = seconds(lab, ['HV-N2', 'HV-N3'], 'HV-N1')
+    together = seconds(lab, ['HV-N2', 'HV-N3'], 'HV-N1')
     assert together > 1.6 * alone
     assert not lab.recorder.violations
 
