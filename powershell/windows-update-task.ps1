@@ -77,34 +77,9 @@ try {
         throw ("Not installed while the node serves: $($exclusive -join ', ') must be installed by itself (Windows Update " +
             'marks it RequiresExclusiveHandling); nothing was installed.')
     }
-    if ($status.Mode -eq 'download') {
-        # Pre-staging while the node serves: downloaded now, installed later from the local cache.
-        for ($index = 0; $index -lt $chosen.Count; $index++) {
-            $update = $chosen[$index]
-            $status.Phase = 'Downloading'
-            Save-WsfcStatus
-            if ($update.IsDownloaded) {
-                $views[$index].ResultCode = 'Succeeded'
-                $views[$index].HResult = 0
-            }
-            else {
-                $one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
-                if (-not $update.EulaAccepted) {
-                    $update.AcceptEula()
-                }
-                [void]$one.Add($update)
-                $downloader = $session.CreateUpdateDownloader()
-                $downloader.Updates = $one
-                $download = $downloader.Download().GetUpdateResult(0)
-                $views[$index].ResultCode = $resultNames[[int]$download.ResultCode]
-                $views[$index].HResult = [int]$download.HResult
-            }
-            $status.Progress = [int](100 * ($index + 1) / $chosen.Count)
-            $status.Updates = @($views.ToArray())
-            Save-WsfcStatus
-        }
-    }
-    if ($status.Mode -eq 'install') {
+    if ($status.Mode -eq 'install' -or $status.Mode -eq 'download') {
+        # Each update downloaded (quick when it is already: pre-staged), then installed unless only downloading
+        # (pre-staging while the node serves: installed later from the node's cache).
         for ($index = 0; $index -lt $chosen.Count; $index++) {
             $update = $chosen[$index]
             $one = New-Object -ComObject 'Microsoft.Update.UpdateColl'
@@ -117,8 +92,8 @@ try {
             $downloader = $session.CreateUpdateDownloader()
             $downloader.Updates = $one
             $download = $downloader.Download().GetUpdateResult(0)
-            if ([int]$download.ResultCode -ne 2 -and [int]$download.ResultCode -ne 3) {
-                # Not downloaded: installing it would only fail with a less telling code.
+            if ($status.Mode -eq 'download' -or ([int]$download.ResultCode -ne 2 -and [int]$download.ResultCode -ne 3)) {
+                # Only downloading, or not downloaded (installing it would only fail with a less telling code).
                 $views[$index].ResultCode = $resultNames[[int]$download.ResultCode]
                 $views[$index].HResult = [int]$download.HResult
             }

@@ -183,13 +183,11 @@ def node_runner(options, node, host):
 def measure(options, node, host, boot=False):
     """Memory and VMs on ``node`` (with ``boot``, its boot facts too), read on its own endpoint."""
     with node_runner(options, node, host) as runner:
-        if not boot:
-            return runner.call('node.capacity', action='Failed to read memory and VMs on %s' % host), None, runner.round_trips
-        results = runner.invoke([('node.capacity', {}), ('node.boot', {})])
+        results = runner.invoke([('node.capacity', {})] + ([('node.boot', {})] if boot else []))
         for result in results:
             if not result.ok:
-                raise error_for_record('Failed to read memory, VMs and boot time on %s' % host, result.error)
-        return results[0].value, results[1].value, runner.round_trips
+                raise error_for_record('Failed to read memory and VMs on %s' % host, result.error)
+        return results[0].value, results[1].value if boot else None, runner.round_trips
 
 
 def restarted_check(name, staged_boot, boot):

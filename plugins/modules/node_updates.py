@@ -286,14 +286,13 @@ def _restart(runner, p, name, before):
         raise
 
 
-def _install_pass(runner, p, job_id, mode, criteria, name, builds, boots=None):
+def _install_pass(runner, p, job_id, mode, criteria, name, builds, boots):
     """One search-and-install job, waited for; a restart pending from before is done first when asked.
     Returns (job, whether a restart was pending when it started, whether it restarted first). Each build the node
-    was seen running is appended to ``builds``."""
+    was seen running is appended to ``builds``, its boot time to ``boots``."""
     pending, job = updates.start_job(runner, job_id, mode, criteria)
     builds.append(job.get('OsBuild'))
-    if boots is not None:
-        boots.append(job.get('BootTime'))
+    boots.append(job.get('BootTime'))
     job_id = job.get('Id') or job_id
     if not p['wait']:
         return job, pending, False
@@ -356,7 +355,7 @@ def _apply(module):
         summary = dict(passes[-1], updates=[u for s in passes for u in s['updates']],
                        installed=[u for s in passes for u in s['installed']],
                        failed_updates=[u for s in passes for u in s['failed_updates']])
-        refused = updates.serving_refusal(job, pending) if p['serving'] else ''
+        refused = updates.serving_refusal(job) if p['serving'] else ''
         downloaded = summary['installed'] if mode == 'download' else []
         if mode == 'download':
             summary['installed'] = []

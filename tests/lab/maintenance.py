@@ -762,24 +762,36 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
             lab.recorder.record('wu.install_while_serving', node=node.name, id=job_id)
         install(list(found), 0, len(found))
 
+    def fetch(update, view, then):
+        """Download one update (Phase Downloading), as the task does in both modes: a second's check when it is on the
+        node already (pre-staged), else its size at the download rate; then ``then(downloaded)``."""
+        job['Phase'] = 'Downloading'
+        cached = update.kb in node.downloaded
+        seconds = 1.0 if cached else lab.vary(update.size_mb / t['download_mb_per_second'])
+
+        def fetched():
+            if update.kb in lab.faults.get('download_fail', {}).get(node.name, []):
+                # The download failed: 0x8024402C WU_E_PT_WINHTTP_NAME_NOT_RESOLVED (the update server's
+                # name does not resolve); nothing is installed.
+                view['ResultCode'], view['HResult'] = 'Failed', -2145107924
+                return then(False)
+            _downloaded(lab, node, update, 0 if cached else seconds)
+            then(True)
+        lab.clock.after(seconds, fetched)
+
     def download(queue, index, total):
         """Pre-staging: each update downloaded (IUpdate.IsDownloaded afterwards), none installed."""
         if not queue:
             return finish()
         update = queue.pop(0)
         view = next(v for v in job['Updates'] if v['KB'] == update.kb)
-        job['Phase'] = 'Downloading'
 
-        def downloaded():
-            if update.kb in lab.faults.get('download_fail', {}).get(node.name, []):
-                view['ResultCode'], view['HResult'] = 'Failed', -2145107924
-            else:
+        def downloaded(ok):
+            if ok:
                 view['ResultCode'], view['HResult'] = 'Succeeded', 0
-                _downloaded(lab, node, update, seconds)
             job['Progress'] = int(100 * (index + 1) / total)
             download(queue, index + 1, total)
-        seconds = 0 if update.kb in node.downloaded else lab.vary(update.size_mb / t['download_mb_per_second'])
-        lab.clock.after(seconds, downloaded)
+        fetch(update, view, downloaded)
 
     def install(queue, index, total):
         """One update at a time, as the task script does: download it (Phase Downloading), then install
@@ -811,23 +823,14 @@ def wu_start(lab, node, job_id, mode, criteria, adopt=False):
                 node.pending_ubr = max(node.pending_ubr, update.ubr or node.ubr + 1)
             done()
 
-        def downloaded():
-            if update.kb in lab.faults.get('download_fail', {}).get(node.name, []):
-                # The download failed: 0x8024402C WU_E_PT_WINHTTP_NAME_NOT_RESOLVED (the update server's
-                # name does not resolve); nothing is installed.
-                view['ResultCode'], view['HResult'] = 'Failed', -2145107924
+        def downloaded(ok):
+            if not ok:
                 return done()
-            _downloaded(lab, node, update, 0 if cached else seconds)
             job['Phase'] = 'Installing'
             if criteria.get('serving') and node.in_service:
                 lab.recorder.record('wu.installing_while_serving', node=node.name, kb=update.kb)
             lab.clock.after(lab.vary(update.install_seconds), installed)
-
-        job['Phase'] = 'Downloading'
-        # Already downloaded (pre-staged): Windows Update checks it and goes on.
-        cached = update.kb in node.downloaded
-        seconds = 1.0 if cached else lab.vary(update.size_mb / t['download_mb_per_second'])
-        lab.clock.after(seconds, downloaded)
+        fetch(update, view, downloaded)
 
     def finish():
         if mode == 'install' and criteria.get('serving') and node.name in lab.faults.get('restart_on_its_own', []):

@@ -146,7 +146,7 @@ def _plain(u):
             'result': u.get('ResultCode'), 'hresult': u.get('HResult')}
 
 
-def serving_refusal(job, pending):
+def serving_refusal(job):
     """Why an installation asked of a node that serves its workloads (install while serving) installed nothing, or
     ''. A restart already pending (from another installation: Windows Update installs nothing more until it) and
     updates Windows Update marks to be installed by themselves (InstallationBehavior.Impact RequiresExclusiveHandling)
@@ -154,7 +154,7 @@ def serving_refusal(job, pending):
     exclusive = [u.get('KB') for u in job.get('Updates') or [] if u.get('Exclusive')]
     if exclusive and job.get('Phase') == 'Failed':
         return 'not installed while serving: %s must be installed by itself (RequiresExclusiveHandling)' % ', '.join(exclusive)
-    if job.get('RestartPending') or (pending and job.get('Updates')):
+    if job.get('RestartPending'):
         return 'not installed while serving: a restart from an earlier installation is pending on the node'
     return ''
 
