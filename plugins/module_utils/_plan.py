@@ -93,6 +93,28 @@ def resume_node(cluster, owner, takeover=False, pending=None):
     return node
 
 
+def left_out(cluster, owner, takeover=False):
+    """The nodes a failed or dead run of ``owner`` (or of anyone, with ``takeover``) had out at once besides its
+    ``node`` (the run lock's ``out``, with ``max_nodes_out`` above one) that are still out: each needs its cycle
+    finished. Members only: such a run never evicts."""
+    lock = cluster.get('run_lock')
+    if not lock or not lock.get('abandoned') or (lock.get('owner') != owner and not takeover):
+        return []
+    found = [_node(cluster, n) for n in lock.get('out') or []]
+    return [n['name'] for n in found if n and n.get('state') != 'Up' and str(n['name']).lower() != str(lock.get('node')).lower()]
+
+
+def fault_domain_order(cluster, nodes):
+    """``nodes`` with those of one fault domain (site, rack, chassis) together, the domains in the order of their
+    first node: the nodes out at once must share one, so the queue offers them side by side."""
+    domain = dict((n['name'], tuple(d for d in n.get('fault_domain') or () if not str(d).lower().startswith('node=')))
+                  for n in cluster.get('nodes') or [])
+    first = {}
+    for node in nodes:
+        first.setdefault(domain.get(node, ()), len(first))
+    return sorted(nodes, key=lambda n: first[domain.get(n, ())])
+
+
 def _within(name, names):
     """Whether ``name`` is one of ``names``, in any case (Windows' computer names)."""
     return str(name).lower() in [str(n).lower() for n in names or []]
@@ -117,7 +139,7 @@ def _name(cluster):
     return (cluster.get('cluster') or {}).get('name')
 
 
-def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=(), names=None, kept=()):
+def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=(), names=None, kept=(), also=()):
     """Why a run must not start on this cluster (empty when it may). ``inventory_hosts``: every host the
     inventory has for this cluster (``hosts`` may be fewer, with --limit); a node missing there means the
     inventory is a slice of the cluster (AWX job slicing splits hosts, not groups) or incomplete.
@@ -142,7 +164,7 @@ def refusals(cluster, hosts, resume, kind, inventory_hosts=None, failed_hosts=()
         out.append('nodes paused by an administrator: %s. On Storage Spaces Direct the run never leaves a paused node and '
                    'takes another: resume them first (allow_paused_nodes is for clusters on shared storage)' % ', '.join(kept))
     not_up = [n['name'] for n in cluster.get('nodes') or [] if n.get('state') != 'Up' and n['name'] != resume
-              and n['name'] not in kept]
+              and n['name'] not in kept and n['name'] not in also]
     strangers = [h for h in hosts if h not in members and not (kind == 'upgrade' and h == resume)]
     cau = cluster.get('cau_run') or {}
     if not_up:
@@ -252,7 +274,7 @@ def past_deadline(deadline_at, now):
 
 
 def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, cau_scan=None, node_order=(),
-         now=0, stop_after=0, inventory_hosts=None, failed_hosts=(), names=None, allow_paused=False):
+         now=0, stop_after=0, inventory_hosts=None, failed_hosts=(), names=None, allow_paused=False, max_nodes_out=1):
     """Everything a runbook decides about one cluster before its first node.
 
     Args:
@@ -265,9 +287,12 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
         scans / cau_scan: what each node's Windows Update search found / what Invoke-CauScan found (update).
         allow_paused: nodes an administrator paused before the run are left as they are (not queued, accepted by the
             gates as ``left_paused``) instead of refusing the run; never on Storage Spaces Direct.
+        max_nodes_out: nodes the run may have out at once (update only; refused above one on Storage Spaces Direct).
 
     Returns:
-        dict: resume_node, resume_needs (words), refusals (list), scan, measure, needs ({node: need}), queue (list), first_up,
+        dict: resume_node, left_out (more nodes the run left out, with max_nodes_out above one), out (the nodes to
+        record as out when the lock is taken), width (nodes of the queue that run at once), resume_needs (words),
+        refusals (list), scan, measure, needs ({node: need}), queue (list), first_up,
         first_gate, storage_spaces, stale_own_lock, died (the run left behind died rather than failed), deadline (epoch seconds,
         0 none), node_names ({host: the node as the cluster spells it}). Nodes are named by their inventory hosts, but
         first_gate by the cluster's name of the node.
@@ -278,11 +303,12 @@ def plan(cluster, hosts, kind='update', owner='', takeover=False, scans=None, ca
     decided = _plan(cluster, known.nodes(hosts), kind, owner, takeover,
                     dict((known.node.get(h, h), s) for h, s in (scans or {}).items()), cau_scan,
                     [known.wanted(n) for n in node_order or ()], now, stop_after,
-                    None if inventory_hosts is None else known.nodes(inventory_hosts), failed_hosts, known, allow_paused)
-    # first_gate stays a node name: it is only ever the node the preflight's gate checks.
+                    None if inventory_hosts is None else known.nodes(inventory_hosts), failed_hosts, known, allow_paused,
+                    int(max_nodes_out or 1))
+    # first_gate and out stay node names: the preflight's gate and the run lock take them.
     for key in ('resume_node', 'first_up'):
         decided[key] = known.to_host(decided[key])
-    for key in ('scan', 'measure', 'queue'):
+    for key in ('scan', 'measure', 'queue', 'left_out'):
         decided[key] = known.hosts(decided[key])
     for key in ('needs', 'nodes'):
         decided[key] = dict((known.to_host(n), v) for n, v in decided[key].items())
@@ -298,17 +324,25 @@ def left_paused(cluster, resume, allow):
 
 
 def _plan(cluster, hosts, kind, owner, takeover, scans, cau_scan, node_order, now, stop_after, inventory_hosts,
-          failed_hosts, names, allow_paused=False):
+          failed_hosts, names, allow_paused=False, max_nodes_out=1):
     """plan() in the cluster's node names."""
     pending = (cluster.get('upgrade') or {}).get('nodes_to_upgrade') or [] if kind == 'upgrade' else None
     resume = resume_node(cluster, owner, takeover, pending)
+    also = left_out(cluster, owner, takeover)
     lock = cluster.get('run_lock')
     own = bool(lock and lock.get('abandoned') and (lock.get('owner') == owner or takeover))
     kept = left_paused(cluster, resume, allow_paused)
+    kept = [n for n in kept if n not in also]
     needs = dict((n, v) for n, v in node_needs(kind, cluster, hosts, resume, scans, cau_scan).items() if n not in kept)
-    refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts, names, kept)
+    needs.update((n, 'finish') for n in also if n in hosts)
     states = dict((n['name'], n.get('state')) for n in cluster.get('nodes') or [])
+    refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts, names, kept, also) + width_refusals(
+        cluster, kind, max_nodes_out, [n for n in [resume] + also if n and states.get(n) != 'Up'])
     ordered = queue(cluster, needs, resume, list(node_order or ()))
+    if max_nodes_out > 1:
+        # The nodes left out first (they are out already), then the others with each fault domain's together.
+        first = [n for n in ordered if n == resume or n in also]
+        ordered = first + fault_domain_order(cluster, [n for n in ordered if n not in first])
     first_up = next((n for n in ordered if states.get(n) == 'Up'), '')
     return {
         'cluster': _name(cluster),
@@ -338,7 +372,29 @@ def _plan(cluster, hosts, kind, owner, takeover, scans, cau_scan, node_order, no
         'died': bool(own and (lock.get('status') or 'running') == 'running'),
         'deadline': deadline(now, stop_after),
         'left_paused': kept,
+        'left_out': also,
+        'out': [n for n in [resume] + also if n and states.get(n) not in (None, 'Up')] if max_nodes_out > 1 else [],
+        'width': max_nodes_out if not refused else 1,
     }
+
+
+def width_refusals(cluster, kind, max_nodes_out, left):
+    """Why the run may not have ``max_nodes_out`` nodes out at once: above one only for the update, never on Storage
+    Spaces Direct, and never fewer than the nodes a run left out (``left``)."""
+    if max_nodes_out <= 1:
+        return ['the last run left %d nodes out (%s): run with max_nodes_out %d or more to finish them together, or '
+                'finish them by hand' % (len(left), ', '.join(left), len(left))] if len(left) > 1 else []
+    out = []
+    if kind != 'update':
+        out.append('max_nodes_out %d: an upgrade takes one node at a time' % max_nodes_out)
+    if cluster.get('virtual_disks'):
+        out.append('max_nodes_out %d on %s, which runs Storage Spaces Direct: with a node out every mirror is one copy '
+                   'short, and a second node out can take the last copy of some data offline. One node at a time there'
+                   % (max_nodes_out, _name(cluster)))
+    if len(left) > max_nodes_out:
+        out.append('the last run left %d nodes out (%s), more than max_nodes_out %d: run with %d or more to finish them '
+                   'together' % (len(left), ', '.join(left), max_nodes_out, len(left)))
+    return out
 
 
 # -- fleets -----------------------------------------------------------------------------------------
@@ -376,24 +432,28 @@ def fleet_map(inventory_hosts, play_hosts, hostvars):
             'nodes': dict((host, name) for host, name in names.items() if name != host)}
 
 
-def fleet_queue(queues):
-    """The node play's hosts in order, as [{'node', 'cluster'}], from ``queues`` ({cluster: [nodes in order]}, in
-    cluster order): the clusters' queues interleaved round by round (every cluster's first node, then every
-    cluster's second, ...), so that a cluster's place in the play is the place of its first node."""
+def fleet_queue(queues, widths=None):
+    """The node play's hosts in order, as [{'node', 'cluster', 'width'}], from ``queues`` ({cluster: [nodes in
+    order]}, in cluster order): the clusters' queues interleaved round by round (every cluster's first node, then
+    every cluster's second, ...), so that a cluster's place in the play is the place of its first node. ``widths``:
+    {cluster: nodes out at once} (1 where not given)."""
     clusters = [c for c in queues if queues[c]]
     order = []
     for index in range(max([len(queues[c]) for c in clusters] or [0])):
-        order.extend({'node': queues[c][index], 'cluster': c} for c in clusters if index < len(queues[c]))
+        order.extend({'node': queues[c][index], 'cluster': c, 'width': int((widths or {}).get(c) or 1)}
+                     for c in clusters if index < len(queues[c]))
     return order
 
 
-def runnable_nodes(queue, finished, max_in_flight=0):
+def runnable_nodes(queue, finished, max_in_flight=0, widths=None, started=(), stopped=()):
     """The nodes of the node play that may be given tasks now, in play order (the per_cluster strategy asks this
     before it looks for work).
 
     ``queue`` is [(node, cluster)] in play order, ``finished`` the nodes whose part of the play is over (not
     failed: a node that failed outside the runbook's own handling stops its cluster). Each cluster runs its
-    first unfinished node; its later nodes wait until that one is finished. With ``max_in_flight`` > 0 only
+    first unfinished node (its first ``widths[cluster]`` unfinished nodes, with a width above one: the run's
+    max_nodes_out); its later nodes wait until one of those is finished. A cluster in ``stopped`` (one of its nodes
+    failed) starts none of them: only those already ``started`` go on. With ``max_in_flight`` > 0 only
     the first ``max_in_flight`` clusters (in the order of their first node) that have a node not finished run,
     so a cluster starts when another one ends and no more than that many are ever in the middle of their run.
     Finished nodes are not in the answer: they have nothing left to do.
@@ -401,12 +461,12 @@ def runnable_nodes(queue, finished, max_in_flight=0):
     order, current = {}, {}
     for node, cluster in queue:
         order.setdefault(cluster, len(order))
-        if node not in finished and cluster not in current:
-            current[cluster] = node
-    active = sorted(current, key=order.get)
+        if node not in finished and len(current.setdefault(cluster, [])) < int((widths or {}).get(cluster) or 1):
+            current[cluster].append(node)
+    active = sorted((c for c in current if current[c]), key=order.get)
     if max_in_flight and int(max_in_flight) > 0:
         active = active[:int(max_in_flight)]
-    allowed = set(current[c] for c in active)
+    allowed = set(n for c in active for n in current[c] if c not in stopped or n in started)
     return [node for node, _cluster in queue if node in allowed]
 
 

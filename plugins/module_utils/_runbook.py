@@ -22,6 +22,7 @@ BOUNDS = {
     'min_quorum_margin': (-1, 'votes (-1: the default rule)'),
     'max_clusters_in_flight': (0, 'clusters (0: all)'), 'max_failed_clusters': (0, 'clusters (0: no budget)'),
     'max_failed_nodes': (0, 'nodes per cluster (0: the first failed node stops its cluster)'),
+    'max_nodes_out': (1, 'nodes out at once (a whole number; above 1 only on clusters without Storage Spaces Direct)'),
 }
 
 
@@ -95,7 +96,7 @@ def option_errors(variables, runbook, nodes=None, playbook_dir=None, names=None)
             continue
         value = variables[name]
         number = _number(value)
-        if number is None or number < low:
+        if number is None or number < low or (suffix == 'max_nodes_out' and number != int(number)):
             errors.append('%s must be a number of %s of at least %s, got %r' % (name, unit, low, value))
     categories = variables.get(prefix + 'category_names') or []
     unknown = unknown_classifications(categories)

@@ -28,6 +28,8 @@ author:
 extends_documentation_fragment:
   - wsfc.rolling.winrm
   - wsfc.rolling.winrm.LEFT_PAUSED
+  - wsfc.rolling.winrm.WAIT
+  - wsfc.rolling.winrm.HEARTBEAT
 attributes:
   check_mode:
     support: full
@@ -94,6 +96,23 @@ options:
       - The LastBootUpTime O(name) had when its updates were installed while it served (install while serving). When it
         restarted since, on its own, its VMs went down with it - the gate fails and the run stops for a look.
     type: str
+  max_nodes_out:
+    description:
+      - How many nodes this run may have out at once (on a cluster without Storage Spaces Direct). Above one, the nodes
+        this run already has out (the run lock's C(out)) may be out too, and the gates check the set - at most this
+        many, all in one fault domain where the cluster defines them, quorum keeping O(min_quorum_margin) without all of
+        them, the free memory of the remaining nodes for every VM they still run - and refuse once a node of the run
+        failed.
+      - Where only the set stops the node (the gates that a node of the set coming back makes pass), the gate waits for
+        that (with O(wait)), at most O(wait_timeout) seconds.
+      - With O(record_node), the node joins C(out) by compare-and-set on the lock the gates read; when another task of
+        the run wrote it first, the gates are checked again on what it wrote.
+    type: int
+    default: 1
+  wait_timeout:
+    description: With O(max_nodes_out) above one, the longest wait for the nodes out with O(name), in seconds.
+    type: int
+    default: 7200
   only_membership:
     description:
       - Check only the cluster-wide conditions for O(name) being out - every other node Up, quorum keeping
@@ -157,6 +176,15 @@ lock:
   description: With O(record_node), the run lock as recorded (or as it would be, in check mode).
   returned: when O(record_node) is set and the gates passed
   type: dict
+together:
+  description: With O(max_nodes_out) above one, the other nodes this run had out when the gates passed.
+  returned: success
+  type: list
+  elements: str
+waited_for:
+  description: With O(max_nodes_out) above one, how many looks found the set in the way before the gates passed.
+  returned: with O(max_nodes_out) above one
+  type: int
 round_trips:
   description: WinRM round trips made.
   returned: always
@@ -166,11 +194,12 @@ round_trips:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import winrm_argument_spec
+from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import check_wait_options, wait_argument_spec, winrm_argument_spec
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, lock, updates
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import SNAPSHOT_CALLS, state_from_results
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import InvalidOption, UnsafeToProceed
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, session_from_module
+from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, WinRMOptions, error_for_record
 
 
@@ -200,36 +229,79 @@ def restarted_check(name, staged_boot, boot):
     return gates.Check('not_restarted', True, 'still on the boot of %s, its restart pending' % staged_boot)
 
 
+# Gates that a node out with this one for the same run (max_nodes_out above one) can make fail: they pass again once
+# it is back, so the gate waits for that instead of failing.
+SET_BOUND = ('other_nodes_up', 'quorum_margin', 'storage', 'capacity', 'nodes_out', 'fault_domain', 'set_settled')
+
+
 def _check(module):
     p = module.params
     if p['record_node'] and not (p['run_id'] and p['lock_owner']):
         raise InvalidOption('record_node needs run_id and lock_owner')
+    if p['max_nodes_out'] < 1:
+        raise InvalidOption('max_nodes_out must be 1 or more, got %d' % p['max_nodes_out'])
+    check_wait_options(p)
     with session_from_module(module) as session:
-        calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {})]
-        results = session.invoke(calls, retry=True)
-        state = state_from_results(results[:len(SNAPSHOT_CALLS)], session.answered_by or session.options.host)
-        # Node names as the cluster spells them (Windows compares computer names without regard to case).
-        spelled = dict((n.name.lower(), n.name) for n in state.nodes)
-        p = dict(p, name=spelled.get(p['name'].lower(), p['name']),
-                 node_hosts=dict((spelled.get(k.lower(), k), v) for k, v in (p['node_hosts'] or {}).items()))
-        extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
-        threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
-        cau_run = state.cau_run if p['check_cau'] else None     # Get-CauRun, in the snapshot
-        result = _gates(p, state, threshold, cau_run, session.round_trips, module.check_mode)
-        if p['record_node']:
-            raw = next(r for r in results if r.op == 'lock.read').value
-            current = (lock.decode(raw.get('Value')), raw.get('Value'), lock.parse_time(raw['Now']))
-            fields = {'node': p['name'], 'status': 'running'}
-            before = session.round_trips
-            if module.check_mode:
-                held = current[0] or {}
-                result.update(changed=any(held.get(k) != v for k, v in fields.items()), lock=dict(held, **fields))
-            else:
-                new, _previous, changed = lock.acquire(session, p['lock_owner'], p['run_id'], p['lock_ttl'],
-                                                       current=current, **fields)
-                result.update(changed=changed, lock=new)
-            result['round_trips'] += session.round_trips - before
-    return result
+        if p['max_nodes_out'] == 1 or not p['wait']:
+            return _look(module, session)[1]
+        waited = []
+
+        def look():
+            try:
+                return _look(module, session)
+            except UnsafeToProceed as exc:
+                failed = [c for c in exc.details.get('checks') or [] if not c['ok']]
+                if exc.details.get('together') and all(c['name'] in SET_BOUND for c in failed):
+                    waited.append(exc)
+                    return None, exc
+                raise
+
+        def describe(seen):
+            return 'Waited for the nodes out with %s for this run to come back: %s' % (
+                p['name'], seen[1] if seen and seen[0] is None else 'another task of the run wrote the lock first')
+
+        _done, result = wait_until(look, p['wait_timeout'], interval=p['poll_interval'], describe=describe,
+                                   done=lambda seen: seen[0] == 'done')
+        result['waited_for'] = len(waited)
+        return result
+
+
+def _look(module, session):
+    """Every gate once, on a new snapshot; with record_node and the gates passed, the node recorded. Returns
+    ('done', result), or ('again', None) when another task of this run wrote the lock between the read and the
+    record (with max_nodes_out above one: the gates then decide again on what it wrote)."""
+    p = module.params
+    calls = [(op, {}) for op, _what in SNAPSHOT_CALLS] + [('cluster.vm_move_policy', {})]
+    before = session.round_trips
+    results = session.invoke(calls, retry=True)
+    state = state_from_results(results[:len(SNAPSHOT_CALLS)], session.answered_by or session.options.host)
+    # Node names as the cluster spells them (Windows compares computer names without regard to case).
+    spelled = dict((n.name.lower(), n.name) for n in state.nodes)
+    p = dict(p, name=spelled.get(p['name'].lower(), p['name']),
+             node_hosts=dict((spelled.get(k.lower(), k), v) for k, v in (p['node_hosts'] or {}).items()))
+    extra = dict((r.op, r) for r in results[len(SNAPSHOT_CALLS):])
+    threshold = extra['cluster.vm_move_policy'].value['MoveTypeThreshold'] if extra['cluster.vm_move_policy'].ok else None
+    cau_run = state.cau_run if p['check_cau'] else None     # Get-CauRun, in the snapshot
+    result = _gates(p, state, threshold, cau_run, session.round_trips - before, module.check_mode)
+    if p['record_node']:
+        raw = next(r for r in results if r.op == 'lock.read').value
+        current = (lock.decode(raw.get('Value')), raw.get('Value'), lock.parse_time(raw['Now']))
+        fields = {'node': p['name'], 'status': 'running'}
+        before = session.round_trips
+        if module.check_mode:
+            held = current[0] or {}
+            result.update(changed=any(held.get(k) != v for k, v in fields.items()), lock=dict(held, **fields))
+        elif p['max_nodes_out'] > 1:
+            new = lock.join_out(session, current, p['name'], p['lock_ttl'])
+            if new is None:
+                return 'again', None
+            result.update(changed=True, lock=new)
+        else:
+            new, _previous, changed = lock.acquire(session, p['lock_owner'], p['run_id'], p['lock_ttl'],
+                                                   current=current, **fields)
+            result.update(changed=changed, lock=new)
+        result['round_trips'] += session.round_trips - before
+    return 'done', result
 
 
 def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
@@ -269,14 +341,16 @@ def _gates(p, state, threshold, cau_run, round_trips, check_mode=False):
     checks = gates.evaluate(state, name, capacity=capacity if (hosts or p['capacity']) else None,
                             move_type_threshold=threshold, allow_save_state=p['allow_save_state'],
                             min_quorum_margin=p['min_quorum_margin'], lock=held, run_id=p['run_id'],
-                            cau_run=cau_run, check_mode=check_mode, owner=p['lock_owner'], left_paused=p['left_paused'])
+                            cau_run=cau_run, check_mode=check_mode, owner=p['lock_owner'], left_paused=p['left_paused'],
+                            max_nodes_out=p['max_nodes_out'])
+    together = gates.mates(held, p['run_id'], name) if p['max_nodes_out'] > 1 else []
     if p['staged_boot']:
         checks.append(staged)
     failed = [c for c in checks if not c.ok]
     node = state.node(name)
-    target, why = gates.drain_target(state, name, capacity, p['drain_targets'])
+    target, why = gates.drain_target(state, name, capacity, p['drain_targets'], together)
     result = {'changed': False, 'ok': not failed, 'checks': [c.to_dict() for c in checks], 'capacity': capacity,
-              'drain_target': target, 'drain_target_detail': why,
+              'drain_target': target, 'drain_target_detail': why, 'together': together,
               'node': {'name': node.name, 'state': node.state, 'drain_status': node.drain_status} if node else None,
               'restart_under_way': bool(node and node.state in ('Down', 'Joining')), 'round_trips': round_trips}
     if failed:
@@ -302,7 +376,9 @@ def main():
         only_membership=dict(type='bool', default=False),
         drain_targets=dict(type='list', elements='str', default=[]),
         staged_boot=dict(type='str'),
+        max_nodes_out=dict(type='int', default=1),
     )
+    argument_spec.update(wait_argument_spec(7200))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, _check)
 

@@ -62,6 +62,18 @@ options:
         whose run failed (a re-run resumes); a running lock is only taken over once it expired.
     type: str
     choices: [running, failed]
+  out:
+    description:
+      - With O(state=present), the nodes this run has out at once (a run with C(max_nodes_out) above one). The runbook
+        sets it when it takes the lock: the nodes a run left out that it will finish first.
+    type: list
+    elements: str
+  node_back:
+    description:
+      - With O(state=present) and the lock held by O(run_id), this node's cycle ended: it leaves the nodes out at once
+        (C(out)), so that another may take its place. A write another task of the run overtook is made again on what
+        that task wrote.
+    type: str
   force:
     description: With O(state=absent), release a lock held by another run.
     type: bool
@@ -131,6 +143,13 @@ def _apply(module):
             fields['node'] = p['node'] or None
         if p['status'] is not None:
             fields['status'] = p['status']
+        if p['out'] is not None:
+            fields['out'] = p['out']
+        if p['node_back'] and p['state'] == 'present' and not module.check_mode:
+            new, changed = lock.update(session, p['run_id'], p['ttl'], change=lock.out_without(p['node_back']), **fields)
+            result.update(changed=changed, lock=new, diff={'before': before, 'after': new},
+                          round_trips=session.round_trips)
+            return result
         if module.check_mode:
             if p['state'] == 'absent':
                 changes = before is not None
@@ -160,6 +179,8 @@ def main():
         ttl=dict(type='int', default=7200),
         node=dict(type='str'),
         status=dict(type='str', choices=['running', 'failed']),
+        out=dict(type='list', elements='str'),
+        node_back=dict(type='str'),
         force=dict(type='bool', default=False),
         stale_after=dict(type='int', default=600),
         takeover=dict(type='bool', default=False),

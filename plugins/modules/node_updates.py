@@ -109,6 +109,13 @@ options:
       - With O(restart=if_required) or O(restart_pending=restart), the quorum margin that must remain while the node restarts.
       - Default (also for a negative value) 1 with 4 or more votes, else 0.
     type: int
+  max_nodes_out:
+    description:
+      - How many nodes the run may have out at once (M(wsfc.rolling.cluster_gate)'s O(wsfc.rolling.cluster_gate#module:max_nodes_out)).
+        Above one, with O(lock_run_id), the gate before a restart reads the run lock (one more round trip) and accepts
+        the other nodes the run has out (C(out)) in any state; quorum must keep its margin without all of them.
+    type: int
+    default: 1
   cluster_stopped:
     description:
       - The cluster is stopped on purpose (the offline update, M(wsfc.rolling.cluster_offline)) and the node's cluster
@@ -254,10 +261,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._argspec import (
     check_wait_options, wait_argument_spec, winrm_argument_spec)
-from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import updates
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import gates, lock, model, updates
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     CollectionError, InvalidOption, RemoteCommandError, UnsafeToProceed)
 from ansible_collections.wsfc.rolling.plugins.module_utils._module import run_module, runner_from_module
+from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
 
 
 def _restart_if_required(runner, p, name, pass_number, summary):
@@ -272,13 +280,30 @@ def _restart_if_required(runner, p, name, pass_number, summary):
     return _restart(runner, p, name, before)
 
 
+def _together(runner, p, name):
+    """With max_nodes_out above one: the other nodes the run lock of lock_run_id has out (one more round trip, which
+    also checks that no VM runs on the node: with drains of other nodes at work, one could have landed on it)."""
+    if p['max_nodes_out'] <= 1 or not p['lock_run_id']:
+        return []
+    read, groups = runner.invoke([('lock.read', {}), ('cluster.groups', {})])
+    for result in (read, groups):
+        if not result.ok:
+            raise error_for_record('Failed to read the run lock and the roles before restarting %s' % name, result.error)
+    running = sorted(g.name for g in (model.Group.from_ps(d) for d in groups.value or [])
+                     if g.is_vm and g.state == 'Online' and g.owner_node.lower() == name.lower())
+    if running:
+        raise UnsafeToProceed('Not restarting %s: VMs run on it (%s), which a drain of another node moved there. The node '
+                              'was left paused; run again to drain it again' % (name, ', '.join(running)))
+    return gates.mates(lock.decode(read.value.get('Value')), p['lock_run_id'], name)
+
+
 def _restart(runner, p, name, before):
     """The gated restart and the wait for the node's return. Its failures (refused, not back) are not the kind a
     new attempt of the task mends: they say so (``retryable`` false), where a failed installation does. Returns the
     node's boot state once it is back."""
     try:
         if not p['cluster_stopped']:
-            updates.restart_gate(before, name, p['min_quorum_margin'], p['left_paused'])
+            updates.restart_gate(before, name, p['min_quorum_margin'], p['left_paused'], _together(runner, p, name))
         return updates.restart_and_wait(runner, name, p['reboot_timeout'], p['poll_interval'], before,
                                         cluster=not p['cluster_stopped'])[1]
     except CollectionError as exc:
@@ -393,6 +418,7 @@ def main():
         await_restart=dict(type='bool', default=False),
         min_quorum_margin=dict(type='int'),
         left_paused=dict(type='list', elements='str', default=[]),
+        max_nodes_out=dict(type='int', default=1),
         cluster_stopped=dict(type='bool', default=False),
         accept_list=dict(type='list', elements='str', default=[]),
         reject_list=dict(type='list', elements='str', default=[]),

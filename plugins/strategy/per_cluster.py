@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: per_cluster
-short_description: One node at a time per cluster, the clusters side by side, each at its own pace
+short_description: One node (or the run's max_nodes_out) at a time per cluster, the clusters side by side
 version_added: 0.3.0
 description:
   - The strategy of the runbooks' node play. Each cluster's queued nodes run one after another, in queue order;
@@ -16,8 +16,9 @@ description:
     clusters do not wait for each other. A cluster whose node takes an hour does not hold back the next node of
     another cluster, as C(serial) batches would.
   - The preflight puts the nodes in the play's group in order and gives each one the host variables
-    C(__runbook_queue_cluster) (its cluster) and C(__runbook_queue_limit) (clusters worked on at the same time, 0
-    for all). A host without them is a cluster of its own.
+    C(__runbook_queue_cluster) (its cluster), C(__runbook_queue_limit) (clusters worked on at the same time, 0
+    for all) and C(__runbook_queue_width) (nodes of the cluster worked on at the same time, the run's
+    C(max_nodes_out); 1 when not set). A host without them is a cluster of its own.
   - A node that failed outside the runbook's own failure handling (its host is marked failed) stops its cluster,
     whose later nodes are then never started. An unreachable node does the same.
   - Otherwise it is Ansible's C(free) strategy, except that it does not look for work every
@@ -38,6 +39,7 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._plan import runnable
 
 CLUSTER_VAR = '__runbook_queue_cluster'
 LIMIT_VAR = '__runbook_queue_limit'
+WIDTH_VAR = '__runbook_queue_width'
 # Longest pause, in seconds, before the strategy looks for work again while tasks run and none has ended.
 IDLE_WAIT = 0.25
 
@@ -117,21 +119,26 @@ class StrategyModule(FreeStrategyModule):
         return False
 
     def _queue(self):
-        """The play's hosts in order with their clusters, and the limit of clusters in flight: fixed for the play
-        (it has no serial batches), so read once, not every time the strategy looks for work."""
+        """The play's hosts in order with their clusters, the limit of clusters in flight and each cluster's width:
+        fixed for the play (it has no serial batches), so read once, not every time the strategy looks for work."""
         if self._wsfc_queue is None:
-            queue, limit = [], 0
+            queue, limit, widths = [], 0, {}
             for name in self._hosts_cache:
                 variables = self._inventory.get_host(name).vars
-                queue.append((name, str(variables.get(CLUSTER_VAR, name))))
+                cluster = str(variables.get(CLUSTER_VAR, name))
+                queue.append((name, cluster))
                 limit = limit or int(variables.get(LIMIT_VAR) or 0)
-            self._wsfc_queue = (queue, limit)
+                widths[cluster] = max(widths.get(cluster, 1), int(variables.get(WIDTH_VAR) or 1))
+            self._wsfc_queue = (queue, limit, widths)
         return self._wsfc_queue
 
     def get_hosts_left(self, iterator):
         left = super(StrategyModule, self).get_hosts_left(iterator)
-        queue, limit = self._queue()
+        queue, limit, widths = self._queue()
         finished = set(host.name for host in left if self._finished(iterator, host))
-        allowed = set(runnable_nodes(queue, finished, limit))
+        # With one node at a time a failed node holds its cluster's only place; with more, it must stop the others.
+        wide = set(c for c, w in widths.items() if w > 1)
+        stopped = set(c for n, c in queue if c in wide and n in self._wsfc_started and iterator.is_failed(self._inventory.get_host(n)))
+        allowed = set(runnable_nodes(queue, finished, limit, widths, self._wsfc_started, stopped))
         # Finished hosts stay in the list (the free strategy's place in it must not move past its end).
         return [host for host in left if host.name in allowed or host.name in finished]

@@ -380,6 +380,10 @@ class LabServer:
                         server.repair_config(doc['node'])
                     elif action == 'admin_pause':
                         server.admin_pause(doc['node'])
+                    elif action == 'allow_nodes_out':
+                        # The run about to start is configured for this many nodes out at once (its max_nodes_out):
+                        # the recorder's bound (never above one on Storage Spaces Direct).
+                        server.lab.allowed_nodes_out = max(1, int(doc['count']))
                     else:
                         self._json(400, {'error': 'unknown action %r' % action})
                         return

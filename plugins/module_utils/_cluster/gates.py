@@ -25,17 +25,19 @@ class Check(object):
         return {'name': self.name, 'ok': self.ok, 'detail': self.detail}
 
 
-def free_memory(capacity, state, exclude):
-    """Free memory (MB) per Up node other than ``exclude``, adjusted for VMs that moved since measured.
+def free_memory(capacity, state, exclude, together=()):
+    """Free memory (MB) per Up node other than ``exclude`` and the nodes ``together`` with it, adjusted for VMs that
+    moved since measured.
 
     ``capacity``: {node: {'free_mb': int, 'vms': {vm: mb}}} as measured on each node.
     """
     vm_memory = {}
     for entry in capacity.values():
         vm_memory.update(entry.get('vms') or {})
+    away = set(n.lower() for n in together or ()) | {exclude.lower()}
     free = {}
     for node in state.nodes:
-        if node.name.lower() == exclude.lower() or node.state != 'Up':
+        if node.name.lower() in away or node.state != 'Up':
             continue
         entry = capacity.get(node.name)
         if entry is None:
@@ -61,12 +63,15 @@ def place(demand, free):
     return unplaced
 
 
-def drain_target(state, name, capacity, candidates):
+def drain_target(state, name, capacity, candidates, together=()):
     """The first of ``candidates`` (nodes updated before ``name``, the latest first) that is Up and has the free
     memory for every VM ``name`` runs, for Suspend-ClusterNode -TargetNode (each VM then moves once: to a node
-    already updated). Returns (node or '', why): '' lets the cluster place the VMs, as a drain without a target."""
+    already updated). Returns (node or '', why): '' lets the cluster place the VMs, as a drain without a target.
+    With other nodes of the run out (``together``) their drains may be filling any node: the cluster places them."""
     if not candidates:
         return '', 'no node updated before it in this run: the cluster places its VMs'
+    if together:
+        return '', 'other nodes of this run are out (%s): the cluster places its VMs' % ', '.join(together)
     if not capacity or name not in capacity:
         return '', 'memory not measured: the cluster places its VMs'
     demand = sum(mb for vm, mb in (capacity[name].get('vms') or {}).items()
@@ -85,19 +90,32 @@ def drain_target(state, name, capacity, candidates):
     return '', '%s: the cluster places its VMs' % '; '.join(refused)
 
 
-def membership_checks(nodes, quorum, name, min_quorum_margin=None, left_paused=()):
+def mates(lock, run_id, name):
+    """The other nodes this run has out at the same time as ``name`` (the run lock's ``out``, with
+    ``max_nodes_out`` above one), in the run lock of ``run_id``."""
+    if not lock or not run_id or lock.get('run_id') != run_id:
+        return []
+    return [n for n in lock.get('out') or [] if str(n).lower() != name.lower()]
+
+
+def membership_checks(nodes, quorum, name, min_quorum_margin=None, left_paused=(), together=()):
     """The cluster-wide conditions for ``name`` being out, re-checked before every disruptive step:
     every other node Up (or paused by an administrator before the run and left so: ``left_paused``, on a
-    cluster without Storage Spaces Direct), and quorum keeping its margin (lost witness = lost vote) without
-    ``name``."""
+    cluster without Storage Spaces Direct; or out for this same run at the same time: ``together``, in any state),
+    and quorum keeping its margin (lost witness = lost vote) without ``name`` and without every node ``together``
+    with it (counted as down: any of them may be restarting at any moment)."""
     left = set(n.lower() for n in left_paused or ())
+    away = set(n.lower() for n in together or ()) - {name.lower()}
     others = dict((n.name, n.state) for n in nodes if n.name.lower() != name.lower() and n.state != 'Up'
-                  and not (n.state == 'Paused' and n.name.lower() in left))
+                  and not (n.state == 'Paused' and n.name.lower() in left) and n.name.lower() not in away)
     kept = sorted(n.name for n in nodes if n.name.lower() in left and n.state == 'Paused' and n.name.lower() != name.lower())
+    with_it = sorted(n.name for n in nodes if n.name.lower() in away)
     checks = [Check('other_nodes_up', not others, ('every other node is Up' + (
-        ' (left paused by an administrator: %s)' % ', '.join(kept) if kept else '')) if not others else
+        ' (left paused by an administrator: %s)' % ', '.join(kept) if kept else '') + (
+        ' (out with it for this run: %s)' % ', '.join(with_it) if with_it else '')) if not others else
         'not Up: %s' % ', '.join('%s (%s)' % item for item in sorted(others.items())))]
-    after = quorum_summary([replace(n, state='Down') if n.name.lower() == name.lower() and n.state in ('Up', 'Paused')
+    gone = away | {name.lower()}
+    after = quorum_summary([replace(n, state='Down') if n.name.lower() in gone and n.state in ('Up', 'Paused')
                             else n for n in nodes], quorum)
     needed_margin = min_quorum_margin
     if needed_margin is None or needed_margin < 0:
@@ -105,24 +123,66 @@ def membership_checks(nodes, quorum, name, min_quorum_margin=None, left_paused=(
         needed_margin = 1 if after['votes_total'] >= 4 else 0
     checks.append(Check('quorum_margin', after['margin'] >= needed_margin,
                         'without %s: %d of %d votes, %d needed, margin %d (required %d)%s' % (
-                            name, after['votes_present'], after['votes_total'], after['votes_needed'],
+                            ', '.join([name] + with_it), after['votes_present'], after['votes_total'], after['votes_needed'],
                             after['margin'], needed_margin,
                             '' if after['witness_online'] or not after['witness'] else
                             '; witness %s is offline' % after['witness'])))
     return checks
 
 
+def _domain(node):
+    """The fault domain a node sits in, above the node itself (site, rack, chassis), as Get-ClusterFaultDomain
+    nests them; empty where the cluster defines none."""
+    return tuple(d for d in node.fault_domain if not str(d).lower().startswith('node='))
+
+
+def set_checks(state, name, together, max_nodes_out, lock, run_id):
+    """With ``max_nodes_out`` above one: the conditions on the set of nodes out at once (``name`` and the nodes
+    ``together`` with it for this run). Quorum and memory for the whole set are in evaluate()."""
+    taken = [name] + [n for n in together if n.lower() != name.lower()]
+    checks = [Check('nodes_out', len(taken) <= max_nodes_out, '%d of at most %d nodes out at once: %s' % (
+        len(taken), max_nodes_out, ', '.join(taken)))]
+    domains = dict((n.name, _domain(n)) for n in state.nodes if n.name.lower() in set(t.lower() for t in taken))
+    distinct = sorted(set(domains.values()))
+    if not any(distinct):
+        checks.append(Check('fault_domain', True, 'the cluster defines no fault domains'))
+    else:
+        where = ', '.join('%s in %s' % (n, '/'.join(d) or 'none') for n, d in sorted(domains.items()))
+        checks.append(Check('fault_domain', len(distinct) == 1, 'the nodes out at once share the fault domain %s'
+                            % '/'.join(distinct[0]) if len(distinct) == 1 else
+                            'the nodes out at once would span fault domains (%s): one failure of a domain would then '
+                            'cost more than one domain' % where))
+    # One drain at a time: a VM a drain is still moving can land on a node paused meanwhile, and would then be on it
+    # when it restarts. So every other node of the set must be drained (Paused, drain Completed) or restarting.
+    states = dict((n.name.lower(), n) for n in state.nodes)
+    moving = sorted(n for n in together if (states.get(n.lower()) is not None and not (
+        states[n.lower()].state in ('Down', 'Joining') or
+        (states[n.lower()].state == 'Paused' and states[n.lower()].drain_status == 'Completed'))))
+    checks.append(Check('set_settled', not moving, 'the nodes out with it are drained or restarting' if not moving else
+                        'not drained yet, or coming back: %s' % ', '.join(
+                            '%s (%s, drain %s)' % (n, states[n.lower()].state, states[n.lower()].drain_status) for n in moving)))
+    failed = bool(lock and run_id and lock.get('run_id') == run_id and lock.get('status') == 'failed')
+    checks.append(Check('run_not_failed', not failed, 'a node of this run failed: no further node is taken out'
+                        if failed else 'no node of this run failed'))
+    return checks
+
+
 def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_state=False,
-             min_quorum_margin=None, lock=None, run_id=None, cau_run=None, check_mode=False, owner=None, left_paused=()):
+             min_quorum_margin=None, lock=None, run_id=None, cau_run=None, check_mode=False, owner=None, left_paused=(),
+             max_nodes_out=1):
     """All gate checks for taking ``name`` out. Returns a list of Check (ok or not, with detail).
 
     ``check_mode``: the run did not take its lock; the lock gate then passes where the real run would hold the
-    lock here (no lock, or one of this run or of its ``owner``, which the run takes over)."""
+    lock here (no lock, or one of this run or of its ``owner``, which the run takes over).
+    ``max_nodes_out``: above one, the other nodes this run has out (the run lock's ``out``) may be out too, and
+    the gates check the set: how many, one fault domain, quorum and memory without all of them."""
     checks = []
     node = state.node(name)
     if node is None:
         return [Check('node_exists', False, "cluster node '%s' not found in cluster %s" % (name, state.cluster.name))]
-    ours = bool(lock and run_id and lock.get('run_id') == run_id and (lock.get('node') or '').lower() == name.lower())
+    together = mates(lock, run_id, name) if max_nodes_out > 1 else []
+    ours = bool(lock and run_id and lock.get('run_id') == run_id and (
+        (lock.get('node') or '').lower() == name.lower() or name.lower() in [str(n).lower() for n in lock.get('out') or []]))
     if node.state == 'Up':
         checks.append(Check('node_state', True, '%s is Up' % name))
     elif node.state == 'Paused' and ours:
@@ -135,7 +195,9 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
     else:
         checks.append(Check('node_state', False, '%s is %s (drain %s), not by this run' % (name, node.state, node.drain_status)))
 
-    checks.extend(membership_checks(state.nodes, state.quorum, name, min_quorum_margin, left_paused))
+    checks.extend(membership_checks(state.nodes, state.quorum, name, min_quorum_margin, left_paused, together))
+    if max_nodes_out > 1:
+        checks.extend(set_checks(state, name, together, max_nodes_out, lock, run_id))
 
     running = [j for j in state.storage_jobs if not j.finished]
     unhealthy = [d for d in state.virtual_disks if not d.healthy]
@@ -165,9 +227,14 @@ def evaluate(state, name, capacity=None, move_type_threshold=None, allow_save_st
                                                         'MoveTypeThreshold')))
 
     if capacity is not None:
-        demand = dict((vm, mb) for vm, mb in ((capacity.get(node.name) or {}).get('vms') or {}).items()
-                      if vm in set(g.name for g in vms))
-        free = free_memory(capacity, state, name)
+        # The VMs of this node, and those the nodes out with it still run (their drains may still be moving them).
+        away = set(n.lower() for n in together) | {name.lower()}
+        running = set(g.name for g in state.groups if g.is_vm and g.state == 'Online' and g.owner_node.lower() in away)
+        demand = {}
+        for entry_node in [node.name] + list(together):
+            demand.update((vm, mb) for vm, mb in ((capacity.get(entry_node) or {}).get('vms') or {}).items()
+                          if vm in running)
+        free = free_memory(capacity, state, name, together)
         unplaced = place(demand, free)
         if unplaced:
             detail = 'no room on the other nodes for %s (%d MB free in total)' % (', '.join(unplaced), sum(free.values()))

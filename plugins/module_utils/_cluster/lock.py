@@ -248,6 +248,8 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
             inherit = held.get('owner') == owner or takeover
         new = {'owner': owner, 'run_id': run_id, 'acquired': format_time(now), 'status': 'running', 'expires': expires,
                'ttl': ttl, 'heartbeat': format_time(now), 'node': held.get('node') if inherit else None}
+        if inherit and held.get('out'):
+            new['out'] = held['out']
         new.update(fields)
     swapped, value = _swap(session, raw, new, claim=token)
     if not swapped:
@@ -260,15 +262,18 @@ def acquire(session, owner, run_id, ttl, current=None, stale_after=STALE_AFTER, 
 OWN_WRITE_TRIES = 5
 
 
-def update(session, run_id, ttl, **fields):
+def update(session, run_id, ttl, change=None, **fields):
     """Change fields of our lock (``node`` worked on, ``status``), refresh its heartbeat and extend its
     expiry by ``ttl`` (None: by the ttl it was taken with). A write that another task of this run overtook is
-    done again on what that task wrote; a lock that became another run's stops it."""
+    done again on what that task wrote; a lock that became another run's stops it. ``change``: a function of the
+    lock as read, giving more fields (a list edited from what is there, as ``out``)."""
     for attempt in range(OWN_WRITE_TRIES):
         current, raw, now = read(session)
         if current is None or current.get('run_id') != run_id:
             raise UnsafeToProceed('The run lock is not held by run %s: %s' % (
                 run_id, describe_lock(current) if current else 'no lock'), details={'lock': current})
+        if change:
+            fields.update(change(current))
         limit = ttl or current.get('ttl')
         if limit:
             fields['expires'] = format_time(now + datetime.timedelta(seconds=int(limit)))
@@ -278,6 +283,23 @@ def update(session, run_id, ttl, **fields):
             return new, any(current.get(k) != v for k, v in fields.items() if k != 'expires')
         if not value or value.get('run_id') != run_id or attempt == OWN_WRITE_TRIES - 1:
             raise UnsafeToProceed('The run lock changed while updating it: %s' % describe_lock(value or {}))
+
+
+def join_out(session, current, name, ttl):
+    """Add ``name`` to the nodes this run has out at once (``out``) and record it as the node worked on, by
+    compare-and-set against ``current`` (the ``read()`` the gates decided on). Returns the new lock, or None when
+    another task of the run wrote first: the gates must then decide again on what it wrote."""
+    held, raw, now = current
+    out = sorted(set(held.get('out') or []) | {name}, key=str.lower)
+    new = dict(held, node=name, status='running', out=out, heartbeat=format_time(now),
+               expires=format_time(now + datetime.timedelta(seconds=int(ttl))))
+    swapped, _value = _swap(session, raw, new)
+    return new if swapped else None
+
+
+def out_without(name):
+    """For update(change=...): the run's nodes out at once, without ``name`` (its cycle ended)."""
+    return lambda current: {'out': [n for n in current.get('out') or [] if str(n).lower() != str(name).lower()]}
 
 
 class Heartbeat(object):

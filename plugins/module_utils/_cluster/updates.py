@@ -192,8 +192,9 @@ def boot_state(runner, name, poll=False, extra=()):
     return state
 
 
-def restart_gate(state, name, min_quorum_margin=None, left_paused=()):
-    """Refuse the restart of ``name`` when another node is not Up or quorum would lose its margin.
+def restart_gate(state, name, min_quorum_margin=None, left_paused=(), together=()):
+    """Refuse the restart of ``name`` when another node is not Up (other than those ``together`` with it for the
+    run) or quorum would lose its margin.
 
     Raises:
         UnsafeToProceed: naming the failed conditions; the node is left as it is.
@@ -201,8 +202,8 @@ def restart_gate(state, name, min_quorum_margin=None, left_paused=()):
     if state.get('Members') is None or state.get('Quorum') is None:
         raise UnsafeToProceed('Not restarting %s: the cluster service on it does not answer, so the cluster-wide '
                               'conditions cannot be checked' % name)
-    failed = [c for c in gates.membership_checks(state['Members'], state['Quorum'], name, min_quorum_margin, left_paused)
-              if not c.ok]
+    failed = [c for c in gates.membership_checks(state['Members'], state['Quorum'], name, min_quorum_margin, left_paused,
+                                                 together) if not c.ok]
     if failed:
         raise UnsafeToProceed('Not restarting %s now: %s. The node was left as it is (%s); restart it once the '
                               'cluster is whole again (run the playbook again)' % (

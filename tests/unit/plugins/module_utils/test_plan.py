@@ -483,3 +483,46 @@ def test_nodes_paused_by_an_administrator_are_refused_or_left_and_never_on_stora
     s2d = dict(paused, virtual_disks=[{'name': 'v1'}])
     assert any('On Storage Spaces Direct the run never leaves a paused node' in r
                for r in plan_mod.plan(s2d, NODES, scans={}, allow_paused=True)['refusals'])
+
+
+def test_a_wider_cluster_runs_its_first_unfinished_nodes_and_a_failed_node_starts_no_more():
+    widths = {'a': 2}
+    assert plan_mod.runnable_nodes(QUEUE, set(), widths=widths) == ['A3', 'B1', 'D1', 'A1']
+    # A3 finished: A2 takes its place beside A1.
+    assert plan_mod.runnable_nodes(QUEUE, {'A3'}, widths=widths) == ['B1', 'D1', 'A1', 'A2']
+    # A failed node (A3) holds its place and its cluster starts no node it had not started; b goes on.
+    assert plan_mod.runnable_nodes(QUEUE, set(), widths=widths, started={'A3'}, stopped={'a'}) == ['A3', 'B1', 'D1']
+    assert plan_mod.fleet_queue({'a': ['A1'], 'b': ['B1']}, {'a': 3}) == [
+        {'node': 'A1', 'cluster': 'a', 'width': 3}, {'node': 'B1', 'cluster': 'b', 'width': 1}]
+
+
+def racks(c, domains):
+    for node in c['nodes']:
+        node['fault_domain'] = ['Site=s', 'Rack=%s' % domains[node['name']], 'Node=%s' % node['name']]
+    return c
+
+
+def test_more_nodes_out_at_once_keeps_each_fault_domain_together_and_is_refused_on_s2d_and_for_upgrades():
+    c = racks(cluster(), {'N1': 'R1', 'N2': 'R2', 'N3': 'R1', 'N4': 'R2'})
+    scans = dict((n, {'updates': [KB1]}) for n in NODES)
+    p = plan_mod.plan(c, NODES, scans=scans, owner='alice', max_nodes_out=2)
+    # Fewest roles first (N4, N2, N3, N1), then each rack's nodes side by side, the racks in the order of their first.
+    assert p['queue'] == ['N4', 'N2', 'N3', 'N1'] and p['width'] == 2 and p['refusals'] == [] and p['out'] == []
+    c['virtual_disks'] = [{'friendly_name': 'Volume1'}]
+    p = plan_mod.plan(c, NODES, scans=scans, owner='alice', max_nodes_out=2)
+    assert p['width'] == 1 and 'max_nodes_out 2 on CLU, which runs Storage Spaces Direct' in p['refusals'][0]
+    p = plan_mod.plan(cluster(upgrade=['N1']), NODES, kind='upgrade', owner='alice', max_nodes_out=3)
+    assert p['refusals'] == ['max_nodes_out 3: an upgrade takes one node at a time']
+
+
+def test_the_nodes_a_wider_run_left_out_are_all_finished_first_and_recorded_out_again():
+    left = dict(lock('N3'), out=['N1', 'N3', 'N4'])
+    c = cluster({'N1': 'Paused', 'N3': 'Down', 'N4': 'Up'}, left, drain={'N1': 'Completed'})
+    p = plan_mod.plan(c, NODES, scans=dict((n, {'updates': [KB1]}) for n in NODES), owner='alice', max_nodes_out=3)
+    assert p['refusals'] == [] and p['resume_node'] == 'N3' and p['left_out'] == ['N1']
+    # N4 came back Up: its own search decides; N1 (paused) and N3 (down) are finished first and recorded as out.
+    assert p['queue'][:2] == ['N3', 'N1'] and p['needs']['N1'] == 'finish' and p['needs']['N3'] == 'finish'
+    assert p['out'] == ['N3', 'N1']
+    # Fewer than the nodes left out, or one at a time: refused, naming the number to run with.
+    assert 'run with max_nodes_out 2 or more' in plan_mod.plan(c, NODES, owner='alice', max_nodes_out=1)['refusals'][-1]
+    assert 'more than max_nodes_out' not in ' '.join(p['refusals'])

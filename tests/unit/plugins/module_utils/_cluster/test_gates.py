@@ -172,3 +172,40 @@ def test_a_node_left_paused_by_an_administrator_is_accepted_only_when_named_and_
         'not Up: HV-N4 (Down)'
     # The paused node takes no VMs: the room for HV-N2's VMs is counted on the Up nodes only.
     assert 'HV-N3' not in gates.free_memory(capacity(lab), state, 'HV-N2')
+
+
+def test_with_more_nodes_out_at_once_the_gates_check_the_set():
+    import time
+    from lab import maintenance
+    lab = build_lab('hyperv16', timing_jitter=0)
+    cap = capacity(lab)
+    run = {'run_id': 'r1', 'out': ['HV16-N9', 'HV16-N10'], 'node': 'HV16-N10'}
+    with lab.lock:
+        maintenance.suspend(lab, 'HV16-N9')
+    # HV16-N10 is in the set but not drained yet, HV16-N9's drain is still moving VMs: the next node waits for them.
+    detail = failed(gates.evaluate(snapshot(lab), 'HV16-N11', lock=run, run_id='r1', max_nodes_out=4))['set_settled']
+    assert detail.startswith('not drained yet, or coming back: HV16-N10 (Up, drain NotInitiated), HV16-N9 (Paused')
+    with lab.lock:
+        maintenance.suspend(lab, 'HV16-N10')
+    deadline = time.monotonic() + 20
+    while (lab.node('HV16-N9').draining or lab.node('HV16-N10').draining) and time.monotonic() < deadline:
+        lab.tick()
+        time.sleep(0.002)
+    state = snapshot(lab)
+    # One node at a time: the set's other nodes make the gate fail as any node out would.
+    assert 'other_nodes_up' in failed(gates.evaluate(state, 'HV16-N11', lock=run, run_id='r1'))
+    checks = gates.evaluate(state, 'HV16-N11', capacity=cap, lock=run, run_id='r1', max_nodes_out=4)
+    assert failed(checks) == {}
+    details = dict((c.name, c.detail) for c in checks)
+    # Quorum without the whole set (16 nodes and the witness: 17 votes, 9 needed).
+    assert details['quorum_margin'] == 'without HV16-N11, HV16-N10, HV16-N9: 14 of 17 votes, 9 needed, margin 5 (required 1)'
+    assert details['other_nodes_up'] == 'every other node is Up (out with it for this run: HV16-N10, HV16-N9)'
+    assert details['fault_domain'] == 'the nodes out at once share the fault domain Site=lab/Rack=R2'
+    # A node of the other rack, a fifth node, a failed run, no room for the set's VMs: refused, each naming why.
+    assert 'span fault domains' in failed(gates.evaluate(state, 'HV16-N1', lock=run, run_id='r1', max_nodes_out=4))['fault_domain']
+    full = dict(run, out=['HV16-N9', 'HV16-N10', 'HV16-N12', 'HV16-N13'])
+    assert failed(gates.evaluate(state, 'HV16-N11', lock=full, run_id='r1', max_nodes_out=4))['nodes_out'].startswith('5 of at most 4')
+    assert 'run_not_failed' in failed(gates.evaluate(state, 'HV16-N11', lock=dict(run, status='failed'), run_id='r1',
+                                                     max_nodes_out=4))
+    small = dict((n, dict(v, free_mb=0)) for n, v in cap.items())
+    assert 'no room' in failed(gates.evaluate(state, 'HV16-N11', capacity=small, lock=run, run_id='r1', max_nodes_out=4))['capacity']
