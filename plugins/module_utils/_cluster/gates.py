@@ -153,11 +153,14 @@ def set_checks(state, name, together, max_nodes_out, lock, run_id):
                             'the nodes out at once would span fault domains (%s): one failure of a domain would then '
                             'cost more than one domain' % where))
     # One drain at a time: a VM a drain is still moving can land on a node paused meanwhile, and would then be on it
-    # when it restarts. So every other node of the set must be drained (Paused, drain Completed) or restarting.
+    # when it restarts. So before a node that is Up is paused, every other node of the set must be drained (Paused,
+    # drain Completed) or restarting. A node already out for the run (a re-run finishing it) is paused already.
     states = dict((n.name.lower(), n) for n in state.nodes)
-    moving = sorted(n for n in together if (states.get(n.lower()) is not None and not (
-        states[n.lower()].state in ('Down', 'Joining') or
-        (states[n.lower()].state == 'Paused' and states[n.lower()].drain_status == 'Completed'))))
+    candidate = states.get(name.lower())
+
+    def settled(mate):
+        return mate is None or mate.state in ('Down', 'Joining') or (mate.state == 'Paused' and mate.drain_status == 'Completed')
+    moving = sorted(n for n in together if candidate is not None and candidate.state == 'Up' and not settled(states.get(n.lower())))
     checks.append(Check('set_settled', not moving, 'the nodes out with it are drained or restarting' if not moving else
                         'not drained yet, or coming back: %s' % ', '.join(
                             '%s (%s, drain %s)' % (n, states[n.lower()].state, states[n.lower()].drain_status) for n in moving)))

@@ -289,3 +289,34 @@ def test_each_planned_vm_move_is_counted():
     moves = lab.recorder.invariants(lab)['vm_migrations']
     owned = [n for n, count in moves.items() if count]
     assert owned and all(moves[n] == 2 for n in owned) and len(moves) == 20
+
+
+def test_a_vm_on_its_way_to_a_node_paused_meanwhile_ends_on_it_after_that_nodes_drain():
+    lab = build('hyperv16')
+    with lab.lock:
+        maintenance.suspend(lab, 'HV16-N11', target='HV16-N12')
+    run_until(lab, lambda: [e for e in lab.recorder.events if e['kind'] == 'vm.live_migration_started'])
+    moving = next(e['group'] for e in lab.recorder.events if e['kind'] == 'vm.live_migration_started')
+    with lab.lock:
+        maintenance.suspend(lab, 'HV16-N12')
+    run_until(lab, lambda: not lab.node('HV16-N11').draining and not lab.node('HV16-N12').draining)
+    # HV16-N12's drain took what it owned when asked; the VM that arrived later is on a paused, drained node.
+    assert lab.node('HV16-N12').drain_status == 'Completed'
+    assert lab.groups[moving].owner == 'HV16-N12' and lab.groups[moving].state == 'Online'
+
+
+def test_a_vm_two_drains_moved_fails_back_to_the_node_drained_last():
+    lab = build('hyperv16')
+    vm = next(g.name for g in lab.groups.values() if g.owner == 'HV16-N11' and g.group_type == 'VirtualMachine')
+    drain(lab, 'HV16-N11', target='HV16-N12')
+    assert lab.groups[vm].owner == 'HV16-N12'
+    drain(lab, 'HV16-N12')
+    with lab.lock:
+        maintenance.resume(lab, 'HV16-N12', 'Immediate')
+    run_until(lab, lambda: lab.groups[vm].owner == 'HV16-N12' and not lab.groups[vm].moving)
+    with lab.lock:
+        maintenance.resume(lab, 'HV16-N11', 'Immediate')
+    for _ in range(50):
+        lab.tick()
+        time.sleep(0.002)
+    assert lab.groups[vm].owner == 'HV16-N12'

@@ -20,6 +20,7 @@ def test_each_bad_value_is_named_by_its_variable():
         'rolling_update_drain_timeout': 0, 'rolling_update_poll_interval': 'fast', 'rolling_update_max_retries': -1,
         'rolling_update_category_names': ['Security Update'], 'rolling_update_accept_list': ['5068791'],
         'rolling_update_node_order': ['HV-N2', 'HV-N9', 'HV-N2'], 'rolling_update_stop_after': True,
+        'rolling_update_max_nodes_out': 2.5,
     }, 'rolling_update', NODES)
     text = '\n'.join(errors)
     assert 'rolling_update_drain_timeout must be a number of seconds of at least 1, got 0' in text
@@ -31,7 +32,9 @@ def test_each_bad_value_is_named_by_its_variable():
     assert 'rolling_update_node_order names hosts that are not nodes of this cluster in the inventory: HV-N9' in text
     assert 'rolling_update_node_order names a node more than once: HV-N2' in text
     assert 'rolling_update_stop_after must be a number' in text
-    assert len(errors) == 8
+    assert 'rolling_update_max_nodes_out must be a number of nodes out at once (a whole number' in text and 'got 2.5' in text
+    assert option_errors({'rolling_update_max_nodes_out': 0}, 'rolling_update', NODES)[0].endswith('got 0')
+    assert len(errors) == 9
 
 
 def test_the_node_order_names_nodes_by_host_or_by_node_name_in_any_case():
