@@ -17,14 +17,12 @@ import json
 
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster import storage
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.queries import read_cluster_state
+from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.session import NOT_RUNNING
 from ansible_collections.wsfc.rolling.plugins.module_utils._cluster.updates import UNREACHABLE
 from ansible_collections.wsfc.rolling.plugins.module_utils._errors import (
     InvalidOption, RemoteCommandError, UnsafeToProceed)
 from ansible_collections.wsfc.rolling.plugins.module_utils._wait import wait_until
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import error_for_record
-
-# The cluster service is not running where the request went (EPT_S_NOT_REGISTERED, windows-behaviour.md §3).
-NOT_RUNNING = 1753
 
 
 class Nodes(object):

@@ -13,6 +13,15 @@ from ansible_collections.wsfc.rolling.plugins.module_utils._winrm._shim import S
 from ansible_collections.wsfc.rolling.plugins.module_utils._winrm.runner import PowerShellRunner, error_for_record
 
 
+# The cluster service is not running where the request went (EPT_S_NOT_REGISTERED, windows-behaviour.md §3).
+NOT_RUNNING = 1753
+
+
+def not_running(results):
+    """Whether a cmdlet of ``results`` failed because the cluster service does not run on the host that answered."""
+    return any(not r.ok and (r.error or {}).get('native_code') == NOT_RUNNING for r in results)
+
+
 class ClusterSession(object):
     """Runs cluster-wide operations on a surviving node.
 
@@ -81,10 +90,15 @@ class ClusterSession(object):
             try:
                 before = self._runner.round_trips
                 try:
-                    return self._runner.invoke(calls, stop_on_error, poll=poll)
+                    results = self._runner.invoke(calls, stop_on_error, poll=poll)
                 finally:
                     self.round_trips += self._runner.round_trips - before
                     self.polls += 1 if poll else 0
+                if retry and not_running(results) and all(op in SAFE_TO_REPEAT for op, _p in calls):
+                    # The host answers but its cluster service is stopping or stopped (a node restarting, the cluster
+                    # name still on its way to another owner): reads go to the next host.
+                    raise ConnectionFailure('the cluster service is not running on %s' % self.current_host)
+                return results
             except (ConnectionFailure, TimeoutFailure) as exc:
                 # A request that never reached the host (no connection; its certificate does not name the
                 # address, as a node's certificate does not name the cluster) goes to the next host, mutation

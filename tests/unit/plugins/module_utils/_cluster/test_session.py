@@ -84,3 +84,14 @@ def test_a_mutation_whose_outcome_is_unknown_is_not_sent_again_elsewhere():
     with pytest.raises(ConnectionFailure):
         s.call('cluster.node.suspend', {'name': 'HV-N3'}, retry=False)
     assert used == ['HV-N1'] and lab.node('HV-N3').state == 'Paused'   # ran once, on HV-N1 only
+
+
+def test_a_read_that_finds_the_cluster_service_stopped_moves_to_the_next_host_and_a_mutation_does_not():
+    lab = build_lab('hyperv4')
+    lab.set_cluster_service('HV-N1', 'Stopped')
+    s, used = session(lab, ['HV-N1', 'HV-N4'])
+    assert s.call('lock.read', retry=True)['Value'] in (None, '')
+    assert used == ['HV-N1', 'HV-N4']
+    s2, used2 = session(lab, ['HV-N1', 'HV-N4'])
+    result = s2.invoke([('lock.cas', {'expect': None, 'value': '{}'})], retry=True)[0]
+    assert not result.ok and result.error['native_code'] == 1753 and used2 == ['HV-N1']
