@@ -254,7 +254,9 @@ def _apply(module):
         before = view.to_dict()
         result = {'changed': False, 'node': before, 'roles_moved': [], 'diff': {'before': before, 'after': before}}
         if state == 'paused':
-            done = view.node.state == 'Paused' and (not p['drain'] or view.node.drain_status == 'Completed')
+            # Drained means owning nothing: a drain that completed while a role stayed, or a VM whose live migration
+            # landed after the drain took its list, gets drained again (a retry of the task then does it).
+            done = view.node.state == 'Paused' and (not p['drain'] or (view.node.drain_status == 'Completed' and not view.owned))
             if not done and not module.check_mode:
                 owned = [g.name for g in view.owned]
                 target = p['drain_target'] if p['drain'] else None

@@ -128,6 +128,12 @@ def test_a_drain_that_says_completed_while_a_role_stays_is_not_taken_for_an_empt
     assert rc == 1 and result['error_type'] == 'UnsafeToProceed', result
     assert "Drain of cluster node 'HV-N2' reports Completed, but the cluster says it still owns %s" % vm.name in result['msg']
     assert lab.node('HV-N2').drain_status == 'Completed' and vm.owner == 'HV-N2' and vm.state == 'Online'
+    # Run again (the runbook's retry): the paused node still owns the VM, so it is drained again, not taken as done.
+    rc, result = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    assert rc == 1 and 'reports Completed, but the cluster says it still owns' in result['msg'], result
+    del lab.faults['drain_completes_leaving']
+    rc, result = run_module(cluster_node, args(name='HV-N2', state='paused'))
+    assert rc == 0 and result['changed'] and vm.owner != 'HV-N2' and vm.state == 'Online', result
 
 
 def test_cluster_lock_lifecycle(run_module, lab):
