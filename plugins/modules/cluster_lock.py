@@ -65,14 +65,14 @@ options:
   out:
     description:
       - With O(state=present), the nodes this run has out at once (a run with C(max_nodes_out) above one). The runbook
-        sets it when it takes the lock: the nodes a run left out that it will finish first.
+        sets it when it takes the lock, to the nodes a run left out that it will finish first.
     type: list
     elements: str
   node_back:
     description:
-      - With O(state=present) and the lock held by O(run_id), this node's cycle ended: it leaves the nodes out at once
-        (C(out)), so that another may take its place. A write another task of the run overtook is made again on what
-        that task wrote.
+      - With O(state=present) and the lock held by O(run_id), this node's cycle ended, so it leaves the nodes out at once
+        (C(out)) and another may take its place. A write another task of the run overtook is made again on what that
+        task wrote.
     type: str
   force:
     description: With O(state=absent), release a lock held by another run.

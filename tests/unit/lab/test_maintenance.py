@@ -316,7 +316,7 @@ def test_a_vm_two_drains_moved_fails_back_to_the_node_drained_last():
     run_until(lab, lambda: lab.groups[vm].owner == 'HV16-N12' and not lab.groups[vm].moving)
     with lab.lock:
         maintenance.resume(lab, 'HV16-N11', 'Immediate')
-    for _ in range(50):
+    for _tick in range(50):
         lab.tick()
         time.sleep(0.002)
     assert lab.groups[vm].owner == 'HV16-N12'
