@@ -336,8 +336,10 @@ def _plan(cluster, hosts, kind, owner, takeover, scans, cau_scan, node_order, no
     needs = dict((n, v) for n, v in node_needs(kind, cluster, hosts, resume, scans, cau_scan).items() if n not in kept)
     needs.update((n, 'finish') for n in also if n in hosts)
     states = dict((n['name'], n.get('state')) for n in cluster.get('nodes') or [])
+    # The nodes a dead run left out (not Up again), each finished first.
+    left = [n for n in [resume] + also if n and states.get(n) != 'Up']
     refused = refusals(cluster, hosts, resume, kind, inventory_hosts, failed_hosts, names, kept, also) + width_refusals(
-        cluster, kind, max_nodes_out, [n for n in [resume] + also if n and states.get(n) != 'Up'])
+        cluster, kind, max_nodes_out, left)
     ordered = queue(cluster, needs, resume, list(node_order or ()))
     if max_nodes_out > 1:
         # The nodes left out first (they are out already), then the others with each fault domain's together.
@@ -373,7 +375,7 @@ def _plan(cluster, hosts, kind, owner, takeover, scans, cau_scan, node_order, no
         'deadline': deadline(now, stop_after),
         'left_paused': kept,
         'left_out': also,
-        'out': [n for n in [resume] + also if n and states.get(n) not in (None, 'Up')] if max_nodes_out > 1 else [],
+        'out': [n for n in left if states.get(n) is not None] if max_nodes_out > 1 else [],
         'width': max_nodes_out if not refused else 1,
     }
 
